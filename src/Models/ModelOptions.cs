@@ -1,0 +1,90 @@
+namespace Distributed.Models;
+
+/// <summary>The recurrent cell used by encoder and decoder.</summary>
+public enum CellKind
+{
+    /// <summary>Long short-term memory (Hochreiter and Schmidhuber 1997).</summary>
+    Lstm,
+    /// <summary>Gated recurrent unit (Cho et al. 2014).</summary>
+    Gru,
+    /// <summary>Plain tanh RNN, for the vanishing-gradient comparison.</summary>
+    Rnn,
+}
+
+/// <summary>How the decoder scores encoder positions.</summary>
+public enum AttentionKind
+{
+    /// <summary>No attention: the decoder sees only the bridged final encoder state (the bottleneck baseline).</summary>
+    None,
+    /// <summary>score = h_i · s; needs the encoder output size to equal the decoder hidden size.</summary>
+    Dot,
+    /// <summary>Luong's general form: score = h_i^T W s.</summary>
+    Multiplicative,
+    /// <summary>Bahdanau's form: score = v^T tanh(W_h h_i + W_s s).</summary>
+    Additive,
+}
+
+/// <summary>
+/// Everything that decides the shape of an encoder-decoder. Serialisable (plain properties) so it can
+/// travel in sweep specs and checkpoints; <see cref="Validate"/> names every bad field at once.
+/// </summary>
+public sealed record ModelOptions
+{
+    /// <summary>Recurrent cell of encoder and decoder.</summary>
+    public CellKind Cell { get; init; } = CellKind.Lstm;
+    /// <summary>Token embedding size (source and target each have their own table).</summary>
+    public int EmbeddingSize { get; init; } = 64;
+    /// <summary>Hidden size of every recurrent layer (per direction in the encoder).</summary>
+    public int HiddenSize { get; init; } = 128;
+    /// <summary>Stacked recurrent layers in the encoder, 1-4; the decoder has as many.</summary>
+    public int Layers { get; init; } = 1;
+    /// <summary>Run a backward encoder too and concatenate both directions per position.</summary>
+    public bool Bidirectional { get; init; }
+    /// <summary>Add each stacked layer's input to its output (h_l = h_{l-1} + RNN(h_{l-1})) from the second layer on.</summary>
+    public bool Residual { get; init; } = true;
+    /// <summary>Dropout between stacked layers and before the output projection, in [0, 1).</summary>
+    public double Dropout { get; init; }
+    /// <summary>Variational dropout: one mask per sequence on each cell's input and hidden state, the same at every step, in [0, 1).</summary>
+    public double RecurrentDropout { get; init; }
+    /// <summary>Layer-normalise the input-to-hidden and hidden-to-hidden transforms of every cell.</summary>
+    public bool LayerNorm { get; init; }
+    /// <summary>Decoder attention over encoder outputs.</summary>
+    public AttentionKind Attention { get; init; } = AttentionKind.Additive;
+    /// <summary>Size of the additive attention's hidden layer; 0 means the hidden size.</summary>
+    public int AttentionSize { get; init; }
+
+    /// <summary>Width of one encoder position: hidden size times the number of directions.</summary>
+    public int EncoderOutputSize => HiddenSize * (Bidirectional ? 2 : 1);
+
+    /// <summary>True when a cell needs the step-by-step path (libtorch's fused RNN cannot do it).</summary>
+    public bool NeedsStepwiseCells => LayerNorm || RecurrentDropout > 0;
+
+    /// <summary>Every problem with these options, each naming its field; empty when valid.</summary>
+    public IReadOnlyList<string> Validate(string prefix = "model")
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string field, string message)
+        {
+            if (!ok) errors.Add($"{prefix}.{field}: {message}");
+        }
+        Check(Enum.IsDefined(Cell), "cell", "must be lstm, gru or rnn");
+        Check(EmbeddingSize is >= 1 and <= 4096, "embeddingSize", "must be 1..4096");
+        Check(HiddenSize is >= 1 and <= 4096, "hiddenSize", "must be 1..4096");
+        Check(Layers is >= 1 and <= 4, "layers", "must be 1..4");
+        Check(Dropout is >= 0 and < 1, "dropout", "must be in [0, 1)");
+        Check(RecurrentDropout is >= 0 and < 1, "recurrentDropout", "must be in [0, 1)");
+        Check(Enum.IsDefined(Attention), "attention", "must be none, dot, multiplicative or additive");
+        Check(AttentionSize is >= 0 and <= 4096, "attentionSize", "must be 0..4096 (0 means the hidden size)");
+        Check(Attention != AttentionKind.Dot || EncoderOutputSize == HiddenSize, "attention",
+            "dot attention needs the encoder output size to equal the hidden size; with a bidirectional encoder use multiplicative or additive");
+        return errors;
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> listing every problem, or returns this.</summary>
+    public ModelOptions EnsureValid()
+    {
+        var errors = Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors));
+        return this;
+    }
+}

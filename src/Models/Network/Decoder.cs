@@ -1,0 +1,149 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distributed.Models.Network;
+
+/// <summary>What the decoder attends to: encoder outputs (values), their projection (keys) and the padding mask.</summary>
+public sealed record DecoderMemory(Tensor Values, Tensor? Keys, Tensor? Padding)
+{
+    /// <summary>Rows picked by <paramref name="index"/>, for beams.</summary>
+    public DecoderMemory Select(Tensor index) =>
+        new(Values.index_select(0, index), Keys?.index_select(0, index), Padding?.index_select(0, index));
+}
+
+/// <summary>Per-forward views of the decoder's weights, so each step does no weight reshaping.</summary>
+public sealed record DecoderWeights(CellWeights[] Layers, Tensor? ContextT);
+
+/// <summary>
+/// The target-side recurrent stack. Step <c>t</c>: attend with the top layer's previous state (Bahdanau),
+/// feed [embedding; context] to the first layer, predict from [top output; context].
+/// </summary>
+public sealed class Decoder : nn.Module
+{
+    readonly ModelOptions options;
+    readonly Embedding embedding;
+    readonly ModuleList<RecurrentLayer> layers;
+    readonly Attention? attention;
+    readonly Linear output;
+
+    public Decoder(string name, ModelOptions options, int vocabulary) : base(name)
+    {
+        this.options = options;
+        int context = options.Attention == AttentionKind.None ? 0 : options.EncoderOutputSize;
+        embedding = nn.Embedding(vocabulary, options.EmbeddingSize);
+        layers = new ModuleList<RecurrentLayer>();
+        for (int l = 0; l < options.Layers; l++)
+            layers.Add(new RecurrentLayer($"layer{l}", options.Cell, l == 0 ? options.EmbeddingSize + context : options.HiddenSize,
+                options.HiddenSize, bidirectional: false, options.LayerNorm));
+        if (options.Attention != AttentionKind.None)
+            attention = new Attention("attention", options.Attention, options.EncoderOutputSize, options.HiddenSize,
+                options.AttentionSize > 0 ? options.AttentionSize : options.HiddenSize);
+        output = nn.Linear(options.HiddenSize + context, vocabulary);
+        RegisterComponents();
+    }
+
+    public Tensor? Keys(Tensor encoderOutputs) => attention?.Keys(encoderOutputs);
+
+    public DecoderWeights PrepareWeights()
+    {
+        var w = new CellWeights[layers.Count];
+        for (int l = 0; l < layers.Count; l++) w[l] = layers[l].Weights(0);
+        Tensor? contextT = attention is null ? null : w[0].Ih.narrow(1, options.EmbeddingSize, options.EncoderOutputSize).t();
+        return new DecoderWeights(w, contextT);
+    }
+
+    /// <summary>
+    /// Logits (batch, time, vocabulary) for decoder inputs (batch, time) that start with BOS. With
+    /// <paramref name="teacherProbability"/> below 1, each input token after the first is, with that
+    /// probability, the ground truth, and otherwise the model's own previous prediction (scheduled sampling).
+    /// </summary>
+    public Tensor Logits(DecoderMemory memory, RnnState[] initial, Tensor inputs, double teacherProbability, Generator generator)
+    {
+        long batch = inputs.shape[0], time = inputs.shape[1];
+        if (attention is null && teacherProbability >= 1)
+        {
+            // Nothing couples the steps but the recurrence itself: the whole target runs through the layer stack at once.
+            var x = DropoutMasks.Apply(embedding.call(inputs), options.Dropout, generator, training);
+            var (top, _) = LayerStack.Run(layers, x, null, null, initial.Select(s => new[] { s }).ToArray(), options, generator, training);
+            return output.call(DropoutMasks.Apply(top, options.Dropout, generator, training));
+        }
+
+        var w = PrepareWeights();
+        var masks = DrawMasks(batch, generator);
+        var states = initial;
+        var maskE = masks?[0].Input[0]?.narrow(1, 0, options.EmbeddingSize);
+        if (teacherProbability >= 1)
+        {
+            var embedded = DropoutMasks.Apply(embedding.call(inputs), options.Dropout, generator, training);
+            if (maskE is not null) embedded = embedded * maskE.unsqueeze(1);
+            var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
+            var features = new Tensor[time];
+            for (long t = 0; t < time; t++)
+            {
+                (features[t], _, states) = Advance(memory, states, projected.select(1, t), w, masks, generator);
+            }
+            return output.call(DropoutMasks.Apply(stack(features, 1), options.Dropout, generator, training));
+        }
+
+        var useTruth = rand(new[] { batch, time }, generator: generator) < teacherProbability;
+        var logits = new Tensor[time];
+        Tensor? previous = null;
+        for (long t = 0; t < time; t++)
+        {
+            var tokens = previous is null ? inputs.select(1, t) : torch.where(useTruth.select(1, t), inputs.select(1, t), previous);
+            var embedded = DropoutMasks.Apply(embedding.call(tokens), options.Dropout, generator, training);
+            if (maskE is not null) embedded = embedded * maskE;
+            var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
+            (var features, _, states) = Advance(memory, states, projected, w, masks, generator);
+            logits[t] = output.call(DropoutMasks.Apply(features, options.Dropout, generator, training));
+            using (no_grad()) previous = logits[t].argmax(1);
+        }
+        return stack(logits, 1);
+    }
+
+    /// <summary>One inference step: log-probabilities (batch, vocabulary) of the next token, attention weights, new states.</summary>
+    public (Tensor LogProbs, Tensor? Weights, RnnState[] States) Step(DecoderMemory memory, RnnState[] states, Tensor tokens, DecoderWeights w)
+    {
+        var projected = RecurrentLayer.InputLinear(w.Layers[0], embedding.call(tokens), 0, options.EmbeddingSize, withBias: true);
+        var (features, weights, next) = Advance(memory, states, projected, w, null, null);
+        return (output.call(features).log_softmax(1), weights, next);
+    }
+
+    (Tensor Features, Tensor? Weights, RnnState[] States) Advance(DecoderMemory memory, RnnState[] states, Tensor embeddingProjection,
+        DecoderWeights w, SequenceMasks[]? masks, Generator? generator)
+    {
+        var ih = embeddingProjection;
+        Tensor? context = null, weights = null;
+        if (attention is not null)
+        {
+            (context, weights) = attention.Attend(memory.Keys!, memory.Values, states[^1].H, memory.Padding);
+            var maskC = masks?[0].Input[0]?.narrow(1, options.EmbeddingSize, options.EncoderOutputSize);
+            ih = torch.addmm(ih, maskC is null ? context : context * maskC, w.ContextT!, 1, 1);
+        }
+        var next = new RnnState[layers.Count];
+        next[0] = layers[0].Step(w.Layers[0], RecurrentLayer.NormalizeInput(w.Layers[0], ih), states[0], masks?[0].Hidden[0]);
+        var x = next[0].H;
+        for (int l = 1; l < layers.Count; l++)
+        {
+            var input = DropoutMasks.Apply(x, options.Dropout, generator, training);
+            var ihl = RecurrentLayer.ProjectInput(w.Layers[l], input, masks?[l].Input[0]);
+            next[l] = layers[l].Step(w.Layers[l], ihl, states[l], masks?[l].Hidden[0]);
+            x = options.Residual ? next[l].H + x : next[l].H;
+        }
+        return (context is null ? x : cat([x, context], 1), weights, next);
+    }
+
+    SequenceMasks[]? DrawMasks(long batch, Generator generator)
+    {
+        if (!training || options.RecurrentDropout <= 0) return null;
+        var masks = new SequenceMasks[layers.Count];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            long inputSize = l == 0 ? options.EmbeddingSize + (attention is null ? 0 : options.EncoderOutputSize) : options.HiddenSize;
+            masks[l] = layers[l].DrawMasks(batch, inputSize, options.RecurrentDropout, generator, training)!;
+        }
+        return masks;
+    }
+
+}

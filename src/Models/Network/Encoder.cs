@@ -1,0 +1,31 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distributed.Models.Network;
+
+/// <summary>Embeds the source and runs the stacked (optionally bidirectional) recurrent layers over it.</summary>
+public sealed class Encoder : nn.Module
+{
+    readonly ModelOptions options;
+    readonly Embedding embedding;
+    readonly ModuleList<RecurrentLayer> layers;
+
+    public Encoder(string name, ModelOptions options, int vocabulary) : base(name)
+    {
+        this.options = options;
+        embedding = nn.Embedding(vocabulary, options.EmbeddingSize);
+        layers = new ModuleList<RecurrentLayer>();
+        for (int l = 0; l < options.Layers; l++)
+            layers.Add(new RecurrentLayer($"layer{l}", options.Cell, l == 0 ? options.EmbeddingSize : options.EncoderOutputSize,
+                options.HiddenSize, options.Bidirectional, options.LayerNorm));
+        RegisterComponents();
+    }
+
+    /// <summary>Outputs (batch, source, directions*hidden) and the final states, per layer and direction.</summary>
+    public (Tensor Outputs, RnnState[][] Final) Forward(SourceBatch source, Generator generator)
+    {
+        var x = DropoutMasks.Apply(embedding.call(source.Tokens), options.Dropout, generator, training);
+        return LayerStack.Run(layers, x, source.Lengths, source.Padding, null, options, generator, training);
+    }
+}

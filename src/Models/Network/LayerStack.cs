@@ -1,0 +1,28 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distributed.Models.Network;
+
+/// <summary>Runs stacked recurrent layers over a whole sequence: residuals from the second layer on, dropout between layers.</summary>
+public static class LayerStack
+{
+    public static (Tensor Output, RnnState[][] Final) Run(ModuleList<RecurrentLayer> layers, Tensor x, Tensor? lengths,
+        Tensor? padding, RnnState[][]? initial, ModelOptions options, Generator generator, bool training)
+    {
+        // The step-by-step cell only where libtorch's fused kernel cannot do the job.
+        bool stepwise = options.LayerNorm || (training && options.RecurrentDropout > 0);
+        var valid = stepwise && padding is not null ? padding.logical_not() : null;
+        var finals = new RnnState[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var layer = layers[l];
+            var masks = layer.DrawMasks(x.shape[0], x.shape[2], options.RecurrentDropout, generator, training);
+            var (output, final) = layer.Run(x, lengths, valid, initial?[l], stepwise, masks);
+            if (l > 0 && options.Residual) output = output + x;
+            finals[l] = final;
+            x = l < layers.Count - 1 ? DropoutMasks.Apply(output, options.Dropout, generator, training) : output;
+        }
+        return (x, finals);
+    }
+}

@@ -1,0 +1,241 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Distributed.Models.Network;
+
+/// <summary>
+/// One recurrent layer, uni- or bidirectional. Its weights live in libtorch's fused RNN module, which runs
+/// a whole sequence in one call; the same weights drive a step-by-step cell where the fused kernel cannot
+/// follow (layer normalisation, recurrent dropout, decoding one token at a time).
+/// </summary>
+public sealed class RecurrentLayer : nn.Module
+{
+    readonly CellKind cell;
+    readonly int hidden;
+    readonly int directions;
+    readonly bool layerNorm;
+    readonly nn.Module rnn;
+    readonly ModuleList<LayerNorm> inputNorms;
+    readonly ModuleList<LayerNorm> hiddenNorms;
+
+    public RecurrentLayer(string name, CellKind cell, int inputSize, int hidden, bool bidirectional, bool layerNorm)
+        : base(name)
+    {
+        this.cell = cell;
+        this.hidden = hidden;
+        directions = bidirectional ? 2 : 1;
+        this.layerNorm = layerNorm;
+        rnn = cell switch
+        {
+            CellKind.Lstm => nn.LSTM(inputSize, hidden, 1, true, batchFirst: true, bidirectional: bidirectional),
+            CellKind.Gru => nn.GRU(inputSize, hidden, 1, true, batchFirst: true, bidirectional: bidirectional),
+            _ => nn.RNN(inputSize, hidden, 1, nn.NonLinearities.Tanh, true, batchFirst: true, bidirectional: bidirectional),
+        };
+        inputNorms = new ModuleList<LayerNorm>();
+        hiddenNorms = new ModuleList<LayerNorm>();
+        if (layerNorm)
+            for (int d = 0; d < directions; d++)
+            {
+                inputNorms.Add(nn.LayerNorm(Gates * hidden));
+                hiddenNorms.Add(nn.LayerNorm(Gates * hidden));
+            }
+        RegisterComponents();
+    }
+
+    /// <summary>Gate blocks per cell: LSTM i,f,g,o; GRU r,z,n; RNN one.</summary>
+    int Gates => cell switch { CellKind.Lstm => 4, CellKind.Gru => 3, _ => 1 };
+
+    public int Directions => directions;
+    public int OutputSize => hidden * directions;
+
+    /// <summary>The weights of one direction, prepared once per forward pass for the step-by-step cell.</summary>
+    public CellWeights Weights(int direction)
+    {
+        string suffix = direction == 0 ? "_l0" : "_l0_reverse";
+        Parameter Get(string n) => (Parameter)rnn.get_parameter(n + suffix)!;
+        var wIh = Get("weight_ih");
+        var wHh = Get("weight_hh");
+        var bIh = Get("bias_ih");
+        var bHh = Get("bias_hh");
+        // Without layer norm an LSTM/RNN may add both biases to the input projection once, instead of every step.
+        bool fold = !layerNorm && cell != CellKind.Gru;
+        return new CellWeights(wIh, wHh.t(), fold ? bIh + bHh : bIh, fold ? null : bHh,
+            layerNorm ? inputNorms[direction] : null, layerNorm ? hiddenNorms[direction] : null);
+    }
+
+    /// <summary>x·W_ih^T + b over columns [from, from+width) of the input, for inputs that arrive in parts (decoder: embedding, then context).</summary>
+    public static Tensor InputLinear(CellWeights w, Tensor x, long from, long width, bool withBias)
+    {
+        var weight = from == 0 && width == w.Ih.shape[1] ? w.Ih : w.Ih.narrow(1, from, width);
+        return F.linear(x, weight, withBias ? w.InputBias : null);
+    }
+
+    /// <summary>Layer norm of the input transform when enabled (applied after all input parts are summed).</summary>
+    public static Tensor NormalizeInput(CellWeights w, Tensor ih) => w.InputNorm is null ? ih : w.InputNorm.call(ih);
+
+    /// <summary>The whole input transform of x (..., input), with an optional per-sequence dropout mask (batch, input).</summary>
+    public static Tensor ProjectInput(CellWeights w, Tensor x, Tensor? inputMask)
+    {
+        if (inputMask is not null) x = x * (x.dim() == 3 ? inputMask.unsqueeze(1) : inputMask);
+        return NormalizeInput(w, InputLinear(w, x, 0, w.Ih.shape[1], withBias: true));
+    }
+
+    /// <summary>One time step of the cell from its projected input ih (batch, gates*hidden).</summary>
+    public RnnState Step(CellWeights w, Tensor ih, RnnState state, Tensor? hiddenMask)
+    {
+        var h = hiddenMask is null ? state.H : state.H * hiddenMask;
+        switch (cell)
+        {
+            case CellKind.Lstm:
+            {
+                var gates = HiddenPlusInput(w, ih, h);
+                var s = gates.sigmoid();
+                var g = gates.narrow(1, 2 * hidden, hidden).tanh();
+                var c = s.narrow(1, hidden, hidden) * state.C! + s.narrow(1, 0, hidden) * g;
+                return new RnnState(s.narrow(1, 3 * hidden, hidden) * c.tanh(), c);
+            }
+            case CellKind.Gru:
+            {
+                var hh = w.HiddenBias is null ? h.mm(w.HhT) : torch.addmm(w.HiddenBias, h, w.HhT, 1, 1);
+                if (w.HiddenNorm is not null) hh = w.HiddenNorm.call(hh);
+                var rz = (ih.narrow(1, 0, 2 * hidden) + hh.narrow(1, 0, 2 * hidden)).sigmoid();
+                var n = (ih.narrow(1, 2 * hidden, hidden) + rz.narrow(1, 0, hidden) * hh.narrow(1, 2 * hidden, hidden)).tanh();
+                return new RnnState(n + rz.narrow(1, hidden, hidden) * (state.H - n), null);
+            }
+            default:
+                return new RnnState(HiddenPlusInput(w, ih, h).tanh(), null);
+        }
+    }
+
+    static Tensor HiddenPlusInput(CellWeights w, Tensor ih, Tensor h)
+    {
+        if (w.HiddenNorm is null) return torch.addmm(ih, h, w.HhT, 1, 1);
+        var hh = h.mm(w.HhT);
+        if (w.HiddenBias is not null) hh = hh + w.HiddenBias;
+        return ih + w.HiddenNorm.call(hh);
+    }
+
+    /// <summary>Zero state for a batch.</summary>
+    public RnnState ZeroState(long batch) =>
+        new(zeros(batch, hidden), cell == CellKind.Lstm ? zeros(batch, hidden) : null);
+
+    /// <summary>
+    /// Runs a whole sequence x (batch, time, input). <paramref name="lengths"/> (CPU int64) is given when the
+    /// batch is padded. Returns outputs (batch, time, directions*hidden) and the final state per direction.
+    /// </summary>
+    public (Tensor Output, RnnState[] Final) Run(Tensor x, Tensor? lengths, Tensor? validSteps,
+        RnnState[]? initial, bool stepwise, SequenceMasks? masks)
+    {
+        return stepwise ? RunStepwise(x, lengths, validSteps, initial, masks) : RunFused(x, lengths, initial);
+    }
+
+    (Tensor, RnnState[]) RunFused(Tensor x, Tensor? lengths, RnnState[]? initial)
+    {
+        Tensor? h0 = initial is null ? null : stack(initial.Select(s => s.H), 0);
+        Tensor? c0 = initial is null || cell != CellKind.Lstm ? null : stack(initial.Select(s => s.C!), 0);
+        Tensor output, hn;
+        Tensor? cn = null;
+        if (lengths is null)
+        {
+            (output, hn, cn) = CallFused(x, h0, c0);
+        }
+        else
+        {
+            var packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first: true, enforce_sorted: false);
+            nn.utils.rnn.PackedSequence packedOut;
+            switch (rnn)
+            {
+                case LSTM lstm:
+                    (packedOut, hn, cn) = lstm.call(packed, h0 is null ? null : (h0, c0!));
+                    break;
+                case GRU gru:
+                    (packedOut, hn) = gru.call(packed, h0);
+                    break;
+                default:
+                    (packedOut, hn) = ((RNN)rnn).call(packed, h0);
+                    break;
+            }
+            output = nn.utils.rnn.pad_packed_sequence(packedOut, batch_first: true, total_length: x.shape[1]).Item1;
+        }
+        var finals = new RnnState[directions];
+        for (int d = 0; d < directions; d++) finals[d] = new RnnState(hn[d], cn?[d]);
+        return (output, finals);
+    }
+
+    (Tensor, Tensor, Tensor?) CallFused(Tensor x, Tensor? h0, Tensor? c0)
+    {
+        switch (rnn)
+        {
+            case LSTM lstm:
+                return lstm.call(x, h0 is null ? null : (h0, c0!));
+            case GRU gru:
+            {
+                var (o, h) = gru.call(x, h0);
+                return (o, h, null);
+            }
+            default:
+            {
+                var (o, h) = ((RNN)rnn).call(x, h0);
+                return (o, h, null);
+            }
+        }
+    }
+
+    (Tensor, RnnState[]) RunStepwise(Tensor x, Tensor? lengths, Tensor? validSteps, RnnState[]? initial, SequenceMasks? masks)
+    {
+        long batch = x.shape[0], time = x.shape[1];
+        var outputs = new Tensor[directions];
+        var finals = new RnnState[directions];
+        for (int d = 0; d < directions; d++)
+        {
+            // The backward direction reads each sequence from its own last token: reverse within lengths.
+            Tensor? reverse = d == 1 ? ReverseWithinLengths(batch, time, lengths) : null;
+            var input = reverse is null ? x : x.gather(1, reverse.unsqueeze(2).expand(-1, -1, x.shape[2]));
+            var w = Weights(d);
+            var ih = ProjectInput(w, input, masks?.Input[d]);
+            var state = initial?[d] ?? ZeroState(batch);
+            var steps = new Tensor[time];
+            for (long t = 0; t < time; t++)
+            {
+                var next = Step(w, ih.select(1, t), state, masks?.Hidden[d]);
+                state = validSteps is null ? next : next.Where(validSteps.select(1, t).unsqueeze(1), state);
+                steps[t] = state.H;
+            }
+            var output = stack(steps, 1);
+            outputs[d] = reverse is null ? output : output.gather(1, reverse.unsqueeze(2).expand(-1, -1, hidden));
+            finals[d] = state;
+        }
+        return (directions == 1 ? outputs[0] : cat(outputs, 2), finals);
+    }
+
+    static Tensor ReverseWithinLengths(long batch, long time, Tensor? lengths)
+    {
+        var t = arange(time, dtype: ScalarType.Int64).unsqueeze(0).expand(batch, time);
+        if (lengths is null) return (time - 1 - t).contiguous();
+        var len = lengths.unsqueeze(1);
+        // Positions past a sequence's end stay where they are, so padding never mixes into real tokens.
+        return torch.where(t < len, len - 1 - t, t);
+    }
+
+    /// <summary>Draws this layer's per-sequence dropout masks (input and hidden, per direction) for one batch.</summary>
+    public SequenceMasks? DrawMasks(long batch, long inputSize, double p, Generator generator, bool training)
+    {
+        if (!training || p <= 0) return null;
+        var input = new Tensor?[directions];
+        var hiddenMasks = new Tensor?[directions];
+        for (int d = 0; d < directions; d++)
+        {
+            input[d] = DropoutMasks.PerSequence(batch, inputSize, p, generator, training);
+            hiddenMasks[d] = DropoutMasks.PerSequence(batch, hidden, p, generator, training);
+        }
+        return new SequenceMasks(input, hiddenMasks);
+    }
+}
+
+/// <summary>The tensors one direction of a cell uses every step: W_ih, W_hh transposed, biases, norms.</summary>
+public sealed record CellWeights(Tensor Ih, Tensor HhT, Tensor InputBias, Tensor? HiddenBias, LayerNorm? InputNorm, LayerNorm? HiddenNorm);
+
+/// <summary>Recurrent-dropout masks of one layer for one batch: per direction, (batch, size), constant over time.</summary>
+public sealed record SequenceMasks(Tensor?[] Input, Tensor?[] Hidden);

@@ -1,0 +1,93 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distributed.Models.Network;
+
+/// <summary>
+/// Encoder, bridge and decoder. The bridge maps the encoder's final states (both directions concatenated)
+/// to each decoder layer's initial state through tanh(W x + b).
+/// </summary>
+public sealed class Seq2SeqModel : nn.Module
+{
+    readonly Encoder encoder;
+    readonly ModuleList<Linear> bridgeH;
+    readonly ModuleList<Linear> bridgeC;
+    readonly Decoder decoder;
+
+    public Seq2SeqModel(ModelOptions options, int sourceVocabulary, int targetVocabulary, ulong seed) : base("seq2seq")
+    {
+        Options = options.EnsureValid();
+        SourceVocabulary = sourceVocabulary;
+        TargetVocabulary = targetVocabulary;
+        encoder = new Encoder("encoder", options, sourceVocabulary);
+        bridgeH = new ModuleList<Linear>();
+        bridgeC = new ModuleList<Linear>();
+        for (int l = 0; l < options.Layers; l++)
+        {
+            bridgeH.Add(nn.Linear(options.EncoderOutputSize, options.HiddenSize));
+            if (options.Cell == CellKind.Lstm) bridgeC.Add(nn.Linear(options.EncoderOutputSize, options.HiddenSize));
+        }
+        decoder = new Decoder("decoder", options, targetVocabulary);
+        RegisterComponents();
+        Generator = new Generator(seed);
+        Initialize();
+    }
+
+    public ModelOptions Options { get; }
+    public int SourceVocabulary { get; }
+    public int TargetVocabulary { get; }
+
+    /// <summary>The replica's own random stream: initial weights, dropout masks, scheduled-sampling coins.</summary>
+    public Generator Generator { get; }
+
+    // Every weight from the replica's generator (never the process-wide one), so replicas built at the same time
+    // on different threads still start identical.
+    void Initialize()
+    {
+        double k = 1.0 / Math.Sqrt(Options.HiddenSize);
+        using var _ = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.Contains("Norms")) continue; // layer norm starts as the identity: gain 1, bias 0
+            if (name.EndsWith("embedding.weight", StringComparison.Ordinal)) p.normal_(0, 1, Generator);
+            else p.uniform_(-k, k, Generator);
+        }
+    }
+
+    /// <summary>Runs the encoder and bridge: what the decoder attends to, and its initial state per layer.</summary>
+    public (DecoderMemory Memory, RnnState[] Initial) Encode(SourceBatch source)
+    {
+        var (outputs, finals) = encoder.Forward(source, Generator);
+        var initial = new RnnState[Options.Layers];
+        for (int l = 0; l < Options.Layers; l++)
+        {
+            var h = bridgeH[l].call(Concat(finals[l].Select(s => s.H))).tanh();
+            var c = Options.Cell == CellKind.Lstm ? bridgeC[l].call(Concat(finals[l].Select(s => s.C!))).tanh() : null;
+            initial[l] = new RnnState(h, c);
+        }
+        return (new DecoderMemory(outputs, decoder.Keys(outputs), source.Padding), initial);
+    }
+
+    static Tensor Concat(IEnumerable<Tensor> directions)
+    {
+        var list = directions.ToArray();
+        return list.Length == 1 ? list[0] : cat(list, 1);
+    }
+
+    /// <summary>Training logits (batch, time, target vocabulary); see <see cref="Decoder.Logits"/>.</summary>
+    public Tensor Logits(SourceBatch source, Tensor decoderInputs, double teacherProbability)
+    {
+        var (memory, initial) = Encode(source);
+        return decoder.Logits(memory, initial, decoderInputs, teacherProbability, Generator);
+    }
+
+    public DecoderWeights PrepareDecoder() => decoder.PrepareWeights();
+
+    /// <summary>One decoding step for inference.</summary>
+    public (Tensor LogProbs, Tensor? Weights, RnnState[] States) DecodeStep(DecoderMemory memory, RnnState[] states, Tensor tokens, DecoderWeights weights)
+        => decoder.Step(memory, states, tokens, weights);
+
+    /// <summary>All trainable parameters in a fixed order (the order of the flat buffers).</summary>
+    public IReadOnlyList<Parameter> OrderedParameters() => parameters().ToList();
+}

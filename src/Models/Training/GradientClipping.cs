@@ -1,0 +1,81 @@
+using System.Numerics;
+
+namespace Distributed.Models.Training;
+
+/// <summary>How a gradient is bounded before it is applied.</summary>
+public enum ClipMode
+{
+    /// <summary>No clipping.</summary>
+    None,
+    /// <summary>Scale the whole gradient down when its global L2 norm exceeds the threshold.</summary>
+    Norm,
+    /// <summary>Clamp every element to [-threshold, threshold].</summary>
+    Value,
+}
+
+/// <summary>
+/// Gradient clipping over a flat gradient buffer (the same buffer workers exchange), so the worker, the
+/// coordinator and the single-replica loop all clip with this one piece of code.
+/// </summary>
+public static class GradientClipping
+{
+    /// <summary>Global L2 norm, accumulated in double so the result does not depend on the buffer's length.</summary>
+    public static double L2Norm(ReadOnlySpan<float> gradient)
+    {
+        double sum = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var acc = Vector<float>.Zero;
+            // Partial sums in float over short runs, folded into the double total often enough to stay accurate.
+            for (; i <= gradient.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var v = new Vector<float>(gradient.Slice(i));
+                acc += v * v;
+                if ((i / Vector<float>.Count & 63) == 63)
+                {
+                    sum += Vector.Sum(acc);
+                    acc = Vector<float>.Zero;
+                }
+            }
+            sum += Vector.Sum(acc);
+        }
+        for (; i < gradient.Length; i++) sum += (double)gradient[i] * gradient[i];
+        return Math.Sqrt(sum);
+    }
+
+    /// <summary>Clips in place and returns the L2 norm before clipping (reported every step).</summary>
+    public static double Clip(Span<float> gradient, ClipMode mode, double threshold)
+    {
+        double norm = L2Norm(gradient);
+        switch (mode)
+        {
+            case ClipMode.Norm when norm > threshold:
+                Scale(gradient, (float)(threshold / (norm + 1e-6)));
+                break;
+            case ClipMode.Value:
+                ClampValues(gradient, (float)threshold);
+                break;
+        }
+        return norm;
+    }
+
+    public static void Scale(Span<float> values, float factor)
+    {
+        int i = 0;
+        var f = new Vector<float>(factor);
+        for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
+            (new Vector<float>(values.Slice(i)) * f).CopyTo(values.Slice(i));
+        for (; i < values.Length; i++) values[i] *= factor;
+    }
+
+    static void ClampValues(Span<float> values, float threshold)
+    {
+        int i = 0;
+        var hi = new Vector<float>(threshold);
+        var lo = new Vector<float>(-threshold);
+        for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
+            Vector.Min(Vector.Max(new Vector<float>(values.Slice(i)), lo), hi).CopyTo(values.Slice(i));
+        for (; i < values.Length; i++) values[i] = Math.Clamp(values[i], -threshold, threshold);
+    }
+}

@@ -1,0 +1,47 @@
+namespace Distributed.Models.Training;
+
+/// <summary>How the probability of feeding the ground truth decays with the training step (Bengio et al. 2015).</summary>
+public enum SamplingSchedule
+{
+    /// <summary>ε = Initial at every step; Initial = 1 is plain teacher forcing.</summary>
+    Constant,
+    /// <summary>ε_i = max(Minimum, Initial − Slope·i).</summary>
+    Linear,
+    /// <summary>ε_i = max(Minimum, Decay^i), Decay &lt; 1.</summary>
+    Exponential,
+    /// <summary>ε_i = max(Minimum, Decay / (Decay + exp(i / Decay))), Decay ≥ 1.</summary>
+    InverseSigmoid,
+}
+
+/// <summary>Teacher forcing and scheduled sampling: the probability of feeding the ground truth at a step.</summary>
+public sealed record ScheduledSampling
+{
+    public SamplingSchedule Schedule { get; init; } = SamplingSchedule.Constant;
+    /// <summary>k of the constant and linear schedules: the probability at step 0.</summary>
+    public double Initial { get; init; } = 1.0;
+    /// <summary>c of the linear schedule: how much the probability falls per step.</summary>
+    public double Slope { get; init; } = 1e-4;
+    /// <summary>k of the exponential (0 &lt; k &lt; 1) and inverse sigmoid (k ≥ 1) schedules.</summary>
+    public double Decay { get; init; } = 0.999;
+    /// <summary>ε_min: the probability never falls below this.</summary>
+    public double Minimum { get; init; }
+
+    /// <summary>Probability of feeding the ground truth at training step <paramref name="step"/> (0-based).</summary>
+    public double TeacherProbability(long step) => Schedule switch
+    {
+        SamplingSchedule.Constant => Initial,
+        SamplingSchedule.Linear => Math.Max(Minimum, Initial - Slope * step),
+        SamplingSchedule.Exponential => Math.Max(Minimum, Math.Pow(Decay, step)),
+        _ => Math.Max(Minimum, Decay / (Decay + Math.Exp(step / Decay))),
+    };
+
+    public IEnumerable<string> Validate(string prefix)
+    {
+        if (!Enum.IsDefined(Schedule)) yield return $"{prefix}.schedule: must be constant, linear, exponential or inverseSigmoid";
+        if (Initial is < 0 or > 1) yield return $"{prefix}.initial: must be in [0, 1]";
+        if (Slope < 0) yield return $"{prefix}.slope: must be >= 0";
+        if (Minimum is < 0 or > 1) yield return $"{prefix}.minimum: must be in [0, 1]";
+        if (Schedule == SamplingSchedule.Exponential && Decay is <= 0 or >= 1) yield return $"{prefix}.decay: must be in (0, 1) for the exponential schedule";
+        if (Schedule == SamplingSchedule.InverseSigmoid && Decay < 1) yield return $"{prefix}.decay: must be >= 1 for the inverse sigmoid schedule";
+    }
+}

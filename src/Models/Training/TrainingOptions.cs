@@ -1,0 +1,78 @@
+namespace Distributed.Models.Training;
+
+/// <summary>What a training loss is divided by.</summary>
+public enum LossNormalization
+{
+    /// <summary>Mean over non-padding target tokens.</summary>
+    Tokens,
+    /// <summary>Sum over tokens divided by the number of sequences: N workers then equal one worker on the union batch whatever the lengths.</summary>
+    Sequences,
+}
+
+/// <summary>How one replica trains: optimizer, learning-rate schedule, clipping, loss, teacher forcing. Validated at start.</summary>
+public sealed record TrainingOptions
+{
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    public double LearningRate { get; init; } = 1e-3;
+    public double MinLearningRate { get; init; }
+    public int WarmupSteps { get; init; }
+    public LearningRateDecay Decay { get; init; } = LearningRateDecay.None;
+    /// <summary>Length of the linear/cosine decay, or the period of the exponential one.</summary>
+    public int DecaySteps { get; init; } = 1000;
+    /// <summary>Factor per DecaySteps of the exponential decay.</summary>
+    public double DecayRate { get; init; } = 0.5;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Epsilon { get; init; } = 1e-8;
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; init; } = 0.9;
+    /// <summary>L2 (Adam, SGD) or decoupled (AdamW) weight decay.</summary>
+    public double WeightDecay { get; init; }
+    public ClipMode Clip { get; init; } = ClipMode.Norm;
+    public double ClipThreshold { get; init; } = 1.0;
+    public double LabelSmoothing { get; init; }
+    public LossNormalization LossNormalization { get; init; } = LossNormalization.Tokens;
+    public ScheduledSampling TeacherForcing { get; init; } = new();
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Group examples of similar source length into batches, to pad less.</summary>
+    public bool BucketByLength { get; init; } = true;
+    /// <summary>Longest output when decoding for evaluation.</summary>
+    public int MaxDecodeLength { get; init; } = 64;
+
+    /// <summary>Every problem, each naming its field; empty when valid.</summary>
+    public IReadOnlyList<string> Validate(string prefix = "training")
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string field, string message)
+        {
+            if (!ok) errors.Add($"{prefix}.{field}: {message}");
+        }
+        Check(Enum.IsDefined(Optimizer), "optimizer", "must be adam, adamw or sgd");
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), "learningRate", "must be > 0");
+        Check(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "minLearningRate", "must be in [0, learningRate]");
+        Check(WarmupSteps >= 0, "warmupSteps", "must be >= 0");
+        Check(Enum.IsDefined(Decay), "decay", "must be none, linear, cosine, inverseSqrt or exponential");
+        Check(DecaySteps >= 1, "decaySteps", "must be >= 1");
+        Check(DecayRate is > 0 and <= 1, "decayRate", "must be in (0, 1]");
+        Check(Beta1 is >= 0 and < 1, "beta1", "must be in [0, 1)");
+        Check(Beta2 is >= 0 and < 1, "beta2", "must be in [0, 1)");
+        Check(Epsilon > 0, "epsilon", "must be > 0");
+        Check(Momentum is >= 0 and < 1, "momentum", "must be in [0, 1)");
+        Check(WeightDecay >= 0, "weightDecay", "must be >= 0");
+        Check(Enum.IsDefined(Clip), "clip", "must be none, norm or value");
+        Check(Clip == ClipMode.None || (ClipThreshold > 0 && double.IsFinite(ClipThreshold)), "clipThreshold", "must be > 0");
+        Check(LabelSmoothing is >= 0 and < 1, "labelSmoothing", "must be in [0, 1)");
+        Check(Enum.IsDefined(LossNormalization), "lossNormalization", "must be tokens or sequences");
+        Check(BatchSize is >= 1 and <= 65536, "batchSize", "must be 1..65536");
+        Check(MaxDecodeLength is >= 1 and <= 4096, "maxDecodeLength", "must be 1..4096");
+        errors.AddRange(TeacherForcing.Validate($"{prefix}.teacherForcing"));
+        return errors;
+    }
+
+    public TrainingOptions EnsureValid()
+    {
+        var errors = Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors));
+        return this;
+    }
+}
