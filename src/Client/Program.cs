@@ -8,7 +8,7 @@ const string usage = """
       --examples N --min-length N --max-length N --seed N
       --cell lstm|gru|rnn --embedding N --hidden N --layers 1..4 --bidirectional
       --attention none|dot|multiplicative|additive --dropout P --recurrent-dropout P --layer-norm
-      --optimizer adam|adamw|sgd --lr X --batch N --clip X --steps N --eval-every N --beam K --json
+      --optimizer adam|adamw|sgd --lr X --warmup N --decay none|linear|cosine|inversesqrt|exponential --decay-steps N --batch N --clip X --steps N --eval-every N --beam K --json
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

@@ -45,8 +45,11 @@ public static class TrainCommand
             LearningRate = cli.Double("lr", 3e-3),
             BatchSize = cli.Int("batch", 64),
             ClipThreshold = cli.Double("clip", 1.0),
+            WarmupSteps = cli.Int("warmup", 0),
+            Decay = cli.Enum("decay", LearningRateDecay.None),
         };
         int steps = cli.Int("steps", 1500);
+        training = training with { DecaySteps = cli.Int("decay-steps", steps) };
         int evalEvery = cli.Int("eval-every", 250);
         int beam = cli.Int("beam", 1);
         bool json = cli.Flag("json");

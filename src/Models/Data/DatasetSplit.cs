@@ -8,7 +8,7 @@ public static class DatasetSplitter
 {
     /// <summary>
     /// Shuffles with <paramref name="seed"/>, then takes round(testFraction·n) pairs for test, round(validFraction·n)
-    /// for validation and the rest for training. Every pair lands in exactly one part.
+    /// for validation (halves rounded away from zero) and the rest for training. Every pair lands in exactly one part.
     /// </summary>
     public static SplitCorpus Split(IReadOnlyList<TextPair> pairs, double validFraction, double testFraction, ulong seed)
     {

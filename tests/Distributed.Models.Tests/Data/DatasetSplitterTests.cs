@@ -9,8 +9,9 @@ public sealed class DatasetSplitterTests
 
     [Theory]
     [InlineData(100, 0.1, 0.1, 80, 10, 10)]
-    [InlineData(7, 0.2, 0.3, 3, 1, 3)]
-    [InlineData(10, 0.25, 0.15, 6, 3, 2)]
+    [InlineData(7, 0.2, 0.3, 4, 1, 2)]
+    // 2.5 validation pairs round half away from zero to 3.
+    [InlineData(10, 0.25, 0.2, 5, 3, 2)]
     [InlineData(5, 0.0, 0.0, 5, 0, 0)]
     [InlineData(0, 0.5, 0.2, 0, 0, 0)]
     [InlineData(1, 0.5, 0.4, 0, 1, 0)]
