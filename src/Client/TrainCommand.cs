@@ -20,7 +20,7 @@ public static class TrainCommand
         {
             Task = cli.Enum("task", BuiltInTaskKind.Reverse),
             TsvPath = cli.Text("tsv"),
-            Examples = cli.Int("examples", 6000),
+            Examples = cli.Int("examples", 40000),
             MinLength = cli.Int("min-length", 8),
             MaxLength = cli.Int("max-length", 12),
             Tokenization = cli.Enum("tokens", TokenizationKind.Character),
@@ -30,8 +30,8 @@ public static class TrainCommand
         var model = new ModelOptions
         {
             Cell = cli.Enum("cell", CellKind.Lstm),
-            EmbeddingSize = cli.Int("embedding", 64),
-            HiddenSize = cli.Int("hidden", 128),
+            EmbeddingSize = cli.Int("embedding", 32),
+            HiddenSize = cli.Int("hidden", 64),
             Layers = cli.Int("layers", 1),
             Bidirectional = cli.Flag("bidirectional"),
             Dropout = cli.Double("dropout", 0),
@@ -42,15 +42,15 @@ public static class TrainCommand
         var training = new TrainingOptions
         {
             Optimizer = cli.Enum("optimizer", OptimizerKind.Adam),
-            LearningRate = cli.Double("lr", 3e-3),
+            LearningRate = cli.Double("lr", 5e-3),
             BatchSize = cli.Int("batch", 64),
             ClipThreshold = cli.Double("clip", 1.0),
             WarmupSteps = cli.Int("warmup", 0),
-            Decay = cli.Enum("decay", LearningRateDecay.None),
+            Decay = cli.Enum("decay", LearningRateDecay.Cosine),
         };
-        int steps = cli.Int("steps", 1500);
+        int steps = cli.Int("steps", 1200);
         training = training with { DecaySteps = cli.Int("decay-steps", steps) };
-        int evalEvery = cli.Int("eval-every", 250);
+        int evalEvery = cli.Int("eval-every", 200);
         int beam = cli.Int("beam", 1);
         bool json = cli.Flag("json");
         cli.RejectUnknown();

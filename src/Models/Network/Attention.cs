@@ -44,7 +44,7 @@ public sealed class Attention : nn.Module
     public (Tensor Context, Tensor Weights) Attend(Tensor keys, Tensor values, Tensor query, Tensor? padding)
     {
         Tensor scores = kind == AttentionKind.Additive
-            ? (keys + queryProjection!.call(query).unsqueeze(1)).tanh().matmul(score!)
+            ? FastTanh.Apply(keys + queryProjection!.call(query).unsqueeze(1)).matmul(score!)
             : keys.bmm(query.unsqueeze(2)).squeeze(2);
         if (padding is not null) scores = scores.masked_fill(padding, float.NegativeInfinity);
         var weights = scores.softmax(1);

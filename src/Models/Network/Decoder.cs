@@ -78,12 +78,15 @@ public sealed class Decoder : nn.Module
             var embedded = DropoutMasks.Apply(embedding.call(inputs), options.Dropout, generator, training);
             if (maskE is not null) embedded = embedded * maskE.unsqueeze(1);
             var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
-            var features = new Tensor[time];
+            var tops = new Tensor[time];
+            var contexts = new Tensor?[time];
             for (long t = 0; t < time; t++)
             {
-                (features[t], _, states) = Advance(memory, states, projected.select(1, t), w, masks, generator);
+                (tops[t], contexts[t], _, states) = Advance(memory, states, projected.select(1, t), w, masks, generator);
             }
-            return output.call(DropoutMasks.Apply(stack(features, 1), options.Dropout, generator, training));
+            // One output projection over all steps instead of one per step.
+            var features = attention is null ? stack(tops, 1) : cat([stack(tops, 1), stack(contexts.Select(c => c!), 1)], 2);
+            return output.call(DropoutMasks.Apply(features, options.Dropout, generator, training));
         }
 
         var useTruth = rand(new[] { batch, time }, generator: generator) < teacherProbability;
@@ -95,8 +98,8 @@ public sealed class Decoder : nn.Module
             var embedded = DropoutMasks.Apply(embedding.call(tokens), options.Dropout, generator, training);
             if (maskE is not null) embedded = embedded * maskE;
             var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
-            (var features, _, states) = Advance(memory, states, projected, w, masks, generator);
-            logits[t] = output.call(DropoutMasks.Apply(features, options.Dropout, generator, training));
+            (var top, var context, _, states) = Advance(memory, states, projected, w, masks, generator);
+            logits[t] = output.call(DropoutMasks.Apply(Features(top, context), options.Dropout, generator, training));
             using (no_grad()) previous = logits[t].argmax(1);
         }
         return stack(logits, 1);
@@ -106,11 +109,13 @@ public sealed class Decoder : nn.Module
     public (Tensor LogProbs, Tensor? Weights, RnnState[] States) Step(DecoderMemory memory, RnnState[] states, Tensor tokens, DecoderWeights w)
     {
         var projected = RecurrentLayer.InputLinear(w.Layers[0], embedding.call(tokens), 0, options.EmbeddingSize, withBias: true);
-        var (features, weights, next) = Advance(memory, states, projected, w, null, null);
-        return (output.call(features).log_softmax(1), weights, next);
+        var (top, context, weights, next) = Advance(memory, states, projected, w, null, null);
+        return (output.call(Features(top, context)).log_softmax(1), weights, next);
     }
 
-    (Tensor Features, Tensor? Weights, RnnState[] States) Advance(DecoderMemory memory, RnnState[] states, Tensor embeddingProjection,
+    static Tensor Features(Tensor top, Tensor? context) => context is null ? top : cat([top, context], 1);
+
+    (Tensor Top, Tensor? Context, Tensor? Weights, RnnState[] States) Advance(DecoderMemory memory, RnnState[] states, Tensor embeddingProjection,
         DecoderWeights w, SequenceMasks[]? masks, Generator? generator)
     {
         var ih = embeddingProjection;
@@ -131,7 +136,7 @@ public sealed class Decoder : nn.Module
             next[l] = layers[l].Step(w.Layers[l], ihl, states[l], masks?[l].Hidden[0]);
             x = options.Residual ? next[l].H + x : next[l].H;
         }
-        return (context is null ? x : cat([x, context], 1), weights, next);
+        return (x, context, weights, next);
     }
 
     SequenceMasks[]? DrawMasks(long batch, Generator generator)

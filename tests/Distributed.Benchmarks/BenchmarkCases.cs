@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Distributed.Models;
+using Distributed.Models.Data;
+using Distributed.Models.Training;
+
+namespace Distributed.Benchmarks;
+
+/// <summary>The cases. Ratios are measured in one run against the PyTorch peer on the same configuration.</summary>
+public static class BenchmarkCases
+{
+    const int Length = 10, Batch = 64, Steps = 300, Warmup = 20;
+
+    // The peer's configuration: emb 64, hidden 128, 1 layer, reverse 10 digits, batch 64, Adam 1e-3, clip 1.0, one thread.
+    static readonly ModelOptions PeerModel = new() { EmbeddingSize = 64, HiddenSize = 128, Attention = AttentionKind.Additive };
+
+    public static readonly IReadOnlyList<BenchmarkCase> All =
+    [
+        new("step-vs-pytorch", "samples/s of our fused training step vs PyTorch's, additive attention (target >= 1.5)",
+            () => VersusPeer("step-vs-pytorch", PeerModel, "--attention additive")),
+        new("stepwise-recurrent-dropout-vs-pytorch", "our step-by-step cell path (recurrent dropout 0.1) vs PyTorch's fused LSTM (target >= 1.0)",
+            () => VersusPeer("stepwise-recurrent-dropout-vs-pytorch", PeerModel with { RecurrentDropout = 0.1 }, "--attention additive")),
+        new("stepwise-layer-norm-vs-pytorch", "our step-by-step cell path (layer norm) vs PyTorch's fused LSTM (target >= 1.0)",
+            () => VersusPeer("stepwise-layer-norm-vs-pytorch", PeerModel with { LayerNorm = true }, "--attention additive")),
+        new("no-attention-vs-pytorch", "samples/s without attention (fused decoder too) vs PyTorch's",
+            () => VersusPeer("no-attention-vs-pytorch", PeerModel with { Attention = AttentionKind.None }, "--attention none")),
+    ];
+
+    static string VersusPeer(string name, ModelOptions model, string peerArguments)
+    {
+        var ours = Throughput(model);
+        var (peer, problem) = PytorchPeer.Run($"--emb {model.EmbeddingSize} --hidden {model.HiddenSize} --len {Length} --batch {Batch} " +
+                                              $"--steps {Steps} --warmup {Warmup} --threads 1 --workers 1 {peerArguments}");
+        var line = new JsonObject
+        {
+            ["case"] = name,
+            ["samples_per_s"] = ours.SamplesPerSecond,
+            ["steps_per_s"] = ours.StepsPerSecond,
+            ["params"] = ours.Parameters,
+            ["loss_first"] = ours.LossFirst,
+            ["loss_last"] = ours.LossLast,
+        };
+        if (peer is null)
+        {
+            line["peer"] = problem;
+        }
+        else
+        {
+            double peerSamples = peer["samples_per_s"]!.GetValue<double>();
+            line["pytorch_samples_per_s"] = peerSamples;
+            line["pytorch_params"] = peer["params"]!.GetValue<long>();
+            line["pytorch_impl"] = peer["impl"]!.GetValue<string>();
+            line["ratio"] = Math.Round(ours.SamplesPerSecond / peerSamples, 3);
+        }
+        return line.ToJsonString();
+    }
+
+    sealed record Measured(double SamplesPerSecond, double StepsPerSecond, int Parameters, double LossFirst, double LossLast);
+
+    static Measured Throughput(ModelOptions model)
+    {
+        TorchSharp.torch.set_num_threads(1);
+        var vocabularies = new Vocabularies(Digits(), Digits(), TokenizationKind.Character);
+        var pairs = BuiltInTasks.Generate(BuiltInTaskKind.Reverse, (Steps + Warmup) * Batch, Length, Length, 42);
+        var examples = pairs.Select(p => new EncodedExample(vocabularies.EncodeSource(p.Source), vocabularies.EncodeTarget(p.Target))).ToList();
+        var training = new TrainingOptions { LearningRate = 1e-3, Clip = ClipMode.Norm, ClipThreshold = 1.0, BatchSize = Batch };
+        using var trainer = new Trainer(model, training, vocabularies, 42);
+        double first = 0, last = 0;
+        var clock = new Stopwatch();
+        for (int step = 0; step < Steps + Warmup; step++)
+        {
+            if (step == Warmup) clock.Start();
+            // Building the batch is inside the timed loop, as the peer draws its batch inside its loop.
+            using var batch = TrainingBatch.From(examples.GetRange(step * Batch, Batch));
+            var report = trainer.TrainStep(batch);
+            if (step == 0) first = report.Loss;
+            last = report.Loss;
+        }
+        clock.Stop();
+        double seconds = clock.Elapsed.TotalSeconds;
+        return new Measured(Math.Round(Steps * Batch / seconds, 1), Math.Round(Steps / seconds, 3), trainer.Parameters.Count,
+            Math.Round(first, 4), Math.Round(last, 4));
+    }
+
+    static Vocabulary Digits() => Vocabulary.FromTokens("0123456789".Select(c => c.ToString()));
+}
