@@ -77,12 +77,13 @@ public sealed class Decoder : nn.Module
         {
             var embedded = DropoutMasks.Apply(embedding.call(inputs), options.Dropout, generator, training);
             if (maskE is not null) embedded = embedded * maskE.unsqueeze(1);
-            var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
+            // Time-major and contiguous, so each step's slice is a dense block the fused add can read directly.
+            var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded.transpose(0, 1), 0, options.EmbeddingSize, withBias: true).contiguous();
             var tops = new Tensor[time];
             var contexts = new Tensor?[time];
             for (long t = 0; t < time; t++)
             {
-                (tops[t], contexts[t], _, states) = Advance(memory, states, projected.select(1, t), w, masks, generator);
+                (tops[t], contexts[t], _, states) = Advance(memory, states, projected[t], w, masks, generator);
             }
             // One output projection over all steps instead of one per step.
             var features = attention is null ? stack(tops, 1) : cat([stack(tops, 1), stack(contexts.Select(c => c!), 1)], 2);

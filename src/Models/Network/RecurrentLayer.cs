@@ -194,12 +194,12 @@ public sealed class RecurrentLayer : nn.Module
             Tensor? reverse = d == 1 ? ReverseWithinLengths(batch, time, lengths) : null;
             var input = reverse is null ? x : x.gather(1, reverse.unsqueeze(2).expand(-1, -1, x.shape[2]));
             var w = Weights(d);
-            var ih = ProjectInput(w, input, masks?.Input[d]);
+            var ih = ProjectInput(w, input, masks?.Input[d]).transpose(0, 1).contiguous();
             var state = initial?[d] ?? ZeroState(batch);
             var steps = new Tensor[time];
             for (long t = 0; t < time; t++)
             {
-                var next = Step(w, ih.select(1, t), state, masks?.Hidden[d]);
+                var next = Step(w, ih[t], state, masks?.Hidden[d]);
                 state = validSteps is null ? next : next.Where(validSteps.select(1, t).unsqueeze(1), state);
                 steps[t] = state.H;
             }
