@@ -62,29 +62,23 @@ public sealed record ModelOptions
     /// <summary>Every problem with these options, each naming its field; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string prefix = "model")
     {
-        var errors = new List<string>();
-        void Check(bool ok, string field, string message)
-        {
-            if (!ok) errors.Add($"{prefix}.{field}: {message}");
-        }
-        Check(Enum.IsDefined(Cell), "cell", "must be lstm, gru or rnn");
-        Check(EmbeddingSize is >= 1 and <= 4096, "embeddingSize", "must be 1..4096");
-        Check(HiddenSize is >= 1 and <= 4096, "hiddenSize", "must be 1..4096");
-        Check(Layers is >= 1 and <= 4, "layers", "must be 1..4");
-        Check(Dropout is >= 0 and < 1, "dropout", "must be in [0, 1)");
-        Check(RecurrentDropout is >= 0 and < 1, "recurrentDropout", "must be in [0, 1)");
-        Check(Enum.IsDefined(Attention), "attention", "must be none, dot, multiplicative or additive");
-        Check(AttentionSize is >= 0 and <= 4096, "attentionSize", "must be 0..4096 (0 means the hidden size)");
-        Check(Attention != AttentionKind.Dot || EncoderOutputSize == HiddenSize, "attention",
+        var errors = new OptionErrors(prefix);
+        errors.Check(Enum.IsDefined(Cell), "cell", "must be lstm, gru or rnn");
+        errors.Check(EmbeddingSize is >= 1 and <= 4096, "embeddingSize", "must be 1..4096");
+        errors.Check(HiddenSize is >= 1 and <= 4096, "hiddenSize", "must be 1..4096");
+        errors.Check(Layers is >= 1 and <= 4, "layers", "must be 1..4");
+        errors.Check(Dropout is >= 0 and < 1, "dropout", "must be in [0, 1)");
+        errors.Check(RecurrentDropout is >= 0 and < 1, "recurrentDropout", "must be in [0, 1)");
+        errors.Check(Enum.IsDefined(Attention), "attention", "must be none, dot, multiplicative or additive");
+        errors.Check(AttentionSize is >= 0 and <= 4096, "attentionSize", "must be 0..4096 (0 means the hidden size)");
+        errors.Check(Attention != AttentionKind.Dot || EncoderOutputSize == HiddenSize, "attention",
             "dot attention needs the encoder output size to equal the hidden size; with a bidirectional encoder use multiplicative or additive");
-        return errors;
+        return errors.List;
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> listing every problem, or returns this.</summary>
     public ModelOptions EnsureValid()
     {
-        var errors = Validate();
-        if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors));
-        return this;
+        return OptionErrors.EnsureValid(this, Validate());
     }
 }

@@ -25,29 +25,24 @@ public sealed record DataOptions
 
     public IReadOnlyList<string> Validate(string prefix = "data")
     {
-        var errors = new List<string>();
-        void Check(bool ok, string field, string message)
-        {
-            if (!ok) errors.Add($"{prefix}.{field}: {message}");
-        }
-        Check(Enum.IsDefined(Task), "task", "must be copy, reverse, sort, addition or dateNormalisation");
-        Check(TsvPath is null || TsvPath.Length > 0, "tsvPath", "must not be empty");
-        Check(TsvPath is not null || Examples is >= 1 and <= 10_000_000, "examples", "must be 1..10000000");
-        Check(MinLength is >= 1 and <= 1000, "minLength", "must be 1..1000");
-        Check(MaxLength >= MinLength && MaxLength <= 1000, "maxLength", "must be minLength..1000");
-        Check(ValidFraction is >= 0 and < 1, "validFraction", "must be in [0, 1)");
-        Check(TestFraction is >= 0 and < 1, "testFraction", "must be in [0, 1)");
-        Check(ValidFraction + TestFraction < 1, "testFraction", "validFraction + testFraction must be < 1");
-        Check(Enum.IsDefined(Tokenization), "tokenization", "must be character or word");
-        Check(MaxLineLength >= 1, "maxLineLength", "must be >= 1");
-        return errors;
+        var errors = new OptionErrors(prefix);
+        errors.Check(Enum.IsDefined(Task), "task", "must be copy, reverse, sort, addition or dateNormalisation");
+        errors.Check(TsvPath is null || TsvPath.Length > 0, "tsvPath", "must not be empty");
+        errors.Check(TsvPath is not null || Examples is >= 1 and <= 10_000_000, "examples", "must be 1..10000000");
+        errors.Check(MinLength is >= 1 and <= 1000, "minLength", "must be 1..1000");
+        errors.Check(MaxLength >= MinLength && MaxLength <= 1000, "maxLength", "must be minLength..1000");
+        errors.Check(ValidFraction is >= 0 and < 1, "validFraction", "must be in [0, 1)");
+        errors.Check(TestFraction is >= 0 and < 1, "testFraction", "must be in [0, 1)");
+        errors.Check(ValidFraction + TestFraction < 1, "testFraction", "validFraction + testFraction must be < 1");
+        errors.Check(Enum.IsDefined(Tokenization), "tokenization", "must be character or word");
+        errors.Check(MaxLineLength >= 1, "maxLineLength", "must be >= 1");
+        return errors.List;
     }
 
     /// <summary>Reads or generates, splits and encodes. Bad TSV lines raise <see cref="CorpusFormatException"/> unless skipped.</summary>
     public PreparedData Load()
     {
-        var errors = Validate();
-        if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors));
+        OptionErrors.EnsureValid(this, Validate());
         IReadOnlyList<TextPair> pairs;
         if (TsvPath is not null)
         {

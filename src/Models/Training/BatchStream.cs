@@ -38,7 +38,7 @@ public sealed class BatchStream
 
     public void MoveTo(int epoch, int position)
     {
-        if (epoch != Epoch || plan is null) plan = BatchPlan.ForEpoch(lengths, batchSize, seed, epoch, bucket);
+        if (epoch != Epoch) plan = BatchPlan.ForEpoch(lengths, batchSize, seed, epoch, bucket);
         Epoch = epoch;
         Position = position;
     }

@@ -42,37 +42,31 @@ public sealed record TrainingOptions
     /// <summary>Every problem, each naming its field; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string prefix = "training")
     {
-        var errors = new List<string>();
-        void Check(bool ok, string field, string message)
-        {
-            if (!ok) errors.Add($"{prefix}.{field}: {message}");
-        }
-        Check(Enum.IsDefined(Optimizer), "optimizer", "must be adam, adamw or sgd");
-        Check(LearningRate > 0 && double.IsFinite(LearningRate), "learningRate", "must be > 0");
-        Check(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "minLearningRate", "must be in [0, learningRate]");
-        Check(WarmupSteps >= 0, "warmupSteps", "must be >= 0");
-        Check(Enum.IsDefined(Decay), "decay", "must be none, linear, cosine, inverseSqrt or exponential");
-        Check(DecaySteps >= 1, "decaySteps", "must be >= 1");
-        Check(DecayRate is > 0 and <= 1, "decayRate", "must be in (0, 1]");
-        Check(Beta1 is >= 0 and < 1, "beta1", "must be in [0, 1)");
-        Check(Beta2 is >= 0 and < 1, "beta2", "must be in [0, 1)");
-        Check(Epsilon > 0, "epsilon", "must be > 0");
-        Check(Momentum is >= 0 and < 1, "momentum", "must be in [0, 1)");
-        Check(WeightDecay >= 0, "weightDecay", "must be >= 0");
-        Check(Enum.IsDefined(Clip), "clip", "must be none, norm or value");
-        Check(Clip == ClipMode.None || (ClipThreshold > 0 && double.IsFinite(ClipThreshold)), "clipThreshold", "must be > 0");
-        Check(LabelSmoothing is >= 0 and < 1, "labelSmoothing", "must be in [0, 1)");
-        Check(Enum.IsDefined(LossNormalization), "lossNormalization", "must be tokens or sequences");
-        Check(BatchSize is >= 1 and <= 65536, "batchSize", "must be 1..65536");
-        Check(MaxDecodeLength is >= 1 and <= 4096, "maxDecodeLength", "must be 1..4096");
-        errors.AddRange(TeacherForcing.Validate($"{prefix}.teacherForcing"));
-        return errors;
+        var errors = new OptionErrors(prefix);
+        errors.Check(Enum.IsDefined(Optimizer), "optimizer", "must be adam, adamw or sgd");
+        errors.Check(LearningRate > 0 && double.IsFinite(LearningRate), "learningRate", "must be > 0");
+        errors.Check(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "minLearningRate", "must be in [0, learningRate]");
+        errors.Check(WarmupSteps >= 0, "warmupSteps", "must be >= 0");
+        errors.Check(Enum.IsDefined(Decay), "decay", "must be none, linear, cosine, inverseSqrt or exponential");
+        errors.Check(DecaySteps >= 1, "decaySteps", "must be >= 1");
+        errors.Check(DecayRate is > 0 and <= 1, "decayRate", "must be in (0, 1]");
+        errors.Check(Beta1 is >= 0 and < 1, "beta1", "must be in [0, 1)");
+        errors.Check(Beta2 is >= 0 and < 1, "beta2", "must be in [0, 1)");
+        errors.Check(Epsilon > 0, "epsilon", "must be > 0");
+        errors.Check(Momentum is >= 0 and < 1, "momentum", "must be in [0, 1)");
+        errors.Check(WeightDecay >= 0, "weightDecay", "must be >= 0");
+        errors.Check(Enum.IsDefined(Clip), "clip", "must be none, norm or value");
+        errors.Check(Clip == ClipMode.None || (ClipThreshold > 0 && double.IsFinite(ClipThreshold)), "clipThreshold", "must be > 0");
+        errors.Check(LabelSmoothing is >= 0 and < 1, "labelSmoothing", "must be in [0, 1)");
+        errors.Check(Enum.IsDefined(LossNormalization), "lossNormalization", "must be tokens or sequences");
+        errors.Check(BatchSize is >= 1 and <= 65536, "batchSize", "must be 1..65536");
+        errors.Check(MaxDecodeLength is >= 1 and <= 4096, "maxDecodeLength", "must be 1..4096");
+        errors.Add(TeacherForcing.Validate($"{prefix}.teacherForcing"));
+        return errors.List;
     }
 
     public TrainingOptions EnsureValid()
     {
-        var errors = Validate();
-        if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors));
-        return this;
+        return OptionErrors.EnsureValid(this, Validate());
     }
 }

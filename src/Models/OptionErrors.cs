@@ -1,0 +1,23 @@
+namespace Distributed.Models;
+
+/// <summary>Collects "prefix.field: message" problems, so every bad field of an options record is reported at once.</summary>
+public sealed class OptionErrors(string prefix)
+{
+    readonly List<string> errors = [];
+
+    public void Check(bool ok, string field, string message)
+    {
+        if (!ok) errors.Add($"{prefix}.{field}: {message}");
+    }
+
+    public void Add(IEnumerable<string> more) => errors.AddRange(more);
+
+    public IReadOnlyList<string> List => errors;
+
+    /// <summary>Throws <see cref="ArgumentException"/> listing every problem; returns the options when there is none.</summary>
+    public static T EnsureValid<T>(T options, IReadOnlyList<string> problems)
+    {
+        if (problems.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, problems));
+        return options;
+    }
+}
