@@ -75,10 +75,8 @@ public sealed class Decoder : nn.Module
         var maskE = masks?[0].Input[0]?.narrow(1, 0, options.EmbeddingSize);
         if (teacherProbability >= 1)
         {
-            var embedded = DropoutMasks.Apply(embedding.call(inputs), options.Dropout, generator, training);
-            if (maskE is not null) embedded = embedded * maskE.unsqueeze(1);
-            // Time-major and contiguous, so each step's slice is a dense block the fused add can read directly.
-            var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded.transpose(0, 1), 0, options.EmbeddingSize, withBias: true).contiguous();
+            // Time-major, so each step's slice is a dense block the fused add can read directly.
+            var projected = ProjectTokens(inputs.t(), w, maskE, generator);
             var tops = new Tensor[time];
             var contexts = new Tensor?[time];
             for (long t = 0; t < time; t++)
@@ -96,9 +94,7 @@ public sealed class Decoder : nn.Module
         for (long t = 0; t < time; t++)
         {
             var tokens = previous is null ? inputs.select(1, t) : torch.where(useTruth.select(1, t), inputs.select(1, t), previous);
-            var embedded = DropoutMasks.Apply(embedding.call(tokens), options.Dropout, generator, training);
-            if (maskE is not null) embedded = embedded * maskE;
-            var projected = RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
+            var projected = ProjectTokens(tokens, w, maskE, generator);
             (var top, var context, _, states) = Advance(memory, states, projected, w, masks, generator);
             logits[t] = output.call(DropoutMasks.Apply(Features(top, context), options.Dropout, generator, training));
             using (no_grad()) previous = logits[t].argmax(1);
@@ -109,9 +105,20 @@ public sealed class Decoder : nn.Module
     /// <summary>One inference step: log-probabilities (batch, vocabulary) of the next token, attention weights, new states.</summary>
     public (Tensor LogProbs, Tensor? Weights, RnnState[] States) Step(DecoderMemory memory, RnnState[] states, Tensor tokens, DecoderWeights w)
     {
-        var projected = RecurrentLayer.InputLinear(w.Layers[0], embedding.call(tokens), 0, options.EmbeddingSize, withBias: true);
+        var projected = ProjectTokens(tokens, w, null, null);
         var (top, context, weights, next) = Advance(memory, states, projected, w, null, null);
         return (output.call(Features(top, context)).log_softmax(1), weights, next);
+    }
+
+    /// <summary>
+    /// The embedding half of the first layer's input transform for tokens (batch) or (time, batch), with dropout
+    /// and the recurrent-dropout mask (batch, embedding) applied in training.
+    /// </summary>
+    Tensor ProjectTokens(Tensor tokens, DecoderWeights w, Tensor? embeddingMask, Generator? generator)
+    {
+        var embedded = DropoutMasks.Apply(embedding.call(tokens), options.Dropout, generator, training);
+        if (embeddingMask is not null) embedded = embedded * embeddingMask;
+        return RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
     }
 
     static Tensor Features(Tensor top, Tensor? context) => context is null ? top : cat([top, context], 1);
