@@ -39,6 +39,7 @@ public static class TrainCommand
             LayerNorm = cli.Flag("layer-norm"),
             Attention = cli.Enum("attention", AttentionKind.Additive),
         };
+        int steps = cli.Int("steps", 1200);
         var training = new TrainingOptions
         {
             Optimizer = cli.Enum("optimizer", OptimizerKind.Adam),
@@ -47,9 +48,8 @@ public static class TrainCommand
             ClipThreshold = cli.Double("clip", 1.0),
             WarmupSteps = cli.Int("warmup", 0),
             Decay = cli.Enum("decay", LearningRateDecay.Cosine),
+            DecaySteps = cli.Int("decay-steps", steps),
         };
-        int steps = cli.Int("steps", 1200);
-        training = training with { DecaySteps = cli.Int("decay-steps", steps) };
         int evalEvery = cli.Int("eval-every", 200);
         int beam = cli.Int("beam", 1);
         bool json = cli.Flag("json");

@@ -35,13 +35,15 @@ public sealed record ScheduledSampling
         _ => Math.Max(Minimum, Decay / (Decay + Math.Exp(step / Decay))),
     };
 
-    public IEnumerable<string> Validate(string prefix)
+    public IReadOnlyList<string> Validate(string prefix)
     {
-        if (!Enum.IsDefined(Schedule)) yield return $"{prefix}.schedule: must be constant, linear, exponential or inverseSigmoid";
-        if (Initial is < 0 or > 1) yield return $"{prefix}.initial: must be in [0, 1]";
-        if (Slope < 0) yield return $"{prefix}.slope: must be >= 0";
-        if (Minimum is < 0 or > 1) yield return $"{prefix}.minimum: must be in [0, 1]";
-        if (Schedule == SamplingSchedule.Exponential && Decay is <= 0 or >= 1) yield return $"{prefix}.decay: must be in (0, 1) for the exponential schedule";
-        if (Schedule == SamplingSchedule.InverseSigmoid && Decay < 1) yield return $"{prefix}.decay: must be >= 1 for the inverse sigmoid schedule";
+        var errors = new OptionErrors(prefix);
+        errors.Check(Enum.IsDefined(Schedule), "schedule", "must be constant, linear, exponential or inverseSigmoid");
+        errors.Check(Initial is >= 0 and <= 1, "initial", "must be in [0, 1]");
+        errors.Check(Slope >= 0, "slope", "must be >= 0");
+        errors.Check(Minimum is >= 0 and <= 1, "minimum", "must be in [0, 1]");
+        errors.Check(Schedule != SamplingSchedule.Exponential || Decay is > 0 and < 1, "decay", "must be in (0, 1) for the exponential schedule");
+        errors.Check(Schedule != SamplingSchedule.InverseSigmoid || Decay >= 1, "decay", "must be >= 1 for the inverse sigmoid schedule");
+        return errors.List;
     }
 }
