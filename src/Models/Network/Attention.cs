@@ -34,6 +34,9 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>The kind and, for additive attention, the query projection W_s and score vector v.</summary>
+    public (AttentionKind Kind, Tensor? QueryWeight, Tensor? Score) Parts => (kind, queryProjection?.weight, score);
+
     /// <summary>What each query is compared with: the encoder outputs, projected as the kind needs. (batch, source, k)</summary>
     public Tensor Keys(Tensor encoderOutputs) => keyProjection is null ? encoderOutputs : keyProjection.call(encoderOutputs);
 

@@ -43,6 +43,11 @@ public sealed class Decoder : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Teacher-forced training may use <see cref="FusedAttentionLstm"/>; tests turn it off to compare with the step loop.</summary>
+    internal bool UseFusedRecurrence { get; set; } = true;
+
+    bool CanFuseRecurrence => UseFusedRecurrence && attention is not null && options.Cell == CellKind.Lstm && layers.Count == 1 && !options.LayerNorm;
+
     public Tensor? Keys(Tensor encoderOutputs) => attention?.Keys(encoderOutputs);
 
     public DecoderWeights PrepareWeights()
@@ -77,6 +82,14 @@ public sealed class Decoder : nn.Module
         {
             // Time-major, so each step's slice is a dense block the fused add can read directly.
             var projected = ProjectTokens(inputs.t(), w, maskE, generator);
+            if (CanFuseRecurrence)
+            {
+                var maskC = masks?[0].Input[0]?.narrow(1, options.EmbeddingSize, options.EncoderOutputSize);
+                var (allTops, allContexts) = FusedAttentionLstm.Run(projected, initial[0], memory, attention!,
+                    w.Layers[0].HhT.t(), w.ContextT!.t(), masks?[0].Hidden[0], maskC);
+                var fused = cat([allTops, allContexts], 2).transpose(0, 1);
+                return output.call(DropoutMasks.Apply(fused, options.Dropout, generator, training));
+            }
             var tops = new Tensor[time];
             var contexts = new Tensor?[time];
             for (long t = 0; t < time; t++)

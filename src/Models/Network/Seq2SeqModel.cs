@@ -82,6 +82,13 @@ public sealed class Seq2SeqModel : nn.Module
         return decoder.Logits(memory, initial, decoderInputs, teacherProbability, Generator);
     }
 
+    /// <summary>Whether teacher-forced training runs the fused attention-LSTM recurrence where it applies (default true).</summary>
+    internal bool UseFusedRecurrence
+    {
+        get => decoder.UseFusedRecurrence;
+        set => decoder.UseFusedRecurrence = value;
+    }
+
     public DecoderWeights PrepareDecoder() => decoder.PrepareWeights();
 
     /// <summary>One decoding step for inference.</summary>
