@@ -1,16 +1,17 @@
 using TorchSharp;
+using static Distributed.Models.TensorMemory;
 using static TorchSharp.torch;
 
 namespace Distributed.Models.Network;
 
 /// <summary>
 /// The teacher-forced recurrence of a one-layer attention LSTM decoder as one autograd node with a
-/// hand-written backward (back-propagation through time). Recording ~25 small ops per time step for
-/// autograd dominated the training step; here the forward runs without a graph, and the backward
-/// walks the steps once and then computes each weight gradient as a single GEMM over all time steps.
-/// Same function as <see cref="Decoder"/>'s step loop (a test compares values and gradients).
+/// hand-written backward (back-propagation through time). Per step only the GEMMs go to libtorch; the
+/// element-wise work (additive scores with their tanh, the masked softmax, the LSTM gates) runs as single-pass
+/// SIMD kernels (<see cref="RecurrenceKernels"/>), and every weight gradient is one GEMM over all time steps.
+/// Same function as <see cref="Decoder"/>'s step loop: a test compares values and gradients with autograd.
 /// </summary>
-public sealed class FusedAttentionLstm : autograd.MultiTensorFunction<FusedAttentionLstm>
+public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<FusedAttentionLstm>
 {
     public override string Name => "FusedAttentionLstm";
 
@@ -34,143 +35,119 @@ public sealed class FusedAttentionLstm : autograd.MultiTensorFunction<FusedAtten
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
-        var h = (Tensor)vars[1];
-        var c = (Tensor)vars[2];
-        var values = (Tensor)vars[3];
-        var keys = (Tensor)vars[4];
+        var h0 = (Tensor)vars[1];
+        var c0 = (Tensor)vars[2];
+        var values = ((Tensor)vars[3]).contiguous();
+        var keys = ((Tensor)vars[4]).contiguous();
         var weightHh = (Tensor)vars[5];
         var weightContext = (Tensor)vars[6];
         var queryWeight = vars[7] as Tensor;
-        var score = vars[8] as Tensor;
-        var padding = vars[9] as Tensor;
+        var score = (vars[8] as Tensor)?.contiguous();
+        var padding = (vars[9] as Tensor)?.to(ScalarType.Byte).contiguous();
         var kind = (AttentionKind)vars[10];
         var hiddenMask = vars[11] as Tensor;
         var contextMask = vars[12] as Tensor;
 
-        long time = x.shape[0], hidden = h.shape[1];
+        int time = (int)x.shape[0], batch = (int)x.shape[1], hidden = (int)h0.shape[1];
+        int source = (int)values.shape[1], context = (int)values.shape[2], size = (int)keys.shape[2];
         var hhT = weightHh.t();
         var contextT = weightContext.t();
         var queryT = queryWeight?.t();
-        var hs = new Tensor[time + 1];
-        var cs = new Tensor[time + 1];
-        var gates = new Tensor[time];
-        var tanhC = new Tensor[time];
-        var alphas = new Tensor[time];
-        var contexts = new Tensor[time];
-        var energies = kind == AttentionKind.Additive ? new Tensor[time] : null;
-        hs[0] = h;
-        cs[0] = c;
-        for (long t = 0; t < time; t++)
+
+        var hs = empty(time + 1, batch, hidden);
+        var cs = empty(time + 1, batch, hidden);
+        hs[0].copy_(h0);
+        cs[0].copy_(c0);
+        var gates = x.clone(); // the step adds its GEMMs in place, then the kernel activates the gates in place
+        var tanhC = empty(time, batch, hidden);
+        var alphas = empty(time, batch, source);
+        var contexts = empty(time, batch, context);
+        var energies = kind == AttentionKind.Additive ? empty(time, batch, source, size) : null;
+        float* pH = Floats(hs), pC = Floats(cs), pGates = Floats(gates), pTanhC = Floats(tanhC), pAlpha = Floats(alphas);
+        float* pKeys = Floats(keys), pEnergy = energies is null ? null : Floats(energies), pScore = score is null ? null : Floats(score);
+        byte* pPad = padding is null ? null : Bytes(padding);
+
+        for (int t = 0; t < time; t++)
         {
             var hPrev = hs[t];
-            Tensor scores;
+            var alpha = alphas[t];
             if (kind == AttentionKind.Additive)
             {
-                var e = keys + hPrev.mm(queryT!).unsqueeze(1);
-                e.mul_(2).sigmoid_().mul_(2).sub_(1); // tanh, see FastTanh
-                energies![t] = e;
-                scores = e.matmul(score!);
+                var q = hPrev.mm(queryT!);
+                RecurrenceKernels.AdditiveAttention(pKeys, Floats(q), pScore, pPad, pEnergy + (long)t * batch * source * size,
+                    pAlpha + (long)t * batch * source, batch, source, size);
             }
             else
             {
-                scores = keys.bmm(hPrev.unsqueeze(2)).squeeze(2);
+                alpha.copy_(keys.bmm(hPrev.unsqueeze(2)).squeeze(2));
+                RecurrenceKernels.MaskedSoftmax(pAlpha + (long)t * batch * source, pPad, batch, source);
             }
-            if (padding is not null) scores.masked_fill_(padding, float.NegativeInfinity);
-            var alpha = scores.softmax(1);
-            var context = alpha.unsqueeze(1).bmm(values).squeeze(1);
-            alphas[t] = alpha;
-            contexts[t] = context;
-
-            var g = torch.addmm(x[t], contextMask is null ? context : context * contextMask, contextT, 1, 1);
+            var c = contexts[t];
+            c.copy_(alpha.unsqueeze(1).bmm(values).squeeze(1));
+            var g = gates[t];
+            g.addmm_(contextMask is null ? c : c * contextMask, contextT);
             g.addmm_(hiddenMask is null ? hPrev : hPrev * hiddenMask, hhT);
-            g.narrow(1, 2 * hidden, hidden).mul_(2);
-            g.sigmoid_();
-            g.narrow(1, 2 * hidden, hidden).mul_(2).sub_(1);
-            gates[t] = g;
-            var i = g.narrow(1, 0, hidden);
-            var f = g.narrow(1, hidden, hidden);
-            var gg = g.narrow(1, 2 * hidden, hidden);
-            var o = g.narrow(1, 3 * hidden, hidden);
-            var cNext = torch.addcmul(f * cs[t], i, gg, 1);
-            var tc = (cNext * 2).sigmoid_().mul_(2).sub_(1);
-            cs[t + 1] = cNext;
-            tanhC[t] = tc;
-            hs[t + 1] = o * tc;
+            RecurrenceKernels.LstmCell(pGates + (long)t * batch * 4 * hidden, pC + (long)t * batch * hidden, pC + (long)(t + 1) * batch * hidden,
+                pTanhC + (long)t * batch * hidden, pH + (long)(t + 1) * batch * hidden, batch, hidden);
         }
 
-        var tops = stack(hs.Skip(1), 0);
-        var contextAll = stack(contexts, 0);
         ctx.save_data("saved", new Saved(kind, values, keys, weightHh, weightContext, queryWeight, score, hiddenMask, contextMask,
-            stack(hs.Take((int)time), 0), stack(cs.Take((int)time), 0), stack(gates, 0), stack(tanhC, 0), stack(alphas, 0), contextAll,
-            energies is null ? null : stack(energies, 0)));
-        return [tops, contextAll];
+            hs.narrow(0, 0, time), cs.narrow(0, 0, time), gates, tanhC, alphas, contexts, energies));
+        return [hs.narrow(0, 1, time), contexts];
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradients)
     {
         var s = (Saved)ctx.get_data("saved");
-        var dTops = gradients[0];
+        var dTops = gradients[0].contiguous();
         var dContextsOut = gradients[1];
-        long time = s.Gates.shape[0], batch = s.Gates.shape[1], hidden = s.H.shape[2];
-        long attentionSize = s.Keys.shape[2];
+        int time = (int)s.Gates.shape[0], batch = (int)s.Gates.shape[1], hidden = (int)s.H.shape[2];
+        int source = (int)s.Values.shape[1], size = (int)s.Keys.shape[2];
+        bool additive = s.Kind == AttentionKind.Additive;
         var dhNext = zeros(batch, hidden);
         var dcNext = zeros(batch, hidden);
         var dGates = empty(time, batch, 4 * hidden);
-        var dQueries = s.Kind == AttentionKind.Additive ? empty(time, batch, attentionSize) : null;
-        var dKeys = zeros_like(s.Keys);
         var dContexts = empty(time, batch, s.Values.shape[2]);
-        var dAllScores = empty(time, batch, s.Values.shape[1]);
-        var dScore = s.Score is null ? null : zeros_like(s.Score);
+        var dQueries = additive ? empty(time, batch, size) : null;
+        var dScores = additive ? null : empty(time, batch, source);
+        var dKeys = additive ? zeros_like(s.Keys) : null;
+        var dScore = additive ? zeros_like(s.Score!) : null;
+        float* pGates = Floats(s.Gates), pTanhC = Floats(s.TanhC), pC = Floats(s.C), pDTops = Floats(dTops), pDc = Floats(dcNext);
+        float* pDGates = Floats(dGates), pAlpha = Floats(s.Alphas);
+        float* pEnergy = additive ? Floats(s.Energies!) : null, pScore = additive ? Floats(s.Score!) : null;
+        float* pDKeys = additive ? Floats(dKeys!) : null, pDScore = additive ? Floats(dScore!) : null;
+        float* pDQueries = additive ? Floats(dQueries!) : null, pDScores = additive ? null : Floats(dScores!);
 
-        for (long t = time - 1; t >= 0; t--)
+        for (int t = time - 1; t >= 0; t--)
         {
-            var act = s.Gates[t];
-            var i = act.narrow(1, 0, hidden);
-            var f = act.narrow(1, hidden, hidden);
-            var g = act.narrow(1, 2 * hidden, hidden);
-            var o = act.narrow(1, 3 * hidden, hidden);
-            var tc = s.TanhC[t];
-            var dh = dTops[t] + dhNext;
-            var dhO = dh * o;
-            var dc = dcNext + dhO - dhO * tc * tc;
-            // Gradient wrt the activated gates, then through σ (i, f, o) or tanh (g).
-            var dAct = cat([dc * g, dc * s.C[t], dc * i, dh * tc], 1);
-            var dPre = dAct * act * (1 - act);
-            dPre.narrow(1, 2 * hidden, hidden).copy_(dAct.narrow(1, 2 * hidden, hidden) * (1 - g * g));
-            dGates[t].copy_(dPre);
-            dcNext = dc * f;
-
-            var dContextIn = dPre.mm(s.WeightContext);
-            var dContext = dContextsOut[t] + (s.ContextMask is null ? dContextIn : dContextIn * s.ContextMask);
-            var dhPrev = dPre.mm(s.WeightHh);
-            if (s.HiddenMask is not null) dhPrev = dhPrev * s.HiddenMask;
-
-            var alpha = s.Alphas[t];
-            var dAlpha = s.Values.bmm(dContext.unsqueeze(2)).squeeze(2);
-            dContexts[t].copy_(dContext);
-            var dScores = alpha * (dAlpha - (alpha * dAlpha).sum(1, keepdim: true));
-            dAllScores[t].copy_(dScores);
-            if (s.Kind == AttentionKind.Additive)
+            long bh = (long)t * batch * hidden;
+            RecurrenceKernels.LstmCellBackward(pGates + 4 * bh, pTanhC + bh, pC + bh, pDTops + bh, Floats(dhNext), pDc,
+                pDGates + 4 * bh, batch, hidden);
+            var dg = dGates[t];
+            var dContextIn = dg.mm(s.WeightContext);
+            var dContext = dContexts[t];
+            dContext.copy_(dContextsOut[t]).add_(s.ContextMask is null ? dContextIn : dContextIn * s.ContextMask);
+            var dhPrev = dg.mm(s.WeightHh);
+            if (s.HiddenMask is not null) dhPrev.mul_(s.HiddenMask);
+            var dAlpha = s.Values.bmm(dContext.unsqueeze(2)).squeeze(2).contiguous();
+            long bs = (long)t * batch * source;
+            if (additive)
             {
-                var e = s.Energies![t];
-                var dE = dScores.unsqueeze(2) * s.Score!;
-                var dEnergy = dE - dE * e * e;
-                dKeys.add_(dEnergy);
-                var dq = dEnergy.sum(1);
-                dQueries![t].copy_(dq);
-                dScore!.addmv_(e.reshape(-1, attentionSize).t(), dScores.reshape(-1));
-                dhPrev = dhPrev + dq.mm(s.QueryWeight!);
+                RecurrenceKernels.AdditiveAttentionBackward(pAlpha + bs, Floats(dAlpha), pEnergy + bs * size, pScore, pDKeys,
+                    pDQueries + (long)t * batch * size, pDScore, batch, source, size);
+                dhPrev.addmm_(dQueries![t], s.QueryWeight!);
             }
             else
             {
-                dhPrev = dhPrev + dScores.unsqueeze(1).bmm(s.Keys).squeeze(1);
+                RecurrenceKernels.SoftmaxBackward(pAlpha + bs, Floats(dAlpha), pDScores + bs, batch, source);
+                dhPrev.add_(dScores![t].unsqueeze(1).bmm(s.Keys).squeeze(1));
             }
             dhNext = dhPrev;
         }
 
         // Sums over time as one batched GEMM each: dV = Σ_t α_tᵀ dctx_t, and for dot/multiplicative dK = Σ_t dscore_tᵀ h_t.
         var dValues = s.Alphas.permute(1, 2, 0).bmm(dContexts.transpose(0, 1));
-        if (s.Kind != AttentionKind.Additive) dKeys = dAllScores.permute(1, 2, 0).bmm(s.H.transpose(0, 1));
+        if (!additive) dKeys = dScores!.permute(1, 2, 0).bmm(s.H.transpose(0, 1));
 
         // Weight gradients: one GEMM each over all (time, batch) rows.
         var gatesFlat = dGates.reshape(-1, 4 * hidden);
@@ -178,7 +155,7 @@ public sealed class FusedAttentionLstm : autograd.MultiTensorFunction<FusedAtten
         var contextIn = s.ContextMask is null ? s.Contexts : s.Contexts * s.ContextMask;
         var dWeightHh = gatesFlat.t().mm(hIn.reshape(-1, hidden));
         var dWeightContext = gatesFlat.t().mm(contextIn.reshape(-1, s.Contexts.shape[2]));
-        var dQueryWeight = dQueries is null ? null : dQueries.reshape(-1, attentionSize).t().mm(s.H.reshape(-1, hidden));
-        return [dGates, dhNext, dcNext, dValues, dKeys, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!];
+        var dQueryWeight = dQueries?.reshape(-1, size).t().mm(s.H.reshape(-1, hidden));
+        return [dGates, dhNext, dcNext, dValues, dKeys!, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!];
     }
 }

@@ -37,8 +37,8 @@ public sealed unsafe class FlatParameters : IDisposable
                 offset += n;
             }
         }
-        valuesPointer = (float*)values.storage<float>().data_ptr();
-        gradientsPointer = (float*)gradients.storage<float>().data_ptr();
+        valuesPointer = TensorMemory.Floats(values);
+        gradientsPointer = TensorMemory.Floats(gradients);
     }
 
     public int Count { get; }

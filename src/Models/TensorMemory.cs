@@ -1,0 +1,22 @@
+using static TorchSharp.torch;
+
+namespace Distributed.Models;
+
+/// <summary>Raw pointers into CPU tensors, for code that works on their memory directly (flat buffers, SIMD kernels).</summary>
+public static unsafe class TensorMemory
+{
+    /// <summary>The first element of a contiguous float32 tensor (views included: the storage offset is applied).</summary>
+    public static float* Floats(Tensor t)
+    {
+        if (t.dtype != ScalarType.Float32 || !t.is_contiguous())
+            throw new ArgumentException($"expected a contiguous float32 tensor, got {t.dtype} {(t.is_contiguous() ? "contiguous" : "strided")}");
+        return (float*)t.storage<float>().data_ptr() + t.storage_offset();
+    }
+
+    /// <summary>The first element of a contiguous uint8 tensor.</summary>
+    public static byte* Bytes(Tensor t)
+    {
+        if (t.dtype != ScalarType.Byte || !t.is_contiguous()) throw new ArgumentException("expected a contiguous uint8 tensor");
+        return (byte*)t.storage<byte>().data_ptr() + t.storage_offset();
+    }
+}
