@@ -64,6 +64,7 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
         var contexts = empty(time, batch, context);
         var energies = kind == AttentionKind.Additive ? empty(time, batch, source, size) : null;
         float* pH = Floats(hs), pC = Floats(cs), pGates = Floats(gates), pTanhC = Floats(tanhC), pAlpha = Floats(alphas);
+        float* pValues = Floats(values), pContexts = Floats(contexts);
         float* pKeys = Floats(keys), pEnergy = energies is null ? null : Floats(energies), pScore = score is null ? null : Floats(score);
         byte* pPad = padding is null ? null : Bytes(padding);
 
@@ -83,7 +84,7 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
                 RecurrenceKernels.MaskedSoftmax(pAlpha + (long)t * batch * source, pPad, batch, source);
             }
             var c = contexts[t];
-            c.copy_(alpha.unsqueeze(1).bmm(values).squeeze(1));
+            RecurrenceKernels.Context(pAlpha + (long)t * batch * source, pValues, pContexts + (long)t * batch * context, batch, source, context);
             var g = gates[t];
             g.addmm_(contextMask is null ? c : c * contextMask, contextT);
             g.addmm_(hiddenMask is null ? hPrev : hPrev * hiddenMask, hhT);
@@ -107,13 +108,15 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
         var dhNext = zeros(batch, hidden);
         var dcNext = zeros(batch, hidden);
         var dGates = empty(time, batch, 4 * hidden);
-        var dContexts = empty(time, batch, s.Values.shape[2]);
+        var dValues = zeros_like(s.Values);
+        var dAlpha = empty(batch, source);
         var dQueries = additive ? empty(time, batch, size) : null;
         var dScores = additive ? null : empty(time, batch, source);
         var dKeys = additive ? zeros_like(s.Keys) : null;
         var dScore = additive ? zeros_like(s.Score!) : null;
         float* pGates = Floats(s.Gates), pTanhC = Floats(s.TanhC), pC = Floats(s.C), pDTops = Floats(dTops), pDc = Floats(dcNext);
-        float* pDGates = Floats(dGates), pAlpha = Floats(s.Alphas);
+        float* pDGates = Floats(dGates), pAlpha = Floats(s.Alphas), pValues = Floats(s.Values), pDValues = Floats(dValues);
+        float* pDAlpha = Floats(dAlpha);
         float* pEnergy = additive ? Floats(s.Energies!) : null, pScore = additive ? Floats(s.Score!) : null;
         float* pDKeys = additive ? Floats(dKeys!) : null, pDScore = additive ? Floats(dScore!) : null;
         float* pDQueries = additive ? Floats(dQueries!) : null, pDScores = additive ? null : Floats(dScores!);
@@ -124,29 +127,28 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
             RecurrenceKernels.LstmCellBackward(pGates + 4 * bh, pTanhC + bh, pC + bh, pDTops + bh, Floats(dhNext), pDc,
                 pDGates + 4 * bh, batch, hidden);
             var dg = dGates[t];
-            var dContextIn = dg.mm(s.WeightContext);
-            var dContext = dContexts[t];
-            dContext.copy_(dContextsOut[t]).add_(s.ContextMask is null ? dContextIn : dContextIn * s.ContextMask);
+            var dContext = s.ContextMask is null
+                ? torch.addmm(dContextsOut[t], dg, s.WeightContext, 1, 1)
+                : dg.mm(s.WeightContext).mul_(s.ContextMask).add_(dContextsOut[t]);
             var dhPrev = dg.mm(s.WeightHh);
             if (s.HiddenMask is not null) dhPrev.mul_(s.HiddenMask);
-            var dAlpha = s.Values.bmm(dContext.unsqueeze(2)).squeeze(2).contiguous();
             long bs = (long)t * batch * source;
+            RecurrenceKernels.ContextBackward(pAlpha + bs, pValues, Floats(dContext), pDAlpha, pDValues, batch, source, (int)s.Values.shape[2]);
             if (additive)
             {
-                RecurrenceKernels.AdditiveAttentionBackward(pAlpha + bs, Floats(dAlpha), pEnergy + bs * size, pScore, pDKeys,
+                RecurrenceKernels.AdditiveAttentionBackward(pAlpha + bs, pDAlpha, pEnergy + bs * size, pScore, pDKeys,
                     pDQueries + (long)t * batch * size, pDScore, batch, source, size);
                 dhPrev.addmm_(dQueries![t], s.QueryWeight!);
             }
             else
             {
-                RecurrenceKernels.SoftmaxBackward(pAlpha + bs, Floats(dAlpha), pDScores + bs, batch, source);
+                RecurrenceKernels.SoftmaxBackward(pAlpha + bs, pDAlpha, pDScores + bs, batch, source);
                 dhPrev.add_(dScores![t].unsqueeze(1).bmm(s.Keys).squeeze(1));
             }
             dhNext = dhPrev;
         }
 
-        // Sums over time as one batched GEMM each: dV = Σ_t α_tᵀ dctx_t, and for dot/multiplicative dK = Σ_t dscore_tᵀ h_t.
-        var dValues = s.Alphas.permute(1, 2, 0).bmm(dContexts.transpose(0, 1));
+        // For dot/multiplicative attention dK = Σ_t dscore_tᵀ h_t, as one batched GEMM.
         if (!additive) dKeys = dScores!.permute(1, 2, 0).bmm(s.H.transpose(0, 1));
 
         // Weight gradients: one GEMM each over all (time, batch) rows.

@@ -233,6 +233,62 @@ public static unsafe class RecurrenceKernels
         }
     }
 
+    /// <summary>The attention context: ctx[b] = Σ_s α[b,s]·V[b,s] for α (batch, source), V (batch, source, width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Context(float* alpha, float* values, float* context, int batch, int source, int width)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            float* c = context + (long)b * width;
+            new Span<float>(c, width).Clear();
+            for (int s = 0; s < source; s++)
+            {
+                float a = alpha[(long)b * source + s];
+                if (a == 0f) continue; // padding
+                Axpy(a, values + ((long)b * source + s) * width, c, width);
+            }
+        }
+    }
+
+    /// <summary>Backward of <see cref="Context"/>: dα[b,s] = V[b,s]·dctx[b], and dV[b,s] += α[b,s]·dctx[b].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ContextBackward(float* alpha, float* values, float* dContext, float* dAlpha, float* dValues,
+        int batch, int source, int width)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            float* dc = dContext + (long)b * width;
+            for (int s = 0; s < source; s++)
+            {
+                long row = ((long)b * source + s) * width;
+                dAlpha[(long)b * source + s] = Dot(values + row, dc, width);
+                float a = alpha[(long)b * source + s];
+                if (a != 0f) Axpy(a, dc, dValues + row, width);
+            }
+        }
+    }
+
+    // y += a·x
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Axpy(float a, float* x, float* y, int n)
+    {
+        var va = Vector256.Create(a);
+        int j = 0;
+        for (; j <= n - 8; j += 8) (Vector256.Load(y + j) + va * Vector256.Load(x + j)).Store(y + j);
+        for (; j < n; j++) y[j] += a * x[j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Dot(float* x, float* y, int n)
+    {
+        var acc = Vector256<float>.Zero;
+        int j = 0;
+        for (; j <= n - 8; j += 8) acc += Vector256.Load(x + j) * Vector256.Load(y + j);
+        float sum = Vector256.Sum(acc);
+        for (; j < n; j++) sum += x[j] * y[j];
+        return sum;
+    }
+
     /// <summary>Softmax backward alone (dot and multiplicative attention): dscore = α ⊙ (dα − Σ α dα), per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SoftmaxBackward(float* alpha, float* dAlpha, float* dScores, int batch, int source)
