@@ -147,13 +147,24 @@ public static unsafe class RecurrenceKernels
 
     /// <summary>
     /// LSTM cell forward for one step. gates (batch, 4·hidden) holds pre-activations [i f g o] and is overwritten
-    /// with σ(i), σ(f), tanh(g), σ(o); then c = f⊙c_prev + i⊙g, tanhC = tanh(c), h = o⊙tanhC.
+    /// with σ(i), σ(f), tanh(g), σ(o); then c = f⊙c_prev + i⊙g, tanhC = tanh(c), h = o⊙tanhC. Rows whose
+    /// <paramref name="valid"/> byte is 0 (padding) keep h_prev and c_prev.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LstmCell(float* gates, float* cPrev, float* c, float* tanhC, float* h, int batch, int hidden)
+    public static void LstmCell(float* gates, float* cPrev, float* c, float* tanhC, float* h, int batch, int hidden,
+        float* hPrev = null, byte* valid = null)
     {
         for (int b = 0; b < batch; b++)
         {
+            if (valid is not null && valid[b] == 0)
+            {
+                // Past this sequence's end: the state is carried unchanged.
+                long at = (long)b * hidden;
+                new Span<float>(cPrev + at, hidden).CopyTo(new Span<float>(c + at, hidden));
+                new Span<float>(hPrev + at, hidden).CopyTo(new Span<float>(h + at, hidden));
+                new Span<float>(tanhC + at, hidden).Clear();
+                continue;
+            }
             float* gi = gates + (long)b * 4 * hidden;
             float* gf = gi + hidden;
             float* gg = gf + hidden;
@@ -186,13 +197,27 @@ public static unsafe class RecurrenceKernels
     /// <summary>
     /// LSTM cell backward for one step. dh = dTop + dhNext; dc = dcNext + dh⊙o⊙(1 − tanhC²); writes the gradient
     /// wrt the pre-activations into dGates (batch, 4·hidden) and dc⊙f into dcNext (in place: the next step back's dc).
+    /// With <paramref name="valid"/>, padded rows get zero gate gradients, keep dcNext, and put dh into
+    /// <paramref name="dhPass"/> (zero elsewhere), which the caller adds to dh_prev.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmCellBackward(float* act, float* tanhC, float* cPrev, float* dTop, float* dhNext, float* dcNext,
-        float* dGates, int batch, int hidden)
+        float* dGates, int batch, int hidden, byte* valid = null, float* dhPass = null)
     {
         for (int b = 0; b < batch; b++)
         {
+            if (valid is not null)
+            {
+                long at = (long)b * hidden;
+                if (valid[b] == 0)
+                {
+                    // A carried state passes its gradients straight through; its gates had no effect.
+                    for (int k = 0; k < hidden; k++) dhPass[at + k] = dTop[at + k] + dhNext[at + k];
+                    new Span<float>(dGates + 4 * at, 4 * hidden).Clear();
+                    continue;
+                }
+                new Span<float>(dhPass + at, hidden).Clear();
+            }
             float* ai = act + (long)b * 4 * hidden;
             float* af = ai + hidden;
             float* ag = af + hidden;
@@ -287,6 +312,71 @@ public static unsafe class RecurrenceKernels
         float sum = Vector256.Sum(acc);
         for (; j < n; j++) sum += x[j] * y[j];
         return sum;
+    }
+
+    /// <summary>
+    /// Layer norm over each row of x (rows, n): xhat = (x − μ)/sqrt(σ² + eps) and rstd are saved for backward;
+    /// y += γ⊙xhat + β (y is added into, so the caller can sum two normalised transforms).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LayerNormAdd(float* x, float* gamma, float* beta, float eps, float* y, float* xhat, float* rstd, int rows, int n)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* xr = x + (long)r * n;
+            float* hr = xhat + (long)r * n;
+            float* yr = y + (long)r * n;
+            double sum = 0, squares = 0;
+            for (int j = 0; j < n; j++) sum += xr[j];
+            float mean = (float)(sum / n);
+            for (int j = 0; j < n; j++)
+            {
+                float d = xr[j] - mean;
+                squares += d * d;
+            }
+            float inv = 1f / MathF.Sqrt((float)(squares / n) + eps);
+            rstd[r] = inv;
+            var vm = Vector256.Create(mean);
+            var vi = Vector256.Create(inv);
+            int k = 0;
+            for (; k <= n - 8; k += 8)
+            {
+                var h = (Vector256.Load(xr + k) - vm) * vi;
+                h.Store(hr + k);
+                (Vector256.Load(yr + k) + h * Vector256.Load(gamma + k) + Vector256.Load(beta + k)).Store(yr + k);
+            }
+            for (; k < n; k++)
+            {
+                hr[k] = (xr[k] - mean) * inv;
+                yr[k] += hr[k] * gamma[k] + beta[k];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="LayerNormAdd"/>: dx = rstd⊙(dŷ − mean(dŷ) − xhat⊙mean(dŷ⊙xhat)) with dŷ = dy⊙γ;
+    /// dγ += Σ dy⊙xhat; dβ += Σ dy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LayerNormBackward(float* dy, float* xhat, float* rstd, float* gamma, float* dx, float* dGamma, float* dBeta, int rows, int n)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* dyr = dy + (long)r * n;
+            float* hr = xhat + (long)r * n;
+            float* dxr = dx + (long)r * n;
+            float sumD = 0, sumDH = 0;
+            for (int j = 0; j < n; j++)
+            {
+                float d = dyr[j] * gamma[j];
+                sumD += d;
+                sumDH += d * hr[j];
+                dGamma[j] += dyr[j] * hr[j];
+                dBeta[j] += dyr[j];
+            }
+            float meanD = sumD / n, meanDH = sumDH / n, inv = rstd[r];
+            for (int j = 0; j < n; j++) dxr[j] = inv * (dyr[j] * gamma[j] - meanD - hr[j] * meanDH);
+        }
     }
 
     /// <summary>Softmax backward alone (dot and multiplicative attention): dscore = α ⊙ (dα − Σ α dα), per row.</summary>

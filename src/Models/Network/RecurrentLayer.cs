@@ -44,6 +44,9 @@ public sealed class RecurrentLayer : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Stepwise LSTM runs use <see cref="FusedLstmLayer"/>; tests turn it off to compare with autograd through <see cref="Step"/>.</summary>
+    internal bool UseFusedRecurrence { get; set; } = true;
+
     /// <summary>Gate blocks per cell: LSTM i,f,g,o; GRU r,z,n; RNN one.</summary>
     int Gates => cell switch { CellKind.Lstm => 4, CellKind.Gru => 3, _ => 1 };
 
@@ -196,14 +199,23 @@ public sealed class RecurrentLayer : nn.Module
             var w = Weights(d);
             var ih = ProjectInput(w, input, masks?.Input[d]).transpose(0, 1).contiguous();
             var state = initial?[d] ?? ZeroState(batch);
-            var steps = new Tensor[time];
-            for (long t = 0; t < time; t++)
+            Tensor output;
+            if (cell == CellKind.Lstm && UseFusedRecurrence)
             {
-                var next = Step(w, ih[t], state, masks?.Hidden[d]);
-                state = validSteps is null ? next : next.Where(validSteps.select(1, t).unsqueeze(1), state);
-                steps[t] = state.H;
+                (var sequence, state) = FusedLstmLayer.Run(ih, state, w, masks?.Hidden[d], validSteps?.t());
+                output = sequence.transpose(0, 1);
             }
-            var output = stack(steps, 1);
+            else
+            {
+                var steps = new Tensor[time];
+                for (long t = 0; t < time; t++)
+                {
+                    var next = Step(w, ih[t], state, masks?.Hidden[d]);
+                    state = validSteps is null ? next : next.Where(validSteps.select(1, t).unsqueeze(1), state);
+                    steps[t] = state.H;
+                }
+                output = stack(steps, 1);
+            }
             outputs[d] = reverse is null ? output : output.gather(1, reverse.unsqueeze(2).expand(-1, -1, hidden));
             finals[d] = state;
         }

@@ -82,11 +82,16 @@ public sealed class Seq2SeqModel : nn.Module
         return decoder.Logits(memory, initial, decoderInputs, teacherProbability, Generator);
     }
 
-    /// <summary>Whether teacher-forced training runs the fused attention-LSTM recurrence where it applies (default true).</summary>
+    /// <summary>Whether training runs the hand-fused LSTM recurrences (<see cref="FusedAttentionLstm"/>, <see cref="FusedLstmLayer"/>) where they apply.</summary>
     internal bool UseFusedRecurrence
     {
         get => decoder.UseFusedRecurrence;
-        set => decoder.UseFusedRecurrence = value;
+        set
+        {
+            decoder.UseFusedRecurrence = value;
+            foreach (var module in modules())
+                if (module is RecurrentLayer layer) layer.UseFusedRecurrence = value;
+        }
     }
 
     public DecoderWeights PrepareDecoder() => decoder.PrepareWeights();

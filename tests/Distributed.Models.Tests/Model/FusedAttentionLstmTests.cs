@@ -5,19 +5,23 @@ namespace Distributed.Models.Tests.Model;
 
 public class FusedAttentionLstmTests
 {
-    // The hand-written backward must give the same logits and the same gradient for every parameter as
-    // autograd through the step loop, with padding, a bidirectional encoder and every dropout in play.
+    // The hand-written backwards (decoder and stepwise encoder layers) must give the same loss and the same
+    // gradient for every parameter as autograd through the step loop, with padding, bidirectional encoders,
+    // layer norm and every dropout in play.
     [Theory]
-    [InlineData(AttentionKind.Additive, false, 0.0)]
-    [InlineData(AttentionKind.Additive, true, 0.3)]
-    [InlineData(AttentionKind.Multiplicative, true, 0.3)]
-    [InlineData(AttentionKind.Dot, false, 0.3)]
-    public void Fused_recurrence_matches_autograd_through_the_step_loop(AttentionKind attention, bool bidirectional, double dropout)
+    [InlineData(AttentionKind.Additive, false, 0.0, false, 1)]
+    [InlineData(AttentionKind.Additive, true, 0.3, false, 1)]
+    [InlineData(AttentionKind.Multiplicative, true, 0.3, false, 1)]
+    [InlineData(AttentionKind.Dot, false, 0.3, false, 1)]
+    [InlineData(AttentionKind.Additive, true, 0.3, true, 1)]
+    [InlineData(AttentionKind.Additive, true, 0.0, true, 2)]
+    public void Fused_recurrence_matches_autograd_through_the_step_loop(AttentionKind attention, bool bidirectional, double dropout,
+        bool layerNorm, int layers)
     {
         var data = TinyModels.Reverse(64, 3, 9);
         var model = TinyModels.Options(attention: attention) with
         {
-            Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = dropout,
+            Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = dropout, LayerNorm = layerNorm, Layers = layers,
         };
         var training = new TrainingOptions { BatchSize = 16 };
         using var fused = new Trainer(model, training, data.Vocabularies, 4, data.Train);
