@@ -46,7 +46,7 @@ public sealed class Decoder : nn.Module
     /// <summary>Teacher-forced training may use <see cref="FusedAttentionLstm"/>; tests turn it off to compare with the step loop.</summary>
     internal bool UseFusedRecurrence { get; set; } = true;
 
-    bool CanFuseRecurrence => UseFusedRecurrence && attention is not null && options.Cell == CellKind.Lstm && layers.Count == 1 && !options.LayerNorm;
+    bool CanFuseRecurrence => UseFusedRecurrence && attention is not null && options.Cell == CellKind.Lstm && layers.Count == 1;
 
     public Tensor? Keys(Tensor encoderOutputs) => attention?.Keys(encoderOutputs);
 
@@ -86,7 +86,7 @@ public sealed class Decoder : nn.Module
             {
                 var maskC = masks?[0].Input[0]?.narrow(1, options.EmbeddingSize, options.EncoderOutputSize);
                 var (allTops, allContexts) = FusedAttentionLstm.Run(projected, initial[0], memory, attention!,
-                    w.Layers[0].HhT.t(), w.ContextT!.t(), masks?[0].Hidden[0], maskC);
+                    w.Layers[0], w.ContextT!.t(), masks?[0].Hidden[0], maskC);
                 var fused = cat([allTops, allContexts], 2).transpose(0, 1);
                 return output.call(DropoutMasks.Apply(fused, options.Dropout, generator, training));
             }

@@ -17,20 +17,26 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
 
     /// <summary>
     /// Tops (time, batch, hidden) and contexts (time, batch, encoder) for input projections
-    /// <paramref name="inputs"/> (time, batch, 4·hidden) that already hold the embedding part and both biases.
+    /// <paramref name="inputs"/> (time, batch, 4·hidden) that already hold the embedding part and the input bias
+    /// (both biases without layer norm). With layer norm: gates = LN_ih(inputs + W_c·ctx) + LN_hh(W_hh·h + b_hh).
     /// </summary>
     public static (Tensor Tops, Tensor Contexts) Run(Tensor inputs, RnnState initial, DecoderMemory memory, Attention attention,
-        Tensor weightHh, Tensor weightContext, Tensor? hiddenMask, Tensor? contextMask)
+        CellWeights cell, Tensor weightContext, Tensor? hiddenMask, Tensor? contextMask)
     {
         var (kind, queryWeight, score) = attention.Parts;
-        var outputs = apply(inputs, initial.H, initial.C!, memory.Values, memory.Keys!, weightHh, weightContext,
-            queryWeight!, score!, memory.Padding!, kind, hiddenMask!, contextMask!);
+        var outputs = apply(inputs, initial.H, initial.C!, memory.Values, memory.Keys!, cell.HhT.t(), weightContext,
+            queryWeight!, score!, memory.Padding!, kind, hiddenMask!, contextMask!,
+            cell.HiddenBias!, cell.InputNorm?.weight!, cell.InputNorm?.bias!, cell.HiddenNorm?.weight!, cell.HiddenNorm?.bias!,
+            cell.InputNorm?.eps ?? 0.0);
         return (outputs[0], outputs[1]);
     }
 
     sealed record Saved(AttentionKind Kind, Tensor Values, Tensor Keys, Tensor WeightHh, Tensor WeightContext, Tensor? QueryWeight,
         Tensor? Score, Tensor? HiddenMask, Tensor? ContextMask, Tensor H, Tensor C, Tensor Gates, Tensor TanhC, Tensor Alphas,
-        Tensor Contexts, Tensor? Energies);
+        Tensor Contexts, Tensor? Energies, Norms? Norms);
+
+    // Layer-norm parameters and what their backward needs: normalised inputs and 1/σ of both transforms, per step.
+    sealed record Norms(Tensor GammaIh, Tensor GammaHh, bool HasHiddenBias, Tensor NormalisedIh, Tensor RstdIh, Tensor NormalisedHh, Tensor RstdHh);
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -47,6 +53,13 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
         var kind = (AttentionKind)vars[10];
         var hiddenMask = vars[11] as Tensor;
         var contextMask = vars[12] as Tensor;
+        var hiddenBias = vars[13] as Tensor;
+        var gammaIh = (vars[14] as Tensor)?.contiguous();
+        var betaIh = (vars[15] as Tensor)?.contiguous();
+        var gammaHh = (vars[16] as Tensor)?.contiguous();
+        var betaHh = (vars[17] as Tensor)?.contiguous();
+        float eps = (float)(double)vars[18];
+        bool norm = gammaIh is not null;
 
         int time = (int)x.shape[0], batch = (int)x.shape[1], hidden = (int)h0.shape[1];
         int source = (int)values.shape[1], context = (int)values.shape[2], size = (int)keys.shape[2];
@@ -58,7 +71,12 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
         var cs = empty(time + 1, batch, hidden);
         hs[0].copy_(h0);
         cs[0].copy_(c0);
-        var gates = x.clone(); // the step adds its GEMMs in place, then the kernel activates the gates in place
+        // Without layer norm the step adds its GEMMs into a copy of the inputs in place; the kernel then activates the gates in place.
+        var gates = norm ? zeros(time, batch, 4 * hidden) : x.contiguous().clone();
+        var normalisedIh = norm ? empty(time, batch, 4 * hidden) : null;
+        var normalisedHh = norm ? empty(time, batch, 4 * hidden) : null;
+        var rstdIh = norm ? empty(time, batch) : null;
+        var rstdHh = norm ? empty(time, batch) : null;
         var tanhC = empty(time, batch, hidden);
         var alphas = empty(time, batch, source);
         var contexts = empty(time, batch, context);
@@ -86,14 +104,30 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
             var c = contexts[t];
             RecurrenceKernels.Context(pAlpha + (long)t * batch * source, pValues, pContexts + (long)t * batch * context, batch, source, context);
             var g = gates[t];
-            g.addmm_(contextMask is null ? c : c * contextMask, contextT);
-            g.addmm_(hiddenMask is null ? hPrev : hPrev * hiddenMask, hhT);
+            var contextIn = contextMask is null ? c : c * contextMask;
+            var hIn = hiddenMask is null ? hPrev : hPrev * hiddenMask;
+            if (norm)
+            {
+                long rows = (long)t * batch, cells = rows * 4 * hidden;
+                var ih = torch.addmm(x[t], contextIn, contextT, 1, 1).contiguous();
+                var hh = (hiddenBias is null ? hIn.mm(hhT) : torch.addmm(hiddenBias, hIn, hhT, 1, 1)).contiguous();
+                RecurrenceKernels.LayerNormAdd(Floats(ih), Floats(gammaIh!), Floats(betaIh!), eps, pGates + cells,
+                    Floats(normalisedIh!) + cells, Floats(rstdIh!) + rows, batch, 4 * hidden);
+                RecurrenceKernels.LayerNormAdd(Floats(hh), Floats(gammaHh!), Floats(betaHh!), eps, pGates + cells,
+                    Floats(normalisedHh!) + cells, Floats(rstdHh!) + rows, batch, 4 * hidden);
+            }
+            else
+            {
+                g.addmm_(contextIn, contextT);
+                g.addmm_(hIn, hhT);
+            }
             RecurrenceKernels.LstmCell(pGates + (long)t * batch * 4 * hidden, pC + (long)t * batch * hidden, pC + (long)(t + 1) * batch * hidden,
                 pTanhC + (long)t * batch * hidden, pH + (long)(t + 1) * batch * hidden, batch, hidden);
         }
 
         ctx.save_data("saved", new Saved(kind, values, keys, weightHh, weightContext, queryWeight, score, hiddenMask, contextMask,
-            hs.narrow(0, 0, time), cs.narrow(0, 0, time), gates, tanhC, alphas, contexts, energies));
+            hs.narrow(0, 0, time), cs.narrow(0, 0, time), gates, tanhC, alphas, contexts, energies,
+            norm ? new Norms(gammaIh!, gammaHh!, hiddenBias is not null, normalisedIh!, rstdIh!, normalisedHh!, rstdHh!) : null));
         return [hs.narrow(0, 1, time), contexts];
     }
 
@@ -108,6 +142,14 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
         var dhNext = zeros(batch, hidden);
         var dcNext = zeros(batch, hidden);
         var dGates = empty(time, batch, 4 * hidden);
+        var n = s.Norms;
+        // With layer norm, gradients wrt the two transforms before their norms; without, both are the gate gradient.
+        var dIh = n is null ? dGates : empty(time, batch, 4 * hidden);
+        var dHh = n is null ? dGates : empty(time, batch, 4 * hidden);
+        var dGammaIh = n is null ? null : zeros(4 * hidden);
+        var dBetaIh = n is null ? null : zeros(4 * hidden);
+        var dGammaHh = n is null ? null : zeros(4 * hidden);
+        var dBetaHh = n is null ? null : zeros(4 * hidden);
         var dValues = zeros_like(s.Values);
         var dAlpha = empty(batch, source);
         var dQueries = additive ? empty(time, batch, size) : null;
@@ -126,11 +168,18 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
             long bh = (long)t * batch * hidden;
             RecurrenceKernels.LstmCellBackward(pGates + 4 * bh, pTanhC + bh, pC + bh, pDTops + bh, Floats(dhNext), pDc,
                 pDGates + 4 * bh, batch, hidden);
-            var dg = dGates[t];
+            if (n is not null)
+            {
+                long rows = (long)t * batch, cells = rows * 4 * hidden;
+                RecurrenceKernels.LayerNormBackward(pDGates + cells, Floats(n.NormalisedIh) + cells, Floats(n.RstdIh) + rows, Floats(n.GammaIh),
+                    Floats(dIh) + cells, Floats(dGammaIh!), Floats(dBetaIh!), batch, 4 * hidden);
+                RecurrenceKernels.LayerNormBackward(pDGates + cells, Floats(n.NormalisedHh) + cells, Floats(n.RstdHh) + rows, Floats(n.GammaHh),
+                    Floats(dHh) + cells, Floats(dGammaHh!), Floats(dBetaHh!), batch, 4 * hidden);
+            }
             var dContext = s.ContextMask is null
-                ? torch.addmm(dContextsOut[t], dg, s.WeightContext, 1, 1)
-                : dg.mm(s.WeightContext).mul_(s.ContextMask).add_(dContextsOut[t]);
-            var dhPrev = dg.mm(s.WeightHh);
+                ? torch.addmm(dContextsOut[t], dIh[t], s.WeightContext, 1, 1)
+                : dIh[t].mm(s.WeightContext).mul_(s.ContextMask).add_(dContextsOut[t]);
+            var dhPrev = dHh[t].mm(s.WeightHh);
             if (s.HiddenMask is not null) dhPrev.mul_(s.HiddenMask);
             long bs = (long)t * batch * source;
             RecurrenceKernels.ContextBackward(pAlpha + bs, pValues, Floats(dContext), pDAlpha, pDValues, batch, source, (int)s.Values.shape[2]);
@@ -152,12 +201,13 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
         if (!additive) dKeys = dScores!.permute(1, 2, 0).bmm(s.H.transpose(0, 1));
 
         // Weight gradients: one GEMM each over all (time, batch) rows.
-        var gatesFlat = dGates.reshape(-1, 4 * hidden);
         var hIn = s.HiddenMask is null ? s.H : s.H * s.HiddenMask;
         var contextIn = s.ContextMask is null ? s.Contexts : s.Contexts * s.ContextMask;
-        var dWeightHh = gatesFlat.t().mm(hIn.reshape(-1, hidden));
-        var dWeightContext = gatesFlat.t().mm(contextIn.reshape(-1, s.Contexts.shape[2]));
+        var dWeightHh = dHh.reshape(-1, 4 * hidden).t().mm(hIn.reshape(-1, hidden));
+        var dWeightContext = dIh.reshape(-1, 4 * hidden).t().mm(contextIn.reshape(-1, s.Contexts.shape[2]));
+        var dHiddenBias = n is not null && n.HasHiddenBias ? dHh.reshape(-1, 4 * hidden).sum(dim: 0) : null;
         var dQueryWeight = dQueries?.reshape(-1, size).t().mm(s.H.reshape(-1, hidden));
-        return [dGates, dhNext, dcNext, dValues, dKeys!, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!];
+        return [dIh, dhNext, dcNext, dValues, dKeys!, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!,
+            dHiddenBias!, dGammaIh!, dBetaIh!, dGammaHh!, dBetaHh!, null!];
     }
 }
