@@ -4,43 +4,13 @@ using System.Runtime.Intrinsics;
 namespace Distributed.Models.Network;
 
 /// <summary>
-/// Single-pass SIMD kernels for the inner loops of <see cref="FusedAttentionLstm"/>, on raw float memory.
+/// Single-pass SIMD kernels for the inner loops of <see cref="FusedAttentionLstm"/> and <see cref="FusedLstmLayer"/>,
+/// on raw float memory (σ and tanh from <see cref="VectorActivations"/>).
 /// Each replaces a chain of 4-10 libtorch element-wise ops (one pass over memory each, plus per-op
 /// overhead) with one pass. Layouts are contiguous row-major; callers pass base pointers.
 /// </summary>
 public static unsafe class RecurrenceKernels
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Sigmoid(Vector256<float> x) =>
-        Vector256<float>.One / (Vector256<float>.One + Exp(-x));
-
-    // exp by range reduction to [-ln2/2, ln2/2] and Cephes' degree-6 polynomial (relative error ~1e-7).
-    // Vector256.Exp measured 4.8 ns per element here, which made the attention kernel slower than libtorch.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Exp(Vector256<float> x)
-    {
-        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87.3f)), Vector256.Create(88.3f));
-        var n = Vector256.Floor(x * Vector256.Create(1.44269504088896341f) + Vector256.Create(0.5f));
-        var r = x - n * Vector256.Create(0.693359375f) - n * Vector256.Create(-2.12194440e-4f);
-        var p = Vector256.Create(1.9875691500e-4f);
-        p = p * r + Vector256.Create(1.3981999507e-3f);
-        p = p * r + Vector256.Create(8.3334519073e-3f);
-        p = p * r + Vector256.Create(4.1665795894e-2f);
-        p = p * r + Vector256.Create(1.6666665459e-1f);
-        p = p * r + Vector256.Create(5.0000001201e-1f);
-        p = p * r * r + r + Vector256<float>.One;
-        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
-        return p * scale;
-    }
-
-    // tanh(x) = 2σ(2x) − 1, which stays finite for large |x| (exp overflows to ∞, σ to 0 or 1).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Tanh(Vector256<float> x) =>
-        Vector256.Create(2f) * Sigmoid(x + x) - Vector256<float>.One;
-
-    static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
-    static float Tanh(float x) => 2f * Sigmoid(2f * x) - 1f;
-
     /// <summary>
     /// Additive attention forward for one step: e = tanh(K + q) (stored for backward), score = e·v, then a softmax
     /// over source positions that gives padded positions (pad[b,s] != 0) weight 0.
@@ -59,20 +29,9 @@ public static unsafe class RecurrenceKernels
                 long row = ((long)b * source + s) * size;
                 float* k = keys + row;
                 float* e = energies + row;
-                var acc = Vector256<float>.Zero;
-                int j = 0;
-                for (; j <= size - 8; j += 8)
-                {
-                    var t = Tanh(Vector256.Load(k + j) + Vector256.Load(q + j));
-                    t.Store(e + j);
-                    acc += t * Vector256.Load(v + j);
-                }
-                float sum = Vector256.Sum(acc);
-                for (; j < size; j++)
-                {
-                    e[j] = Tanh(k[j] + q[j]);
-                    sum += e[j] * v[j];
-                }
+                Add(k, q, e, size);
+                VectorActivations.Tanh(e, size);
+                float sum = Dot(e, v, size);
                 scores[s] = sum;
             }
             MaskedSoftmaxRow(scores, pad is null ? null : pad + (long)b * source, source);
@@ -170,27 +129,17 @@ public static unsafe class RecurrenceKernels
             float* gg = gf + hidden;
             float* go = gg + hidden;
             long o = (long)b * hidden;
+            VectorActivations.Sigmoid(gi, 2 * hidden); // i and f
+            VectorActivations.Tanh(gg, hidden);
+            VectorActivations.Sigmoid(go, hidden);
             int j = 0;
             for (; j <= hidden - 8; j += 8)
-            {
-                var i = Sigmoid(Vector256.Load(gi + j));
-                var f = Sigmoid(Vector256.Load(gf + j));
-                var g = Tanh(Vector256.Load(gg + j));
-                var og = Sigmoid(Vector256.Load(go + j));
-                i.Store(gi + j); f.Store(gf + j); g.Store(gg + j); og.Store(go + j);
-                var cj = f * Vector256.Load(cPrev + o + j) + i * g;
-                var tc = Tanh(cj);
-                cj.Store(c + o + j);
-                tc.Store(tanhC + o + j);
-                (og * tc).Store(h + o + j);
-            }
-            for (; j < hidden; j++)
-            {
-                gi[j] = Sigmoid(gi[j]); gf[j] = Sigmoid(gf[j]); gg[j] = Tanh(gg[j]); go[j] = Sigmoid(go[j]);
-                c[o + j] = gf[j] * cPrev[o + j] + gi[j] * gg[j];
-                tanhC[o + j] = Tanh(c[o + j]);
-                h[o + j] = go[j] * tanhC[o + j];
-            }
+                (Vector256.Load(gf + j) * Vector256.Load(cPrev + o + j) + Vector256.Load(gi + j) * Vector256.Load(gg + j)).Store(c + o + j);
+            for (; j < hidden; j++) c[o + j] = gf[j] * cPrev[o + j] + gi[j] * gg[j];
+            new Span<float>(c + o, hidden).CopyTo(new Span<float>(tanhC + o, hidden));
+            VectorActivations.Tanh(tanhC + o, hidden);
+            for (j = 0; j <= hidden - 8; j += 8) (Vector256.Load(go + j) * Vector256.Load(tanhC + o + j)).Store(h + o + j);
+            for (; j < hidden; j++) h[o + j] = go[j] * tanhC[o + j];
         }
     }
 
@@ -291,6 +240,15 @@ public static unsafe class RecurrenceKernels
                 if (a != 0f) Axpy(a, dc, dValues + row, width);
             }
         }
+    }
+
+    // z = x + y
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Add(float* x, float* y, float* z, int n)
+    {
+        int j = 0;
+        for (; j <= n - 8; j += 8) (Vector256.Load(x + j) + Vector256.Load(y + j)).Store(z + j);
+        for (; j < n; j++) z[j] = x[j] + y[j];
     }
 
     // y += a·x
