@@ -13,6 +13,14 @@ public static unsafe class TensorMemory
         return (float*)t.storage<float>().data_ptr() + t.storage_offset();
     }
 
+    /// <summary>A row-major matrix view (rows may be strided, elements within a row must be adjacent): first element and row stride.</summary>
+    public static (IntPtr First, int RowStride) Matrix(Tensor t)
+    {
+        if (t.dtype != ScalarType.Float32 || t.dim() != 2 || t.stride(1) != 1)
+            throw new ArgumentException("expected a float32 matrix whose rows are contiguous");
+        return ((IntPtr)((float*)t.storage<float>().data_ptr() + t.storage_offset()), (int)t.stride(0));
+    }
+
     /// <summary>The first element of a contiguous uint8 tensor.</summary>
     public static byte* Bytes(Tensor t)
     {

@@ -46,7 +46,7 @@ public sealed class Decoder : nn.Module
     /// <summary>Teacher-forced training may use <see cref="FusedAttentionLstm"/>; tests turn it off to compare with the step loop.</summary>
     internal bool UseFusedRecurrence { get; set; } = true;
 
-    bool CanFuseRecurrence => UseFusedRecurrence && attention is not null && options.Cell == CellKind.Lstm && layers.Count == 1;
+    bool CanFuseRecurrence => UseFusedRecurrence && PackedWeight.IsAvailable && attention is not null && options.Cell == CellKind.Lstm && layers.Count == 1;
 
     public Tensor? Keys(Tensor encoderOutputs) => attention?.Keys(encoderOutputs);
 

@@ -6,10 +6,11 @@ namespace Distributed.Models.Network;
 
 /// <summary>
 /// The teacher-forced recurrence of a one-layer attention LSTM decoder as one autograd node with a
-/// hand-written backward (back-propagation through time). Per step only the GEMMs go to libtorch; the
-/// element-wise work (additive scores with their tanh, the masked softmax, the LSTM gates) runs as single-pass
-/// SIMD kernels (<see cref="RecurrenceKernels"/>), and every weight gradient is one GEMM over all time steps.
-/// Same function as <see cref="Decoder"/>'s step loop: a test compares values and gradients with autograd.
+/// hand-written backward (back-propagation through time). Inside the time loop nothing goes through
+/// libtorch's dispatcher: the GEMMs call MKL directly on weights packed once per pass (<see cref="PackedWeight"/>)
+/// and the element-wise work (attention scores with their tanh, masked softmax, context, LSTM gates, layer norm)
+/// runs as single-pass SIMD kernels (<see cref="RecurrenceKernels"/>). Each weight gradient is one GEMM over all
+/// time steps. Same function as <see cref="Decoder"/>'s step loop: tests compare values and gradients with autograd.
 /// </summary>
 public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<FusedAttentionLstm>
 {
@@ -40,89 +41,94 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var x = (Tensor)vars[0];
+        var x = ((Tensor)vars[0]).contiguous();
         var h0 = (Tensor)vars[1];
         var c0 = (Tensor)vars[2];
         var values = ((Tensor)vars[3]).contiguous();
         var keys = ((Tensor)vars[4]).contiguous();
-        var weightHh = (Tensor)vars[5];
+        var weightHh = ((Tensor)vars[5]).contiguous();
         var weightContext = (Tensor)vars[6];
-        var queryWeight = vars[7] as Tensor;
+        var queryWeight = (vars[7] as Tensor)?.contiguous();
         var score = (vars[8] as Tensor)?.contiguous();
         var padding = (vars[9] as Tensor)?.to(ScalarType.Byte).contiguous();
         var kind = (AttentionKind)vars[10];
-        var hiddenMask = vars[11] as Tensor;
-        var contextMask = vars[12] as Tensor;
-        var hiddenBias = vars[13] as Tensor;
+        var hiddenMask = (vars[11] as Tensor)?.contiguous();
+        var contextMask = (vars[12] as Tensor)?.contiguous();
+        var hiddenBias = (vars[13] as Tensor)?.contiguous();
         var gammaIh = (vars[14] as Tensor)?.contiguous();
         var betaIh = (vars[15] as Tensor)?.contiguous();
         var gammaHh = (vars[16] as Tensor)?.contiguous();
         var betaHh = (vars[17] as Tensor)?.contiguous();
         float eps = (float)(double)vars[18];
-        bool norm = gammaIh is not null;
+        bool norm = gammaIh is not null, additive = kind == AttentionKind.Additive;
 
-        int time = (int)x.shape[0], batch = (int)x.shape[1], hidden = (int)h0.shape[1];
+        int time = (int)x.shape[0], batch = (int)x.shape[1], hidden = (int)h0.shape[1], gateWidth = 4 * hidden;
         int source = (int)values.shape[1], context = (int)values.shape[2], size = (int)keys.shape[2];
-        var hhT = weightHh.t();
-        var contextT = weightContext.t();
-        var queryT = queryWeight?.t();
-
         var hs = empty(time + 1, batch, hidden);
         var cs = empty(time + 1, batch, hidden);
         hs[0].copy_(h0);
         cs[0].copy_(c0);
-        // Without layer norm the step adds its GEMMs into a copy of the inputs in place; the kernel then activates the gates in place.
-        var gates = norm ? zeros(time, batch, 4 * hidden) : x.contiguous().clone();
-        var normalisedIh = norm ? empty(time, batch, 4 * hidden) : null;
-        var normalisedHh = norm ? empty(time, batch, 4 * hidden) : null;
-        var rstdIh = norm ? empty(time, batch) : null;
-        var rstdHh = norm ? empty(time, batch) : null;
+        // Without layer norm the GEMMs accumulate into a copy of the inputs; the cell kernel then activates the gates in place.
+        var gates = norm ? zeros(time, batch, gateWidth) : x.clone();
         var tanhC = empty(time, batch, hidden);
         var alphas = empty(time, batch, source);
         var contexts = empty(time, batch, context);
-        var energies = kind == AttentionKind.Additive ? empty(time, batch, source, size) : null;
+        var energies = additive ? empty(time, batch, source, size) : null;
+        var normalisedIh = norm ? empty(time, batch, gateWidth) : null;
+        var normalisedHh = norm ? empty(time, batch, gateWidth) : null;
+        var rstdIh = norm ? empty(time, batch) : null;
+        var rstdHh = norm ? empty(time, batch) : null;
+        var scratch = empty(4, batch, Math.Max(gateWidth, Math.Max(size, context)));
         float* pH = Floats(hs), pC = Floats(cs), pGates = Floats(gates), pTanhC = Floats(tanhC), pAlpha = Floats(alphas);
-        float* pValues = Floats(values), pContexts = Floats(contexts);
-        float* pKeys = Floats(keys), pEnergy = energies is null ? null : Floats(energies), pScore = score is null ? null : Floats(score);
+        float* pValues = Floats(values), pContexts = Floats(contexts), pKeys = Floats(keys), pX = Floats(x);
+        float* pEnergy = additive ? Floats(energies!) : null, pScore = additive ? Floats(score!) : null;
+        float* pHiddenMask = hiddenMask is null ? null : Floats(hiddenMask), pContextMask = contextMask is null ? null : Floats(contextMask);
         byte* pPad = padding is null ? null : Bytes(padding);
+        long scratchRow = scratch.shape[1] * scratch.shape[2];
+        float* pQuery = Floats(scratch), pContextIn = pQuery + scratchRow, pHiddenIn = pContextIn + scratchRow, pHh = pHiddenIn + scratchRow;
+
+        var (wc, ldWc) = Matrix(weightContext);
+        using var packedContext = new PackedWeight((float*)wc, ldWc, batch, gateWidth, context, transpose: true);
+        using var packedHh = new PackedWeight(Floats(weightHh), hidden, batch, gateWidth, hidden, transpose: true);
+        using var packedQuery = additive ? new PackedWeight(Floats(queryWeight!), hidden, batch, size, hidden, transpose: true) : null;
 
         for (int t = 0; t < time; t++)
         {
-            var hPrev = hs[t];
-            var alpha = alphas[t];
-            if (kind == AttentionKind.Additive)
+            long bh = (long)t * batch * hidden, bs = (long)t * batch * source, bg = (long)t * batch * gateWidth;
+            float* h = pH + bh;
+            if (additive)
             {
-                var q = hPrev.mm(queryT!);
-                RecurrenceKernels.AdditiveAttention(pKeys, Floats(q), pScore, pPad, pEnergy + (long)t * batch * source * size,
-                    pAlpha + (long)t * batch * source, batch, source, size);
+                packedQuery!.Multiply(h, hidden, pQuery, size, accumulate: false);
+                RecurrenceKernels.AdditiveAttention(pKeys, pQuery, pScore, pPad, pEnergy + bs * size, pAlpha + bs, batch, source, size);
             }
             else
             {
-                alpha.copy_(keys.bmm(hPrev.unsqueeze(2)).squeeze(2));
-                RecurrenceKernels.MaskedSoftmax(pAlpha + (long)t * batch * source, pPad, batch, source);
+                RecurrenceKernels.DotAttention(pKeys, h, pPad, pAlpha + bs, batch, source, size);
             }
-            var c = contexts[t];
-            RecurrenceKernels.Context(pAlpha + (long)t * batch * source, pValues, pContexts + (long)t * batch * context, batch, source, context);
-            var g = gates[t];
-            var contextIn = contextMask is null ? c : c * contextMask;
-            var hIn = hiddenMask is null ? hPrev : hPrev * hiddenMask;
+            float* c = pContexts + (long)t * batch * context;
+            RecurrenceKernels.Context(pAlpha + bs, pValues, c, batch, source, context);
+            float* contextIn = c, hiddenIn = h;
+            if (pContextMask is not null) RecurrenceKernels.Multiply(c, pContextMask, contextIn = pContextIn, batch * context);
+            if (pHiddenMask is not null) RecurrenceKernels.Multiply(h, pHiddenMask, hiddenIn = pHiddenIn, batch * hidden);
+            float* g = pGates + bg;
             if (norm)
             {
-                long rows = (long)t * batch, cells = rows * 4 * hidden;
-                var ih = torch.addmm(x[t], contextIn, contextT, 1, 1).contiguous();
-                var hh = (hiddenBias is null ? hIn.mm(hhT) : torch.addmm(hiddenBias, hIn, hhT, 1, 1)).contiguous();
-                RecurrenceKernels.LayerNormAdd(Floats(ih), Floats(gammaIh!), Floats(betaIh!), eps, pGates + cells,
-                    Floats(normalisedIh!) + cells, Floats(rstdIh!) + rows, batch, 4 * hidden);
-                RecurrenceKernels.LayerNormAdd(Floats(hh), Floats(gammaHh!), Floats(betaHh!), eps, pGates + cells,
-                    Floats(normalisedHh!) + cells, Floats(rstdHh!) + rows, batch, 4 * hidden);
+                float* ih = pQuery; // the query is consumed by now: its scratch row holds the input transform
+                new Span<float>(pX + bg, batch * gateWidth).CopyTo(new Span<float>(ih, batch * gateWidth));
+                packedContext.Multiply(contextIn, context, ih, gateWidth, accumulate: true);
+                for (int b = 0; hiddenBias is not null && b < batch; b++)
+                    new Span<float>(Floats(hiddenBias), gateWidth).CopyTo(new Span<float>(pHh + (long)b * gateWidth, gateWidth));
+                packedHh.Multiply(hiddenIn, hidden, pHh, gateWidth, accumulate: hiddenBias is not null);
+                long rows = (long)t * batch;
+                RecurrenceKernels.LayerNormAdd(ih, Floats(gammaIh!), Floats(betaIh!), eps, g, Floats(normalisedIh!) + bg, Floats(rstdIh!) + rows, batch, gateWidth);
+                RecurrenceKernels.LayerNormAdd(pHh, Floats(gammaHh!), Floats(betaHh!), eps, g, Floats(normalisedHh!) + bg, Floats(rstdHh!) + rows, batch, gateWidth);
             }
             else
             {
-                g.addmm_(contextIn, contextT);
-                g.addmm_(hIn, hhT);
+                packedContext.Multiply(contextIn, context, g, gateWidth, accumulate: true);
+                packedHh.Multiply(hiddenIn, hidden, g, gateWidth, accumulate: true);
             }
-            RecurrenceKernels.LstmCell(pGates + (long)t * batch * 4 * hidden, pC + (long)t * batch * hidden, pC + (long)(t + 1) * batch * hidden,
-                pTanhC + (long)t * batch * hidden, pH + (long)(t + 1) * batch * hidden, batch, hidden);
+            RecurrenceKernels.LstmCell(g, pC + bh, pC + bh + (long)batch * hidden, pTanhC + bh, pH + bh + (long)batch * hidden, batch, hidden);
         }
 
         ctx.save_data("saved", new Saved(kind, values, keys, weightHh, weightContext, queryWeight, score, hiddenMask, contextMask,
@@ -135,79 +141,84 @@ public sealed unsafe class FusedAttentionLstm : autograd.MultiTensorFunction<Fus
     {
         var s = (Saved)ctx.get_data("saved");
         var dTops = gradients[0].contiguous();
-        var dContextsOut = gradients[1];
-        int time = (int)s.Gates.shape[0], batch = (int)s.Gates.shape[1], hidden = (int)s.H.shape[2];
-        int source = (int)s.Values.shape[1], size = (int)s.Keys.shape[2];
+        var dContextsOut = gradients[1].contiguous();
+        int time = (int)s.Gates.shape[0], batch = (int)s.Gates.shape[1], hidden = (int)s.H.shape[2], gateWidth = 4 * hidden;
+        int source = (int)s.Values.shape[1], context = (int)s.Values.shape[2], size = (int)s.Keys.shape[2];
         bool additive = s.Kind == AttentionKind.Additive;
-        var dhNext = zeros(batch, hidden);
-        var dcNext = zeros(batch, hidden);
-        var dGates = empty(time, batch, 4 * hidden);
         var n = s.Norms;
+        var dGates = empty(time, batch, gateWidth);
         // With layer norm, gradients wrt the two transforms before their norms; without, both are the gate gradient.
-        var dIh = n is null ? dGates : empty(time, batch, 4 * hidden);
-        var dHh = n is null ? dGates : empty(time, batch, 4 * hidden);
-        var dGammaIh = n is null ? null : zeros(4 * hidden);
-        var dBetaIh = n is null ? null : zeros(4 * hidden);
-        var dGammaHh = n is null ? null : zeros(4 * hidden);
-        var dBetaHh = n is null ? null : zeros(4 * hidden);
-        var dValues = zeros_like(s.Values);
+        var dIh = n is null ? dGates : empty(time, batch, gateWidth);
+        var dHh = n is null ? dGates : empty(time, batch, gateWidth);
+        var dGammaIh = n is null ? null : zeros(gateWidth);
+        var dBetaIh = n is null ? null : zeros(gateWidth);
+        var dGammaHh = n is null ? null : zeros(gateWidth);
+        var dBetaHh = n is null ? null : zeros(gateWidth);
+        var dh = zeros(2, batch, hidden); // dh_next and dh_prev, swapped every step
+        var dcNext = zeros(batch, hidden);
+        var dContext = empty(batch, context);
         var dAlpha = empty(batch, source);
+        var dValues = zeros_like(s.Values);
+        var dKeys = zeros_like(s.Keys);
         var dQueries = additive ? empty(time, batch, size) : null;
-        var dScores = additive ? null : empty(time, batch, source);
-        var dKeys = additive ? zeros_like(s.Keys) : null;
         var dScore = additive ? zeros_like(s.Score!) : null;
-        float* pGates = Floats(s.Gates), pTanhC = Floats(s.TanhC), pC = Floats(s.C), pDTops = Floats(dTops), pDc = Floats(dcNext);
-        float* pDGates = Floats(dGates), pAlpha = Floats(s.Alphas), pValues = Floats(s.Values), pDValues = Floats(dValues);
-        float* pDAlpha = Floats(dAlpha);
+        float* pGates = Floats(s.Gates), pTanhC = Floats(s.TanhC), pC = Floats(s.C), pH = Floats(s.H), pDTops = Floats(dTops);
+        float* pDContextsOut = Floats(dContextsOut), pDc = Floats(dcNext), pDGates = Floats(dGates), pDIh = Floats(dIh), pDHh = Floats(dHh);
+        float* pAlpha = Floats(s.Alphas), pValues = Floats(s.Values), pKeys = Floats(s.Keys), pDValues = Floats(dValues), pDKeys = Floats(dKeys);
+        float* pDContext = Floats(dContext), pDAlpha = Floats(dAlpha), pDh = Floats(dh);
+        int next = 0;
         float* pEnergy = additive ? Floats(s.Energies!) : null, pScore = additive ? Floats(s.Score!) : null;
-        float* pDKeys = additive ? Floats(dKeys!) : null, pDScore = additive ? Floats(dScore!) : null;
-        float* pDQueries = additive ? Floats(dQueries!) : null, pDScores = additive ? null : Floats(dScores!);
+        float* pDScore = additive ? Floats(dScore!) : null, pDQueries = additive ? Floats(dQueries!) : null;
+        float* pHiddenMask = s.HiddenMask is null ? null : Floats(s.HiddenMask), pContextMask = s.ContextMask is null ? null : Floats(s.ContextMask);
+
+        var (wc, ldWc) = Matrix(s.WeightContext);
+        using var packedContext = new PackedWeight((float*)wc, ldWc, batch, context, gateWidth, transpose: false);
+        using var packedHh = new PackedWeight(Floats(s.WeightHh), hidden, batch, hidden, gateWidth, transpose: false);
+        using var packedQuery = additive ? new PackedWeight(Floats(s.QueryWeight!), hidden, batch, hidden, size, transpose: false) : null;
 
         for (int t = time - 1; t >= 0; t--)
         {
-            long bh = (long)t * batch * hidden;
-            RecurrenceKernels.LstmCellBackward(pGates + 4 * bh, pTanhC + bh, pC + bh, pDTops + bh, Floats(dhNext), pDc,
-                pDGates + 4 * bh, batch, hidden);
+            long bh = (long)t * batch * hidden, bs = (long)t * batch * source, bg = (long)t * batch * gateWidth;
+            float* pDhNext = pDh + (long)next * batch * hidden, pDhPrev = pDh + (long)(1 - next) * batch * hidden;
+            RecurrenceKernels.LstmCellBackward(pGates + bg, pTanhC + bh, pC + bh, pDTops + bh, pDhNext, pDc, pDGates + bg, batch, hidden);
             if (n is not null)
             {
-                long rows = (long)t * batch, cells = rows * 4 * hidden;
-                RecurrenceKernels.LayerNormBackward(pDGates + cells, Floats(n.NormalisedIh) + cells, Floats(n.RstdIh) + rows, Floats(n.GammaIh),
-                    Floats(dIh) + cells, Floats(dGammaIh!), Floats(dBetaIh!), batch, 4 * hidden);
-                RecurrenceKernels.LayerNormBackward(pDGates + cells, Floats(n.NormalisedHh) + cells, Floats(n.RstdHh) + rows, Floats(n.GammaHh),
-                    Floats(dHh) + cells, Floats(dGammaHh!), Floats(dBetaHh!), batch, 4 * hidden);
+                long rows = (long)t * batch;
+                RecurrenceKernels.LayerNormBackward(pDGates + bg, Floats(n.NormalisedIh) + bg, Floats(n.RstdIh) + rows, Floats(n.GammaIh),
+                    pDIh + bg, Floats(dGammaIh!), Floats(dBetaIh!), batch, gateWidth);
+                RecurrenceKernels.LayerNormBackward(pDGates + bg, Floats(n.NormalisedHh) + bg, Floats(n.RstdHh) + rows, Floats(n.GammaHh),
+                    pDHh + bg, Floats(dGammaHh!), Floats(dBetaHh!), batch, gateWidth);
             }
-            var dContext = s.ContextMask is null
-                ? torch.addmm(dContextsOut[t], dIh[t], s.WeightContext, 1, 1)
-                : dIh[t].mm(s.WeightContext).mul_(s.ContextMask).add_(dContextsOut[t]);
-            var dhPrev = dHh[t].mm(s.WeightHh);
-            if (s.HiddenMask is not null) dhPrev.mul_(s.HiddenMask);
-            long bs = (long)t * batch * source;
-            RecurrenceKernels.ContextBackward(pAlpha + bs, pValues, Floats(dContext), pDAlpha, pDValues, batch, source, (int)s.Values.shape[2]);
+            // dctx = dctx_out + (dIh · W_c) ⊙ mask
+            packedContext.Multiply(pDIh + bg, gateWidth, pDContext, context, accumulate: false);
+            if (pContextMask is not null) RecurrenceKernels.Multiply(pDContext, pContextMask, pDContext, batch * context);
+            RecurrenceKernels.Add(pDContext, pDContextsOut + (long)t * batch * context, pDContext, batch * context);
+            RecurrenceKernels.ContextBackward(pAlpha + bs, pValues, pDContext, pDAlpha, pDValues, batch, source, context);
+
+            // dh_prev = (dHh · W_hh) ⊙ mask + what attention sends back through the query
+            packedHh.Multiply(pDHh + bg, gateWidth, pDhPrev, hidden, accumulate: false);
+            if (pHiddenMask is not null) RecurrenceKernels.Multiply(pDhPrev, pHiddenMask, pDhPrev, batch * hidden);
             if (additive)
             {
-                RecurrenceKernels.AdditiveAttentionBackward(pAlpha + bs, pDAlpha, pEnergy + bs * size, pScore, pDKeys,
-                    pDQueries + (long)t * batch * size, pDScore, batch, source, size);
-                dhPrev.addmm_(dQueries![t], s.QueryWeight!);
+                float* dq = pDQueries + (long)t * batch * size;
+                RecurrenceKernels.AdditiveAttentionBackward(pAlpha + bs, pDAlpha, pEnergy + bs * size, pScore, pDKeys, dq, pDScore, batch, source, size);
+                packedQuery!.Multiply(dq, size, pDhPrev, hidden, accumulate: true);
             }
             else
             {
-                RecurrenceKernels.SoftmaxBackward(pAlpha + bs, pDAlpha, pDScores + bs, batch, source);
-                dhPrev.add_(dScores![t].unsqueeze(1).bmm(s.Keys).squeeze(1));
+                RecurrenceKernels.DotAttentionBackward(pAlpha + bs, pDAlpha, pKeys, pH + bh, pDKeys, pDhPrev, batch, source, size);
             }
-            dhNext = dhPrev;
+            next = 1 - next;
         }
-
-        // For dot/multiplicative attention dK = Σ_t dscore_tᵀ h_t, as one batched GEMM.
-        if (!additive) dKeys = dScores!.permute(1, 2, 0).bmm(s.H.transpose(0, 1));
 
         // Weight gradients: one GEMM each over all (time, batch) rows.
         var hIn = s.HiddenMask is null ? s.H : s.H * s.HiddenMask;
         var contextIn = s.ContextMask is null ? s.Contexts : s.Contexts * s.ContextMask;
-        var dWeightHh = dHh.reshape(-1, 4 * hidden).t().mm(hIn.reshape(-1, hidden));
-        var dWeightContext = dIh.reshape(-1, 4 * hidden).t().mm(contextIn.reshape(-1, s.Contexts.shape[2]));
-        var dHiddenBias = n is not null && n.HasHiddenBias ? dHh.reshape(-1, 4 * hidden).sum(dim: 0) : null;
+        var dWeightHh = dHh.reshape(-1, gateWidth).t().mm(hIn.reshape(-1, hidden));
+        var dWeightContext = dIh.reshape(-1, gateWidth).t().mm(contextIn.reshape(-1, context));
         var dQueryWeight = dQueries?.reshape(-1, size).t().mm(s.H.reshape(-1, hidden));
-        return [dIh, dhNext, dcNext, dValues, dKeys!, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!,
+        var dHiddenBias = n is not null && n.HasHiddenBias ? dHh.reshape(-1, gateWidth).sum(dim: 0) : null;
+        return [dIh, dh[next], dcNext, dValues, dKeys, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!,
             dHiddenBias!, dGammaIh!, dBetaIh!, dGammaHh!, dBetaHh!, null!];
     }
 }

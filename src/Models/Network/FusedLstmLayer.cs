@@ -34,17 +34,16 @@ public sealed unsafe class FusedLstmLayer : autograd.MultiTensorFunction<FusedLs
         var x = (Tensor)vars[0];
         var h0 = (Tensor)vars[1];
         var c0 = (Tensor)vars[2];
-        var weightHh = (Tensor)vars[3];
-        var hiddenBias = vars[4] as Tensor;
+        var weightHh = ((Tensor)vars[3]).contiguous();
+        var hiddenBias = (vars[4] as Tensor)?.contiguous();
         var gamma = (vars[5] as Tensor)?.contiguous();
         var beta = (vars[6] as Tensor)?.contiguous();
         float eps = (float)(double)vars[7];
-        var hiddenMask = vars[8] as Tensor;
+        var hiddenMask = (vars[8] as Tensor)?.contiguous();
         var valid = (vars[9] as Tensor)?.to(ScalarType.Byte).contiguous();
 
         int time = (int)x.shape[0], batch = (int)x.shape[1], hidden = (int)h0.shape[1];
         bool norm = gamma is not null;
-        var hhT = weightHh.t();
         var hs = empty(time + 1, batch, hidden);
         var cs = empty(time + 1, batch, hidden);
         hs[0].copy_(h0);
@@ -55,20 +54,27 @@ public sealed unsafe class FusedLstmLayer : autograd.MultiTensorFunction<FusedLs
         var rstd = norm ? empty(time, batch) : null;
         float* pH = Floats(hs), pC = Floats(cs), pGates = Floats(gates), pTanhC = Floats(tanhC);
         byte* pValid = valid is null ? null : Bytes(valid);
+        var scratch = empty(2, batch, 4 * hidden);
+        float* pHiddenIn = Floats(scratch), pHh = pHiddenIn + (long)batch * 4 * hidden;
+        float* pHiddenMask = hiddenMask is null ? null : Floats(hiddenMask);
+        using var packedHh = new PackedWeight(Floats(weightHh), hidden, batch, 4 * hidden, hidden, transpose: true);
 
         for (int t = 0; t < time; t++)
         {
-            var hIn = hiddenMask is null ? hs[t] : hs[t] * hiddenMask;
             long bh = (long)t * batch * hidden;
+            float* hIn = pH + bh;
+            if (pHiddenMask is not null) RecurrenceKernels.Multiply(hIn, pHiddenMask, hIn = pHiddenIn, batch * hidden);
             if (norm)
             {
-                var hh = (hiddenBias is null ? hIn.mm(hhT) : torch.addmm(hiddenBias, hIn, hhT, 1, 1)).contiguous();
-                RecurrenceKernels.LayerNormAdd(Floats(hh), Floats(gamma!), Floats(beta!), eps, pGates + 4 * bh,
+                for (int b = 0; hiddenBias is not null && b < batch; b++)
+                    new Span<float>(Floats(hiddenBias), 4 * hidden).CopyTo(new Span<float>(pHh + (long)b * 4 * hidden, 4 * hidden));
+                packedHh.Multiply(hIn, hidden, pHh, 4 * hidden, accumulate: hiddenBias is not null);
+                RecurrenceKernels.LayerNormAdd(pHh, Floats(gamma!), Floats(beta!), eps, pGates + 4 * bh,
                     Floats(normalised!) + 4 * bh, Floats(rstd!) + (long)t * batch, batch, 4 * hidden);
             }
             else
             {
-                gates[t].addmm_(hIn, hhT);
+                packedHh.Multiply(hIn, hidden, pGates + 4 * bh, 4 * hidden, accumulate: true);
             }
             RecurrenceKernels.LstmCell(pGates + 4 * bh, pC + bh, pC + bh + (long)batch * hidden, pTanhC + bh,
                 pH + bh + (long)batch * hidden, batch, hidden, pH + bh, pValid is null ? null : pValid + (long)t * batch);
@@ -85,7 +91,9 @@ public sealed unsafe class FusedLstmLayer : autograd.MultiTensorFunction<FusedLs
         var dOutputs = gradients[0].contiguous();
         int time = (int)s.Gates.shape[0], batch = (int)s.Gates.shape[1], hidden = (int)s.H.shape[2];
         bool norm = s.Gamma is not null;
-        var dhNext = gradients[1].contiguous().clone();
+        var dh = empty(2, batch, hidden); // dh_next and dh_prev, alternating every step
+        dh[0].copy_(gradients[1]);
+        int next = 0;
         var dcNext = gradients[2].contiguous().clone();
         var dGates = empty(time, batch, 4 * hidden);
         var dHidden = norm ? empty(time, batch, 4 * hidden) : null;
@@ -95,29 +103,33 @@ public sealed unsafe class FusedLstmLayer : autograd.MultiTensorFunction<FusedLs
         float* pGates = Floats(s.Gates), pTanhC = Floats(s.TanhC), pC = Floats(s.C), pDOut = Floats(dOutputs), pDc = Floats(dcNext);
         float* pDGates = Floats(dGates), pPass = dhPass is null ? null : Floats(dhPass);
         byte* pValid = s.Valid is null ? null : Bytes(s.Valid);
+        float* pDh = Floats(dh);
+        float* pHiddenMask = s.HiddenMask is null ? null : Floats(s.HiddenMask);
+        using var packedHh = new PackedWeight(Floats(s.WeightHh), hidden, batch, hidden, 4 * hidden, transpose: false);
 
         for (int t = time - 1; t >= 0; t--)
         {
             long bh = (long)t * batch * hidden;
-            RecurrenceKernels.LstmCellBackward(pGates + 4 * bh, pTanhC + bh, pC + bh, pDOut + bh, Floats(dhNext), pDc, pDGates + 4 * bh,
+            float* pDhNext = pDh + (long)next * batch * hidden, pDhPrev = pDh + (long)(1 - next) * batch * hidden;
+            RecurrenceKernels.LstmCellBackward(pGates + 4 * bh, pTanhC + bh, pC + bh, pDOut + bh, pDhNext, pDc, pDGates + 4 * bh,
                 batch, hidden, pValid is null ? null : pValid + (long)t * batch, pPass);
-            var source = dGates[t];
+            float* source = pDGates + 4 * bh;
             if (norm)
             {
-                RecurrenceKernels.LayerNormBackward(pDGates + 4 * bh, Floats(s.Normalised!) + 4 * bh, Floats(s.Rstd!) + (long)t * batch,
+                RecurrenceKernels.LayerNormBackward(source, Floats(s.Normalised!) + 4 * bh, Floats(s.Rstd!) + (long)t * batch,
                     Floats(s.Gamma!), Floats(dHidden!) + 4 * bh, Floats(dGamma!), Floats(dBeta!), batch, 4 * hidden);
-                source = dHidden![t];
+                source = Floats(dHidden!) + 4 * bh;
             }
-            var dhPrev = source.mm(s.WeightHh);
-            if (s.HiddenMask is not null) dhPrev.mul_(s.HiddenMask);
-            if (dhPass is not null) dhPrev.add_(dhPass);
-            dhNext = dhPrev;
+            packedHh.Multiply(source, 4 * hidden, pDhPrev, hidden, accumulate: false);
+            if (pHiddenMask is not null) RecurrenceKernels.Multiply(pDhPrev, pHiddenMask, pDhPrev, batch * hidden);
+            if (pPass is not null) RecurrenceKernels.Add(pDhPrev, pPass, pDhPrev, batch * hidden);
+            next = 1 - next;
         }
 
         var dTransform = (norm ? dHidden! : dGates).reshape(-1, 4 * hidden);
         var hIn = s.HiddenMask is null ? s.H : s.H * s.HiddenMask;
         var dWeightHh = dTransform.t().mm(hIn.reshape(-1, hidden));
         var dHiddenBias = s.HasHiddenBias ? dTransform.sum(dim: 0) : null;
-        return [dGates, dhNext, dcNext, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!];
+        return [dGates, dh[next], dcNext, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!];
     }
 }

@@ -242,9 +242,9 @@ public static unsafe class RecurrenceKernels
         }
     }
 
-    // z = x + y
+    /// <summary>z = x + y (z may be x or y).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Add(float* x, float* y, float* z, int n)
+    public static void Add(float* x, float* y, float* z, int n)
     {
         int j = 0;
         for (; j <= n - 8; j += 8) (Vector256.Load(x + j) + Vector256.Load(y + j)).Store(z + j);
@@ -337,18 +337,48 @@ public static unsafe class RecurrenceKernels
         }
     }
 
-    /// <summary>Softmax backward alone (dot and multiplicative attention): dscore = α ⊙ (dα − Σ α dα), per row.</summary>
+    /// <summary>z = x ⊙ y (z may be x or y): dropout masks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void SoftmaxBackward(float* alpha, float* dAlpha, float* dScores, int batch, int source)
+    public static void Multiply(float* x, float* y, float* z, int n)
+    {
+        int j = 0;
+        for (; j <= n - 8; j += 8) (Vector256.Load(x + j) * Vector256.Load(y + j)).Store(z + j);
+        for (; j < n; j++) z[j] = x[j] * y[j];
+    }
+
+    /// <summary>Dot-product scores α[b,s] = K[b,s]·h[b] (multiplicative attention passes K = W·values), then the masked softmax.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotAttention(float* keys, float* query, byte* pad, float* alpha, int batch, int source, int size)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            for (int s = 0; s < source; s++)
+                alpha[(long)b * source + s] = Dot(keys + ((long)b * source + s) * size, query + (long)b * size, size);
+            MaskedSoftmaxRow(alpha + (long)b * source, pad is null ? null : pad + (long)b * source, source);
+        }
+    }
+
+    /// <summary>
+    /// Softmax and dot-score backward: dscore = α ⊙ (dα − Σ α dα); dK[b,s] += dscore·h[b]; dh[b] += Σ_s dscore·K[b,s].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotAttentionBackward(float* alpha, float* dAlpha, float* keys, float* query, float* dKeys, float* dQuery,
+        int batch, int source, int size)
     {
         for (int b = 0; b < batch; b++)
         {
             float* a = alpha + (long)b * source;
             float* da = dAlpha + (long)b * source;
-            float* ds = dScores + (long)b * source;
             float dot = 0;
             for (int s = 0; s < source; s++) dot += a[s] * da[s];
-            for (int s = 0; s < source; s++) ds[s] = a[s] * (da[s] - dot);
+            for (int s = 0; s < source; s++)
+            {
+                float ds = a[s] * (da[s] - dot);
+                if (ds == 0f) continue;
+                long row = ((long)b * source + s) * size;
+                Axpy(ds, query + (long)b * size, dKeys + row, size);
+                Axpy(ds, keys + row, dQuery + (long)b * size, size);
+            }
         }
     }
 }
