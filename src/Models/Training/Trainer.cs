@@ -26,6 +26,7 @@ public sealed class Trainer : IDisposable
     public Trainer(ModelOptions model, TrainingOptions training, Vocabularies vocabularies, ulong seed,
         IReadOnlyList<EncodedExample>? trainShard = null)
     {
+        NativeHeap.Configure();
         ModelOptions = model.EnsureValid();
         Options = training.EnsureValid();
         Vocabularies = vocabularies;
