@@ -46,6 +46,9 @@ public sealed class Decoder : nn.Module
     /// <summary>Teacher-forced training may use <see cref="FusedAttentionLstm"/>; tests turn it off to compare with the step loop.</summary>
     internal bool UseFusedRecurrence { get; set; } = true;
 
+    /// <summary>Project the whole target vocabulary once and look rows up, where that is cheaper; tests turn it off to compare.</summary>
+    internal bool UseVocabularyProjection { get; set; } = true;
+
     bool CanFuseRecurrence => UseFusedRecurrence && PackedWeight.IsAvailable && attention is not null && options.Cell == CellKind.Lstm && layers.Count == 1;
 
     public Tensor? Keys(Tensor encoderOutputs) => attention?.Keys(encoderOutputs);
@@ -129,6 +132,14 @@ public sealed class Decoder : nn.Module
     /// </summary>
     Tensor ProjectTokens(Tensor tokens, DecoderWeights w, Tensor? embeddingMask, Generator? generator)
     {
+        bool perPositionNoise = embeddingMask is not null || (training && options.Dropout > 0);
+        if (UseVocabularyProjection && !perPositionNoise && embedding.weight!.shape[0] < tokens.numel())
+        {
+            // Projecting the whole vocabulary once and looking rows up is the same function, and far cheaper
+            // whenever the vocabulary is smaller than the number of positions (character tasks: 14 rows vs 704).
+            var table = RecurrentLayer.InputLinear(w.Layers[0], embedding.weight!, 0, options.EmbeddingSize, withBias: true);
+            return table.index_select(0, tokens.reshape(-1)).reshape([.. tokens.shape, table.shape[1]]);
+        }
         var embedded = DropoutMasks.Apply(embedding.call(tokens), options.Dropout, generator, training);
         if (embeddingMask is not null) embedded = embedded * embeddingMask;
         return RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);

@@ -94,6 +94,13 @@ public sealed class Seq2SeqModel : nn.Module
         }
     }
 
+    /// <summary>Whether the decoder projects its vocabulary once instead of every position (default true where cheaper).</summary>
+    internal bool UseVocabularyProjection
+    {
+        get => decoder.UseVocabularyProjection;
+        set => decoder.UseVocabularyProjection = value;
+    }
+
     public DecoderWeights PrepareDecoder() => decoder.PrepareWeights();
 
     /// <summary>One decoding step for inference.</summary>

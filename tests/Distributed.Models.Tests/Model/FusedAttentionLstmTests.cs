@@ -37,4 +37,18 @@ public class FusedAttentionLstmTests
         TinyModels.AssertClose(looped.Parameters.Gradients.ToArray(), fused.Parameters.Gradients.ToArray(), 2e-5);
         Assert.True(GradientClipping.L2Norm(fused.Parameters.Gradients) > 1e-3);
     }
+
+    [Fact]
+    public void Projecting_the_vocabulary_once_matches_projecting_every_position()
+    {
+        var data = TinyModels.Reverse(64, 3, 9);
+        var training = new TrainingOptions { BatchSize = 32 };
+        using var table = new Trainer(TinyModels.Options(), training, data.Vocabularies, 6, data.Train);
+        using var positions = new Trainer(TinyModels.Options(), training, data.Vocabularies, 6, data.Train);
+        positions.Model.UseVocabularyProjection = false;
+        using var batch = TrainingBatch.From(data.Train.Take(32).ToList());
+
+        Assert.Equal(positions.ComputeGradient(batch).Loss, table.ComputeGradient(batch).Loss, 5);
+        TinyModels.AssertClose(positions.Parameters.Gradients.ToArray(), table.Parameters.Gradients.ToArray(), 2e-5);
+    }
 }
