@@ -1,0 +1,60 @@
+using System.Numerics;
+
+namespace Distributed.Models.Training;
+
+/// <summary>Where clipping happens in data-parallel training.</summary>
+public enum ClipScope
+{
+    /// <summary>Each worker clips its own gradient; the clipped gradients are averaged (the design's default).</summary>
+    PerWorker,
+    /// <summary>The average is clipped: N workers then equal one worker on the union batch.</summary>
+    Global,
+}
+
+/// <summary>
+/// The coordinator's arithmetic for synchronous data-parallel training: the element-wise mean of the
+/// workers' flat gradients, clipped afterwards when the scope is global. Every worker then applies the
+/// same result with the same optimizer, so the replicas stay identical.
+/// </summary>
+public static class GradientAverager
+{
+    /// <summary>
+    /// Writes the mean of <paramref name="gradients"/> into <paramref name="average"/> and, for
+    /// <see cref="ClipScope.Global"/>, clips it; returns the L2 norm of the mean before clipping.
+    /// </summary>
+    public static double Average(IReadOnlyList<ReadOnlyMemory<float>> gradients, Span<float> average, ClipScope scope,
+        ClipMode mode, double threshold)
+    {
+        if (gradients.Count == 0) throw new ArgumentException("no gradients to average", nameof(gradients));
+        foreach (var g in gradients)
+            if (g.Length != average.Length)
+                throw new ArgumentException($"a gradient has {g.Length} values, expected {average.Length}", nameof(gradients));
+
+        gradients[0].Span.CopyTo(average);
+        for (int w = 1; w < gradients.Count; w++) AddInto(gradients[w].Span, average);
+        GradientClipping.Scale(average, 1f / gradients.Count);
+        return scope == ClipScope.Global
+            ? GradientClipping.Clip(average, mode, threshold)
+            : GradientClipping.L2Norm(average);
+    }
+
+    static void AddInto(ReadOnlySpan<float> x, Span<float> sum)
+    {
+        int i = 0;
+        for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
+            (new Vector<float>(sum.Slice(i)) + new Vector<float>(x.Slice(i))).CopyTo(sum.Slice(i));
+        for (; i < x.Length; i++) sum[i] += x[i];
+    }
+
+    /// <summary>A checksum of a replica's parameters (FNV-1a over their bytes): equal replicas give equal sums.</summary>
+    public static ulong Checksum(ReadOnlySpan<float> parameters)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (var b in System.Runtime.InteropServices.MemoryMarshal.AsBytes(parameters))
+        {
+            hash ^= b;
+            hash *= 1099511628211UL;
+        }
+        return hash;
+    }
+}
