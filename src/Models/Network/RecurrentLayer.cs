@@ -200,7 +200,7 @@ public sealed class RecurrentLayer : nn.Module
             var ih = ProjectInput(w, input, masks?.Input[d]).transpose(0, 1).contiguous();
             var state = initial?[d] ?? ZeroState(batch);
             Tensor output;
-            if (cell == CellKind.Lstm && UseFusedRecurrence)
+            if (cell == CellKind.Lstm && UseFusedRecurrence && PackedWeight.IsAvailable)
             {
                 (var sequence, state) = FusedLstmLayer.Run(ih, state, w, masks?.Hidden[d], validSteps?.t());
                 output = sequence.transpose(0, 1);
