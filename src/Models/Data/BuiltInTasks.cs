@@ -2,21 +2,6 @@ using System.Globalization;
 
 namespace Distributed.Models.Data;
 
-/// <summary>Synthetic seq2seq tasks that need no data files.</summary>
-public enum BuiltInTaskKind
-{
-    /// <summary>A digit string to itself.</summary>
-    Copy,
-    /// <summary>A digit string to its reverse.</summary>
-    Reverse,
-    /// <summary>A digit string to its digits in ascending order.</summary>
-    Sort,
-    /// <summary>"357+48" to "405".</summary>
-    Addition,
-    /// <summary>A date written in one of many human formats to its ISO form, "2026-11-25".</summary>
-    DateNormalisation,
-}
-
 /// <summary>Generates the built-in tasks. All of them are meant for <see cref="TokenizationKind.Character"/> tokenisation.</summary>
 public static class BuiltInTasks
 {

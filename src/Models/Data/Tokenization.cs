@@ -1,14 +1,5 @@
 namespace Distributed.Models.Data;
 
-/// <summary>How text is cut into tokens.</summary>
-public enum TokenizationKind
-{
-    /// <summary>One token per Unicode scalar value; joined without separators.</summary>
-    Character,
-    /// <summary>One token per run of non-whitespace; joined with single spaces.</summary>
-    Word,
-}
-
 /// <summary>Turns text into tokens and back.</summary>
 public static class Tokenizer
 {

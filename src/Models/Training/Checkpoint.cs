@@ -43,7 +43,7 @@ public static class Checkpoint
         writer.Write(trainer.Batches?.Position ?? 0);
     }
 
-    internal static Trainer Read(Stream stream, IReadOnlyList<EncodedExample>? trainShard)
+    internal static Trainer Read(Stream stream, IReadOnlyList<EncodedExample>? trainExamples, int rank, int worldSize)
     {
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         if (reader.ReadInt32() != Magic) throw new InvalidDataException("not a Distributed checkpoint");
@@ -53,7 +53,7 @@ public static class Checkpoint
         var training = JsonSerializer.Deserialize<TrainingOptions>(reader.ReadString(), Json)!;
         ulong seed = reader.ReadUInt64();
         var vocabularies = Vocabularies.ReadFrom(reader);
-        var trainer = new Trainer(model, training, vocabularies, seed, trainShard);
+        var trainer = new Trainer(model, training, vocabularies, seed, trainExamples, rank, worldSize);
         try
         {
             trainer.Restore(reader.ReadInt64());

@@ -2,17 +2,6 @@ using System.Numerics;
 
 namespace Distributed.Models.Training;
 
-/// <summary>The update rule.</summary>
-public enum OptimizerKind
-{
-    /// <summary>Adam (Kingma and Ba 2015); weight decay, if any, is added to the gradient (L2).</summary>
-    Adam,
-    /// <summary>Adam with decoupled weight decay (Loshchilov and Hutter 2019).</summary>
-    AdamW,
-    /// <summary>Stochastic gradient descent with (optionally Nesterov-free) momentum.</summary>
-    Sgd,
-}
-
 /// <summary>
 /// Optimizers over one flat parameter buffer and one flat gradient buffer. Their whole state is a couple of
 /// float arrays and a step count, so a checkpoint saves it exactly and every replica that applies the same

@@ -2,15 +2,6 @@ using System.Numerics;
 
 namespace Distributed.Models.Training;
 
-/// <summary>Where clipping happens in data-parallel training.</summary>
-public enum ClipScope
-{
-    /// <summary>Each worker clips its own gradient; the clipped gradients are averaged (the design's default).</summary>
-    PerWorker,
-    /// <summary>The average is clipped: N workers then equal one worker on the union batch.</summary>
-    Global,
-}
-
 /// <summary>
 /// The coordinator's arithmetic for synchronous data-parallel training: the element-wise mean of the
 /// workers' flat gradients, clipped afterwards when the scope is global. Every worker then applies the

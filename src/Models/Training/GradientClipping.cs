@@ -2,17 +2,6 @@ using System.Numerics;
 
 namespace Distributed.Models.Training;
 
-/// <summary>How a gradient is bounded before it is applied.</summary>
-public enum ClipMode
-{
-    /// <summary>No clipping.</summary>
-    None,
-    /// <summary>Scale the whole gradient down when its global L2 norm exceeds the threshold.</summary>
-    Norm,
-    /// <summary>Clamp every element to [-threshold, threshold].</summary>
-    Value,
-}
-
 /// <summary>
 /// Gradient clipping over a flat gradient buffer (the same buffer workers exchange), so the worker, the
 /// coordinator and the single-replica loop all clip with this one piece of code.

@@ -1,20 +1,5 @@
 namespace Distributed.Models.Training;
 
-/// <summary>How the learning rate falls after warm-up.</summary>
-public enum LearningRateDecay
-{
-    /// <summary>Constant after warm-up.</summary>
-    None,
-    /// <summary>Linearly to MinLearningRate at DecaySteps.</summary>
-    Linear,
-    /// <summary>Half a cosine to MinLearningRate at DecaySteps.</summary>
-    Cosine,
-    /// <summary>lr · sqrt(warmup / step) after warm-up (the Transformer schedule).</summary>
-    InverseSqrt,
-    /// <summary>lr · DecayRate^(steps after warm-up / DecaySteps).</summary>
-    Exponential,
-}
-
 /// <summary>Linear warm-up from 0 over WarmupSteps, then the chosen decay; a pure function of the step.</summary>
 public static class LearningRateSchedule
 {

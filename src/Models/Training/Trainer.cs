@@ -23,8 +23,9 @@ public sealed class Trainer : IDisposable
 {
     readonly FlatOptimizer optimizer;
 
+    // Given the training split, a replica draws its own batches; as worker `rank` of `worldSize` it takes that slice of every global batch.
     public Trainer(ModelOptions model, TrainingOptions training, Vocabularies vocabularies, ulong seed,
-        IReadOnlyList<EncodedExample>? trainShard = null)
+        IReadOnlyList<EncodedExample>? trainExamples = null, int rank = 0, int worldSize = 1)
     {
         NativeHeap.Configure();
         ModelOptions = model.EnsureValid();
@@ -34,7 +35,7 @@ public sealed class Trainer : IDisposable
         Model = new Seq2SeqModel(model, vocabularies.Source.Count, vocabularies.Target.Count, seed);
         Parameters = new FlatParameters(Model.OrderedParameters());
         optimizer = new FlatOptimizer(training, Parameters.Count);
-        if (trainShard is not null) Batches = new BatchStream(trainShard, training.BatchSize, seed, training.BucketByLength);
+        if (trainExamples is not null) Batches = new BatchStream(trainExamples, training.BatchSize, seed, training.BucketByLength, rank, worldSize);
     }
 
     public ModelOptions ModelOptions { get; }
@@ -120,8 +121,9 @@ public sealed class Trainer : IDisposable
 
     public void Save(Stream stream) => Checkpoint.Write(this, stream);
 
-    /// <summary>Rebuilds a trainer from a checkpoint alone; give it its shard to go on training exactly where it stopped.</summary>
-    public static Trainer Load(Stream stream, IReadOnlyList<EncodedExample>? trainShard = null) => Checkpoint.Read(stream, trainShard);
+    /// <summary>Rebuilds a trainer from a checkpoint alone; give it the training split (and its rank) to go on training exactly where it stopped.</summary>
+    public static Trainer Load(Stream stream, IReadOnlyList<EncodedExample>? trainExamples = null, int rank = 0, int worldSize = 1)
+        => Checkpoint.Read(stream, trainExamples, rank, worldSize);
 
     internal void Restore(long step) => Step = step;
 

@@ -1,6 +1,7 @@
 namespace Distributed.Models;
 
 /// <summary>The recurrent cell used by encoder and decoder.</summary>
+[GenerateSerializer, Alias("CellKind")]
 public enum CellKind
 {
     /// <summary>Long short-term memory (Hochreiter and Schmidhuber 1997).</summary>
@@ -12,6 +13,7 @@ public enum CellKind
 }
 
 /// <summary>How the decoder scores encoder positions.</summary>
+[GenerateSerializer, Alias("AttentionKind")]
 public enum AttentionKind
 {
     /// <summary>No attention: the decoder sees only the bridged final encoder state (the bottleneck baseline).</summary>
@@ -28,30 +30,31 @@ public enum AttentionKind
 /// Everything that decides the shape of an encoder-decoder. Serialisable (plain properties) so it can
 /// travel in sweep specs and checkpoints; <see cref="Validate"/> names every bad field at once.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("ModelOptions")]
 public sealed record ModelOptions
 {
     /// <summary>Recurrent cell of encoder and decoder.</summary>
-    public CellKind Cell { get; init; } = CellKind.Lstm;
+    [Id(0)] public CellKind Cell { get; init; } = CellKind.Lstm;
     /// <summary>Token embedding size (source and target each have their own table).</summary>
-    public int EmbeddingSize { get; init; } = 64;
+    [Id(1)] public int EmbeddingSize { get; init; } = 64;
     /// <summary>Hidden size of every recurrent layer (per direction in the encoder).</summary>
-    public int HiddenSize { get; init; } = 128;
+    [Id(2)] public int HiddenSize { get; init; } = 128;
     /// <summary>Stacked recurrent layers in the encoder, 1-4; the decoder has as many.</summary>
-    public int Layers { get; init; } = 1;
+    [Id(3)] public int Layers { get; init; } = 1;
     /// <summary>Run a backward encoder too and concatenate both directions per position.</summary>
-    public bool Bidirectional { get; init; }
+    [Id(4)] public bool Bidirectional { get; init; }
     /// <summary>Add each stacked layer's input to its output (h_l = h_{l-1} + RNN(h_{l-1})) from the second layer on.</summary>
-    public bool Residual { get; init; } = true;
+    [Id(5)] public bool Residual { get; init; } = true;
     /// <summary>Dropout between stacked layers and before the output projection, in [0, 1).</summary>
-    public double Dropout { get; init; }
+    [Id(6)] public double Dropout { get; init; }
     /// <summary>Variational dropout: one mask per sequence on each cell's input and hidden state, the same at every step, in [0, 1).</summary>
-    public double RecurrentDropout { get; init; }
+    [Id(7)] public double RecurrentDropout { get; init; }
     /// <summary>Layer-normalise the input-to-hidden and hidden-to-hidden transforms of every cell.</summary>
-    public bool LayerNorm { get; init; }
+    [Id(8)] public bool LayerNorm { get; init; }
     /// <summary>Decoder attention over encoder outputs.</summary>
-    public AttentionKind Attention { get; init; } = AttentionKind.Additive;
+    [Id(9)] public AttentionKind Attention { get; init; } = AttentionKind.Additive;
     /// <summary>Size of the additive attention's hidden layer; 0 means the hidden size.</summary>
-    public int AttentionSize { get; init; }
+    [Id(10)] public int AttentionSize { get; init; }
 
     /// <summary>Width of one encoder position: hidden size times the number of directions.</summary>
     public int EncoderOutputSize => HiddenSize * (Bidirectional ? 2 : 1);

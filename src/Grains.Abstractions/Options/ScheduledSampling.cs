@@ -1,6 +1,7 @@
 namespace Distributed.Models.Training;
 
 /// <summary>How the probability of feeding the ground truth decays with the training step (Bengio et al. 2015).</summary>
+[GenerateSerializer, Alias("SamplingSchedule")]
 public enum SamplingSchedule
 {
     /// <summary>ε = Initial at every step; Initial = 1 is plain teacher forcing.</summary>
@@ -14,17 +15,18 @@ public enum SamplingSchedule
 }
 
 /// <summary>Teacher forcing and scheduled sampling: the probability of feeding the ground truth at a step.</summary>
+[GenerateSerializer, Immutable, Alias("ScheduledSampling")]
 public sealed record ScheduledSampling
 {
-    public SamplingSchedule Schedule { get; init; } = SamplingSchedule.Constant;
+    [Id(0)] public SamplingSchedule Schedule { get; init; } = SamplingSchedule.Constant;
     /// <summary>k of the constant and linear schedules: the probability at step 0.</summary>
-    public double Initial { get; init; } = 1.0;
+    [Id(1)] public double Initial { get; init; } = 1.0;
     /// <summary>c of the linear schedule: how much the probability falls per step.</summary>
-    public double Slope { get; init; } = 1e-4;
+    [Id(2)] public double Slope { get; init; } = 1e-4;
     /// <summary>k of the exponential (0 &lt; k &lt; 1) and inverse sigmoid (k ≥ 1) schedules.</summary>
-    public double Decay { get; init; } = 0.999;
+    [Id(3)] public double Decay { get; init; } = 0.999;
     /// <summary>ε_min: the probability never falls below this.</summary>
-    public double Minimum { get; init; }
+    [Id(4)] public double Minimum { get; init; }
 
     /// <summary>Probability of feeding the ground truth at training step <paramref name="step"/> (0-based).</summary>
     public double TeacherProbability(long step) => Schedule switch

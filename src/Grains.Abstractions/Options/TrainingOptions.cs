@@ -1,6 +1,7 @@
 namespace Distributed.Models.Training;
 
 /// <summary>What a training loss is divided by.</summary>
+[GenerateSerializer, Alias("LossNormalization")]
 public enum LossNormalization
 {
     /// <summary>Mean over non-padding target tokens.</summary>
@@ -10,34 +11,35 @@ public enum LossNormalization
 }
 
 /// <summary>How one replica trains: optimizer, learning-rate schedule, clipping, loss, teacher forcing. Validated at start.</summary>
+[GenerateSerializer, Immutable, Alias("TrainingOptions")]
 public sealed record TrainingOptions
 {
-    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
-    public double LearningRate { get; init; } = 1e-3;
-    public double MinLearningRate { get; init; }
-    public int WarmupSteps { get; init; }
-    public LearningRateDecay Decay { get; init; } = LearningRateDecay.None;
+    [Id(0)] public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    [Id(1)] public double LearningRate { get; init; } = 1e-3;
+    [Id(2)] public double MinLearningRate { get; init; }
+    [Id(3)] public int WarmupSteps { get; init; }
+    [Id(4)] public LearningRateDecay Decay { get; init; } = LearningRateDecay.None;
     /// <summary>Length of the linear/cosine decay, or the period of the exponential one.</summary>
-    public int DecaySteps { get; init; } = 1000;
+    [Id(5)] public int DecaySteps { get; init; } = 1000;
     /// <summary>Factor per DecaySteps of the exponential decay.</summary>
-    public double DecayRate { get; init; } = 0.5;
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.999;
-    public double Epsilon { get; init; } = 1e-8;
+    [Id(6)] public double DecayRate { get; init; } = 0.5;
+    [Id(7)] public double Beta1 { get; init; } = 0.9;
+    [Id(8)] public double Beta2 { get; init; } = 0.999;
+    [Id(9)] public double Epsilon { get; init; } = 1e-8;
     /// <summary>SGD momentum.</summary>
-    public double Momentum { get; init; } = 0.9;
+    [Id(10)] public double Momentum { get; init; } = 0.9;
     /// <summary>L2 (Adam, SGD) or decoupled (AdamW) weight decay.</summary>
-    public double WeightDecay { get; init; }
-    public ClipMode Clip { get; init; } = ClipMode.Norm;
-    public double ClipThreshold { get; init; } = 1.0;
-    public double LabelSmoothing { get; init; }
-    public LossNormalization LossNormalization { get; init; } = LossNormalization.Tokens;
-    public ScheduledSampling TeacherForcing { get; init; } = new();
-    public int BatchSize { get; init; } = 64;
+    [Id(11)] public double WeightDecay { get; init; }
+    [Id(12)] public ClipMode Clip { get; init; } = ClipMode.Norm;
+    [Id(13)] public double ClipThreshold { get; init; } = 1.0;
+    [Id(14)] public double LabelSmoothing { get; init; }
+    [Id(15)] public LossNormalization LossNormalization { get; init; } = LossNormalization.Tokens;
+    [Id(16)] public ScheduledSampling TeacherForcing { get; init; } = new();
+    [Id(17)] public int BatchSize { get; init; } = 64;
     /// <summary>Group examples of similar source length into batches, to pad less.</summary>
-    public bool BucketByLength { get; init; } = true;
+    [Id(18)] public bool BucketByLength { get; init; } = true;
     /// <summary>Longest output when decoding for evaluation.</summary>
-    public int MaxDecodeLength { get; init; } = 64;
+    [Id(19)] public int MaxDecodeLength { get; init; } = 64;
 
     /// <summary>Every problem, each naming its field; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string prefix = "training")

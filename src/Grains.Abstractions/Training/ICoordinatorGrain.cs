@@ -1,0 +1,25 @@
+namespace Distributed.Grains.Abstractions.Training;
+
+/// <summary>
+/// Drives one run of a trial: every step it collects each worker's clipped gradient, averages them and hands
+/// the average back, checks the replicas agree, evaluates and checkpoints. Keyed by trial id.
+/// </summary>
+[Alias("ICoordinatorGrain")]
+public interface ICoordinatorGrain : IGrainWithStringKey
+{
+    /// <summary>Starts <paramref name="run"/> in the background and returns at once; a newer run replaces an older one.</summary>
+    [Alias("Run")] Task RunAsync(TrialRun run);
+    /// <summary>True while run <paramref name="runId"/> is in progress on this activation.</summary>
+    [Alias("IsRunning")] Task<bool> IsRunningAsync(long runId);
+    [Alias("Stop")] Task StopAsync(long runId);
+}
+
+/// <summary>One attempt at a trial: from the start or from a checkpoint. A newer run id makes older ones stale everywhere.</summary>
+[GenerateSerializer, Immutable, Alias("TrialRun")]
+public sealed record TrialRun(
+    [property: Id(0)] string TrialId,
+    [property: Id(1)] long RunId,
+    [property: Id(2)] TrialSpec Spec,
+    [property: Id(3)] long StartStep,
+    [property: Id(4)] string? CheckpointPath,
+    [property: Id(5)] int RecoveriesSoFar);

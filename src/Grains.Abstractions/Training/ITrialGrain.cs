@@ -1,0 +1,37 @@
+namespace Distributed.Grains.Abstractions.Training;
+
+/// <summary>
+/// One training run, keyed by its trial id. It owns the run's spec, state, metric history and checkpoints,
+/// starts a coordinator, and resumes from the last checkpoint when the coordinator is lost.
+/// </summary>
+[Alias("ITrialGrain")]
+public interface ITrialGrain : IGrainWithStringKey
+{
+    /// <summary>Validates and starts the trial. Starting again with the same spec returns its status; another spec is refused.</summary>
+    [Alias("Start")] Task<TrialStatus> StartAsync(TrialSpec spec);
+    [Alias("GetStatus")] Task<TrialStatus> GetStatusAsync();
+    [Alias("GetSpec")] Task<TrialSpec?> GetSpecAsync();
+    /// <summary>Step metrics after <paramref name="afterStep"/> (use -1 for all) and every evaluation after it.</summary>
+    [Alias("GetMetrics")] Task<TrialMetrics> GetMetricsAsync(long afterStep);
+    /// <summary>Stops a running trial; what it produced is kept.</summary>
+    [Alias("Cancel")] Task<TrialStatus> CancelAsync();
+    /// <summary>Progress from this trial's coordinator; reports of an older run are ignored.</summary>
+    [Alias("Report")] Task ReportAsync(TrialReport report);
+}
+
+/// <summary>What a coordinator tells its trial: new metrics, a checkpoint, a restart, or the end.</summary>
+[GenerateSerializer, Immutable, Alias("TrialReport")]
+public sealed record TrialReport
+{
+    [Id(0)] public long RunId { get; init; }
+    [Id(1)] public IReadOnlyList<StepMetrics> Steps { get; init; } = [];
+    [Id(2)] public IReadOnlyList<EvaluationMetrics> Evaluations { get; init; } = [];
+    /// <summary>A checkpoint of the replicas after this many steps was written to <see cref="CheckpointPath"/>.</summary>
+    [Id(3)] public long? CheckpointStep { get; init; }
+    [Id(4)] public string? CheckpointPath { get; init; }
+    /// <summary>The coordinator lost a worker and went back to this step; later metrics are void.</summary>
+    [Id(5)] public long? RestartedFrom { get; init; }
+    /// <summary>Set when the run ended: completed, diverged or failed.</summary>
+    [Id(6)] public TrialState? Outcome { get; init; }
+    [Id(7)] public string? Reason { get; init; }
+}

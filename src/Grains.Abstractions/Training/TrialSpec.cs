@@ -1,0 +1,91 @@
+using Distributed.Models;
+using Distributed.Models.Data;
+using Distributed.Models.Training;
+
+namespace Distributed.Grains.Abstractions.Training;
+
+/// <summary>How a trial spreads over workers and keeps them in step.</summary>
+[GenerateSerializer, Immutable, Alias("DataParallelOptions")]
+public sealed record DataParallelOptions
+{
+    /// <summary>Worker grains, each with a replica and slice `rank` of every global batch (1-16).</summary>
+    [Id(0)] public int Workers { get; init; } = 1;
+    /// <summary>Clip each worker's gradient then average (the default), or clip the average.</summary>
+    [Id(1)] public ClipScope ClipScope { get; init; } = ClipScope.PerWorker;
+    /// <summary>How long the coordinator waits for every worker's gradient of one step.</summary>
+    [Id(2)] public TimeSpan ExchangeTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>How long a worker may take to build or restore its replica.</summary>
+    [Id(3)] public TimeSpan LoadTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Compare the replicas' parameter checksums every this many steps.</summary>
+    [Id(4)] public int ChecksumEvery { get; init; } = 50;
+    /// <summary>Resumes from the last checkpoint after a lost worker or coordinator before the trial is failed.</summary>
+    [Id(5)] public int MaxRecoveries { get; init; } = 5;
+
+    public IReadOnlyList<string> Validate(string prefix)
+    {
+        var errors = new OptionErrors(prefix);
+        errors.Check(Workers is >= 1 and <= 16, "workers", "must be 1..16");
+        errors.Check(Enum.IsDefined(ClipScope), "clipScope", "must be perWorker or global");
+        errors.Check(ExchangeTimeout > TimeSpan.Zero, "exchangeTimeout", "must be > 0");
+        errors.Check(LoadTimeout > TimeSpan.Zero, "loadTimeout", "must be > 0");
+        errors.Check(ChecksumEvery >= 1, "checksumEvery", "must be >= 1");
+        errors.Check(MaxRecoveries >= 0, "maxRecoveries", "must be >= 0");
+        return errors.List;
+    }
+}
+
+/// <summary>How long a trial trains and how often it evaluates and checkpoints.</summary>
+[GenerateSerializer, Immutable, Alias("TrialSchedule")]
+public sealed record TrialSchedule
+{
+    /// <summary>Optimizer steps (each one global batch of workers × batch size examples).</summary>
+    [Id(0)] public int Steps { get; init; } = 1000;
+    /// <summary>Seed of the initial weights, the batch order and dropout.</summary>
+    [Id(1)] public ulong Seed { get; init; } = 1;
+    [Id(2)] public int EvaluateEvery { get; init; } = 200;
+    /// <summary>Validation examples decoded per evaluation; 0 means the whole split.</summary>
+    [Id(3)] public int EvaluationExamples { get; init; } = 500;
+    [Id(4)] public int BeamWidth { get; init; } = 1;
+    [Id(5)] public int CheckpointEvery { get; init; } = 100;
+
+    public IReadOnlyList<string> Validate(string prefix)
+    {
+        var errors = new OptionErrors(prefix);
+        errors.Check(Steps is >= 1 and <= 100_000_000, "steps", "must be 1..100000000");
+        errors.Check(EvaluateEvery >= 1, "evaluateEvery", "must be >= 1");
+        errors.Check(EvaluationExamples >= 0, "evaluationExamples", "must be >= 0 (0 means the whole validation split)");
+        errors.Check(BeamWidth is >= 1 and <= 64, "beamWidth", "must be 1..64");
+        errors.Check(CheckpointEvery >= 1, "checkpointEvery", "must be >= 1");
+        return errors.List;
+    }
+}
+
+/// <summary>Everything one training run needs: data, model, optimizer, parallelism and schedule.</summary>
+[GenerateSerializer, Immutable, Alias("TrialSpec")]
+public sealed record TrialSpec
+{
+    [Id(0)] public DataOptions Data { get; init; } = new();
+    [Id(1)] public ModelOptions Model { get; init; } = new();
+    [Id(2)] public TrainingOptions Training { get; init; } = new();
+    [Id(3)] public DataParallelOptions Parallel { get; init; } = new();
+    [Id(4)] public TrialSchedule Schedule { get; init; } = new();
+
+    /// <summary>Every problem, each naming its field path ("trial.parallel.workers: must be 1..16"); empty when valid.</summary>
+    public IReadOnlyList<string> Validate(string prefix = "trial")
+    {
+        var errors = new OptionErrors(prefix);
+        errors.Check(Data is not null, "data", "is required");
+        errors.Check(Model is not null, "model", "is required");
+        errors.Check(Training is not null, "training", "is required");
+        errors.Check(Parallel is not null, "parallel", "is required");
+        errors.Check(Schedule is not null, "schedule", "is required");
+        if (Data is not null) errors.Add(Data.Validate($"{prefix}.data"));
+        if (Model is not null) errors.Add(Model.Validate($"{prefix}.model"));
+        if (Training is not null) errors.Add(Training.Validate($"{prefix}.training"));
+        if (Parallel is not null) errors.Add(Parallel.Validate($"{prefix}.parallel"));
+        if (Schedule is not null) errors.Add(Schedule.Validate($"{prefix}.schedule"));
+        return errors.List;
+    }
+
+    public TrialSpec EnsureValid() => OptionErrors.EnsureValid(this, Validate());
+}

@@ -1,0 +1,64 @@
+namespace Distributed.Grains.Abstractions.Training;
+
+/// <summary>Where a trial is in its life.</summary>
+[GenerateSerializer, Alias("TrialState")]
+public enum TrialState
+{
+    Queued,
+    Running,
+    Completed,
+    StoppedEarly,
+    Diverged,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>What one optimizer step of the whole trial did.</summary>
+[GenerateSerializer, Immutable, Alias("StepMetrics")]
+public sealed record StepMetrics(
+    [property: Id(0)] long Step,
+    [property: Id(1)] double Loss,
+    [property: Id(2)] double GradientNorm,
+    [property: Id(3)] double LearningRate,
+    [property: Id(4)] double SamplesPerSecond,
+    [property: Id(5)] double TeacherProbability);
+
+/// <summary>One evaluation on the validation split.</summary>
+[GenerateSerializer, Immutable, Alias("EvaluationMetrics")]
+public sealed record EvaluationMetrics(
+    [property: Id(0)] long Step,
+    [property: Id(1)] double Loss,
+    [property: Id(2)] double Perplexity,
+    [property: Id(3)] double TokenAccuracy,
+    [property: Id(4)] double ExactMatch,
+    [property: Id(5)] double Bleu,
+    [property: Id(6)] int Examples);
+
+/// <summary>A trial at a glance.</summary>
+[GenerateSerializer, Immutable, Alias("TrialStatus")]
+public sealed record TrialStatus
+{
+    [Id(0)] public required string TrialId { get; init; }
+    [Id(1)] public TrialState State { get; init; }
+    /// <summary>Optimizer steps done (the last one recorded).</summary>
+    [Id(2)] public long Step { get; init; }
+    [Id(3)] public long Steps { get; init; }
+    /// <summary>Why the trial ended the way it did, or what it last recovered from.</summary>
+    [Id(4)] public string? Reason { get; init; }
+    [Id(5)] public long? CheckpointStep { get; init; }
+    [Id(6)] public string? CheckpointPath { get; init; }
+    /// <summary>Times the trial resumed from a checkpoint after losing a worker or its coordinator.</summary>
+    [Id(7)] public int Recoveries { get; init; }
+    [Id(8)] public StepMetrics? LastStep { get; init; }
+    [Id(9)] public EvaluationMetrics? LastEvaluation { get; init; }
+    [Id(10)] public DateTimeOffset? StartedAt { get; init; }
+    [Id(11)] public DateTimeOffset? EndedAt { get; init; }
+
+    public bool IsFinished => State is TrialState.Completed or TrialState.StoppedEarly or TrialState.Diverged or TrialState.Failed or TrialState.Cancelled;
+}
+
+/// <summary>A trial's metric history from some step on.</summary>
+[GenerateSerializer, Immutable, Alias("TrialMetrics")]
+public sealed record TrialMetrics(
+    [property: Id(0)] IReadOnlyList<StepMetrics> Steps,
+    [property: Id(1)] IReadOnlyList<EvaluationMetrics> Evaluations);

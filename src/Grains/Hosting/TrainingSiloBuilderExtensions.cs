@@ -1,0 +1,30 @@
+using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Storage;
+using Distributed.Grains.Training;
+using Distributed.Models;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace Distributed.Grains.Hosting;
+
+public static class TrainingSiloBuilderExtensions
+{
+    /// <summary>
+    /// Everything a silo needs to run trials: the replica host, the spread placement of workers, and local-directory
+    /// grain state and artifacts (a cluster replaces those two with Azure storage before or after this call).
+    /// </summary>
+    public static ISiloBuilder AddDistributedTraining(this ISiloBuilder silo, TrainingSiloOptions options)
+    {
+        OptionErrors.EnsureValid(options, options.Validate());
+        var root = Path.GetFullPath(options.DataDirectory);
+        silo.Services.AddSingleton(options);
+        silo.Services.AddSingleton<ReplicaHost>();
+        silo.Services.TryAddSingleton<IArtifactStore>(_ => new LocalArtifactStore(Path.Combine(root, "artifacts")));
+        silo.Services.TryAddKeyedSingleton<IGrainStorage>(StorageNames.State,
+            (services, _) => new FileGrainStorage(Path.Combine(root, "state"), services.GetRequiredService<Serializer>()));
+        silo.Services.AddPlacementDirector<SpreadPlacement, SpreadPlacementDirector>();
+        return silo;
+    }
+}

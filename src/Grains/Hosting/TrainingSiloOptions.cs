@@ -1,0 +1,27 @@
+using Distributed.Models;
+
+namespace Distributed.Grains.Hosting;
+
+/// <summary>Names of the storage providers the grains use.</summary>
+public static class StorageNames
+{
+    /// <summary>Durable grain state: trials (and sweeps).</summary>
+    public const string State = "state";
+}
+
+/// <summary>What a silo needs to host training: where it keeps things, and how many torch threads a replica uses.</summary>
+public sealed record TrainingSiloOptions
+{
+    /// <summary>Root of grain state and artifacts (checkpoints, results) when they are kept locally.</summary>
+    public string DataDirectory { get; init; } = Path.Combine(Environment.CurrentDirectory, ".distributed");
+    /// <summary>libtorch intra-op threads per replica; 1 is fastest for small RNNs on few cores, and repeatable.</summary>
+    public int TorchThreadsPerReplica { get; init; } = 1;
+
+    public IReadOnlyList<string> Validate(string prefix = "silo")
+    {
+        var errors = new OptionErrors(prefix);
+        errors.Check(!string.IsNullOrWhiteSpace(DataDirectory), "dataDirectory", "must be a directory path");
+        errors.Check(TorchThreadsPerReplica is >= 1 and <= 256, "torchThreadsPerReplica", "must be 1..256");
+        return errors.List;
+    }
+}

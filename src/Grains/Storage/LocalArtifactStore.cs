@@ -1,0 +1,77 @@
+using Distributed.Grains.Abstractions.Storage;
+
+namespace Distributed.Grains.Storage;
+
+/// <summary>The artifact store over a local directory: the embedded default, and what every silo of one machine shares.</summary>
+public sealed class LocalArtifactStore : IArtifactStore
+{
+    readonly string root;
+
+    public LocalArtifactStore(string root)
+    {
+        this.root = Path.GetFullPath(root);
+        Directory.CreateDirectory(this.root);
+    }
+
+    public async Task WriteAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellation = default)
+    {
+        var target = Resolve(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        // Write aside, then rename: a reader never sees half a checkpoint, even if this process dies mid-write.
+        var temporary = $"{target}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                await file.WriteAsync(content, cancellation);
+                await file.FlushAsync(cancellation);
+            }
+            File.Move(temporary, target, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    public async Task<byte[]?> ReadAsync(string path, CancellationToken cancellation = default)
+    {
+        var target = Resolve(path);
+        try
+        {
+            return await File.ReadAllBytesAsync(target, cancellation);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellation = default)
+    {
+        var directory = Resolve(prefix.Contains('/') ? prefix[..prefix.LastIndexOf('/')] : "");
+        if (!Directory.Exists(directory)) return Task.FromResult<IReadOnlyList<string>>([]);
+        IReadOnlyList<string> paths = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal))
+            .Select(f => Path.GetRelativePath(root, f).Replace(Path.DirectorySeparatorChar, '/'))
+            .Where(p => p.StartsWith(prefix, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return Task.FromResult(paths);
+    }
+
+    public Task DeleteAsync(string path, CancellationToken cancellation = default)
+    {
+        File.Delete(Resolve(path));
+        return Task.CompletedTask;
+    }
+
+    string Resolve(string path)
+    {
+        if (path.StartsWith('/') || path.Split('/').Any(part => part is ".." or "."))
+            throw new ArgumentException($"artifact path '{path}' must be relative and must not contain '.' or '..'", nameof(path));
+        var full = Path.GetFullPath(Path.Combine(root, path));
+        if (!full.StartsWith(root, StringComparison.Ordinal)) throw new ArgumentException($"artifact path '{path}' leaves the store", nameof(path));
+        return full;
+    }
+}

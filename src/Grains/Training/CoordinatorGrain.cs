@@ -1,0 +1,43 @@
+using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Abstractions.Training;
+using Microsoft.Extensions.Logging;
+using Orleans.Placement;
+
+namespace Distributed.Grains.Training;
+
+/// <summary>
+/// Runs one trial's synchronous data-parallel loop (<see cref="DataParallelLoop"/>) in the background of its
+/// activation. The trial grain checks it is alive and starts a newer run from the last checkpoint when it is not.
+/// </summary>
+[PreferLocalPlacement]
+public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store, ILogger<CoordinatorGrain> log) : Grain, ICoordinatorGrain
+{
+    long runId = -1;
+    Task? loop;
+    CancellationTokenSource? stop;
+
+    public Task RunAsync(TrialRun run)
+    {
+        if (run.RunId < runId || (run.RunId == runId && loop is { IsCompleted: false })) return Task.CompletedTask;
+        stop?.Cancel();
+        runId = run.RunId;
+        stop = new CancellationTokenSource();
+        // Started, not awaited: it runs in this activation's turns between the calls it makes.
+        loop = new DataParallelLoop(run, grains, store, log, stop.Token).RunAsync();
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> IsRunningAsync(long id) => Task.FromResult(id == runId && loop is { IsCompleted: false });
+
+    public Task StopAsync(long id)
+    {
+        if (id >= runId) stop?.Cancel();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        stop?.Cancel();
+        return Task.CompletedTask;
+    }
+}

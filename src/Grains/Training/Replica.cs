@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Models.Data;
+using Distributed.Models.Training;
+
+namespace Distributed.Grains.Training;
+
+/// <summary>
+/// The TorchSharp side of a worker: one <see cref="Trainer"/> on its own thread. Every method queues onto that
+/// thread; the worker grain only awaits. The gradient buffer is reused each step: by the time the next step's
+/// request arrives the coordinator has finished reading the previous one.
+/// </summary>
+public sealed class Replica : IDisposable
+{
+    readonly ReplicaThread thread;
+    readonly ReplicaHost host;
+    Trainer? trainer;
+    PreparedData? data;
+    WorkerAssignment? assignment;
+    byte[]? gradient;
+
+    internal Replica(string key, ReplicaHost host, int torchThreads)
+    {
+        Key = key;
+        this.host = host;
+        thread = new ReplicaThread($"replica {key}", torchThreads);
+    }
+
+    public string Key { get; }
+
+    public Task<ReplicaReady> LoadAsync(WorkerAssignment work, byte[]? checkpoint, string silo) => thread.Run(() =>
+    {
+        trainer?.Dispose();
+        trainer = null;
+        gradient = null;
+        var spec = work.Spec;
+        data = host.Data(spec.Data);
+        int world = spec.Parallel.Workers;
+        trainer = checkpoint is null
+            ? new Trainer(spec.Model, spec.Training, data.Vocabularies, spec.Schedule.Seed, data.Train, work.Rank, world)
+            : Trainer.Load(new MemoryStream(checkpoint), data.Train, work.Rank, world);
+        assignment = work;
+        return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo);
+    });
+
+    public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() =>
+    {
+        var t = Loaded();
+        if (step.Average is not null)
+        {
+            t.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average));
+            t.OptimizerStep();
+        }
+        if (t.Step != step.Step) throw new InvalidOperationException($"replica {Key} is at step {t.Step}, asked for step {step.Step}");
+        ulong? checksum = step.Checksum ? GradientAverager.Checksum(t.Parameters.Values) : null;
+        if (!step.Compute) return new WorkerGradient(step.Step, 0, 0, 0, 0, null, checksum, 0);
+
+        var clock = Stopwatch.StartNew();
+        // Dropout masks differ per worker and per step, yet are a pure function of both, so a resumed run draws the same ones.
+        t.Model.Generator.manual_seed((long)SeededRandom.Mix(SeededRandom.Mix(t.Seed, (ulong)assignment!.Rank), (ulong)step.Step));
+        var examples = t.Batches!.Next();
+        GradientReport report;
+        using (var batch = TrainingBatch.From(examples)) report = t.ComputeGradient(batch);
+        double norm = assignment.Spec.Parallel.ClipScope == ClipScope.PerWorker
+            ? t.ClipGradient()
+            : GradientClipping.L2Norm(t.Parameters.Gradients);
+        gradient ??= new byte[t.Parameters.Count * sizeof(float)];
+        MemoryMarshal.AsBytes(t.Parameters.Gradients).CopyTo(gradient);
+        return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, gradient, checksum, clock.Elapsed.TotalSeconds);
+    });
+
+    public Task<EvaluationMetrics?> EvaluateAsync(long step) => thread.Run(() =>
+    {
+        var t = Loaded();
+        var schedule = assignment!.Spec.Schedule;
+        var valid = data!.Valid;
+        if (valid.Count == 0) return null;
+        var examples = schedule.EvaluationExamples > 0 && schedule.EvaluationExamples < valid.Count ? valid.Take(schedule.EvaluationExamples).ToList() : valid;
+        var r = t.Evaluate(examples, schedule.BeamWidth);
+        return new EvaluationMetrics(step, r.Loss, r.Perplexity, r.TokenAccuracy, r.ExactMatch, r.Bleu, r.Examples);
+    });
+
+    public Task<byte[]> CheckpointAsync() => thread.Run(() =>
+    {
+        var stream = new MemoryStream();
+        Loaded().Save(stream);
+        return stream.ToArray();
+    });
+
+    public Task<float[]> ParametersAsync() => thread.Run(() => Loaded().Parameters.Values.ToArray());
+
+    /// <summary>Runs code against the trainer on its thread: how tests play a faulty replica.</summary>
+    internal Task WithTrainerAsync(Action<Trainer> action) => thread.Run(() => action(Loaded()));
+
+    Trainer Loaded() => trainer ?? throw new InvalidOperationException($"replica {Key} holds no model");
+
+    public void Dispose()
+    {
+        thread.Run(() =>
+        {
+            trainer?.Dispose();
+            trainer = null;
+        });
+        thread.Dispose();
+    }
+}

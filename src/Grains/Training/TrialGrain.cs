@@ -1,0 +1,179 @@
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
+namespace Distributed.Grains.Training;
+
+/// <summary>A trial's durable record: what it is, where it is, and every metric it produced.</summary>
+[GenerateSerializer, Alias("TrialRecord")]
+public sealed class TrialRecord
+{
+    [Id(0)] public TrialSpec? Spec { get; set; }
+    [Id(1)] public TrialState State { get; set; } = TrialState.Queued;
+    [Id(2)] public string? Reason { get; set; }
+    [Id(3)] public long RunId { get; set; }
+    [Id(4)] public long? CheckpointStep { get; set; }
+    [Id(5)] public string? CheckpointPath { get; set; }
+    [Id(6)] public int Recoveries { get; set; }
+    [Id(7)] public List<StepMetrics> Steps { get; set; } = [];
+    [Id(8)] public List<EvaluationMetrics> Evaluations { get; set; } = [];
+    [Id(9)] public DateTimeOffset? StartedAt { get; set; }
+    [Id(10)] public DateTimeOffset? EndedAt { get; set; }
+}
+
+/// <summary>
+/// Owns one training run: validates and starts it, keeps its record and metrics durable, and watches its
+/// coordinator; when the coordinator is gone (its silo stopped or died) it starts a newer run from the last
+/// checkpoint on the silos that remain. Being called is enough to bring it back after its own silo is lost.
+/// </summary>
+public sealed class TrialGrain(
+    [PersistentState("trial", StorageNames.State)] IPersistentState<TrialRecord> record,
+    ILogger<TrialGrain> log) : Grain, ITrialGrain
+{
+    static readonly TimeSpan WatchEvery = TimeSpan.FromSeconds(2);
+    const int SilentChecksBeforeRestart = 3;
+    IGrainTimer? watchdog;
+    int failedChecks;
+
+    TrialRecord R => record.State;
+    string TrialId => this.GetPrimaryKeyString();
+    ICoordinatorGrain Coordinator => GrainFactory.GetGrain<ICoordinatorGrain>(TrialId);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (R.State == TrialState.Running) Watch();
+        return Task.CompletedTask;
+    }
+
+    public async Task<TrialStatus> StartAsync(TrialSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.EnsureValid();
+        if (R.Spec is not null)
+        {
+            if (R.Spec != spec) throw new InvalidOperationException($"trial {TrialId} already exists with another spec");
+            return Status();
+        }
+        R.Spec = spec;
+        R.State = TrialState.Running;
+        R.RunId = 1;
+        R.StartedAt = DateTimeOffset.UtcNow;
+        await record.WriteStateAsync();
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, spec, 0, null, 0));
+        Watch();
+        return Status();
+    }
+
+    public Task<TrialStatus> GetStatusAsync() => Task.FromResult(Status());
+
+    public Task<TrialSpec?> GetSpecAsync() => Task.FromResult(R.Spec);
+
+    public Task<TrialMetrics> GetMetricsAsync(long afterStep) => Task.FromResult(new TrialMetrics(
+        R.Steps.Where(s => s.Step > afterStep).ToList(),
+        R.Evaluations.Where(e => e.Step > afterStep).ToList()));
+
+    public async Task<TrialStatus> CancelAsync()
+    {
+        if (R.State is TrialState.Running or TrialState.Queued)
+        {
+            await Coordinator.StopAsync(R.RunId);
+            await EndAsync(TrialState.Cancelled, "cancelled by the user");
+        }
+        return Status();
+    }
+
+    public async Task ReportAsync(TrialReport report)
+    {
+        if (report.RunId != R.RunId || R.State != TrialState.Running) return;
+        if (report.RestartedFrom is { } from)
+        {
+            R.Steps.RemoveAll(s => s.Step > from);
+            R.Evaluations.RemoveAll(e => e.Step > from);
+            R.Recoveries++;
+            R.Reason = $"resumed from step {from} after losing a worker";
+        }
+        long last = R.Steps.Count > 0 ? R.Steps[^1].Step : 0;
+        R.Steps.AddRange(report.Steps.Where(s => s.Step > last));
+        R.Evaluations.AddRange(report.Evaluations);
+        failedChecks = 0;
+        if (report.CheckpointStep is { } step)
+        {
+            R.CheckpointStep = step;
+            R.CheckpointPath = report.CheckpointPath;
+        }
+        if (report.Outcome is { } outcome) await EndAsync(outcome, report.Reason);
+        else if (report.CheckpointStep is not null || report.RestartedFrom is not null) await record.WriteStateAsync();
+    }
+
+    void Watch() => watchdog ??= this.RegisterGrainTimer(CheckCoordinatorAsync, new GrainTimerCreationOptions(WatchEvery, WatchEvery) { Interleave = true });
+
+    async Task CheckCoordinatorAsync(CancellationToken cancellation)
+    {
+        if (R.State != TrialState.Running)
+        {
+            watchdog?.Dispose();
+            watchdog = null;
+            return;
+        }
+        bool running;
+        try
+        {
+            running = await Coordinator.IsRunningAsync(R.RunId).WaitAsync(TimeSpan.FromSeconds(5), cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogWarning(e, "Trial {Trial}: coordinator did not answer", TrialId);
+            if (++failedChecks < SilentChecksBeforeRestart) return;
+            running = false;
+        }
+        if (running || R.State != TrialState.Running) return;
+        await RestartAsync();
+    }
+
+    async Task RestartAsync()
+    {
+        failedChecks = 0;
+        R.Recoveries++;
+        if (R.Recoveries > R.Spec!.Parallel.MaxRecoveries)
+        {
+            await EndAsync(TrialState.Failed, $"lost its coordinator {R.Recoveries} times; gave up");
+            return;
+        }
+        long from = R.CheckpointStep ?? 0;
+        R.Steps.RemoveAll(s => s.Step > from);
+        R.Evaluations.RemoveAll(e => e.Step > from);
+        R.RunId++;
+        R.Reason = $"resumed from step {from} after losing the coordinator";
+        await record.WriteStateAsync();
+        log.LogWarning("Trial {Trial}: coordinator lost; run {Run} resumes from step {Step}", TrialId, R.RunId, from);
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.Recoveries));
+    }
+
+    async Task EndAsync(TrialState state, string? reason)
+    {
+        R.State = state;
+        // A completed trial keeps its note of what it recovered from.
+        R.Reason = reason ?? R.Reason;
+        R.EndedAt = DateTimeOffset.UtcNow;
+        await record.WriteStateAsync();
+        watchdog?.Dispose();
+        watchdog = null;
+    }
+
+    TrialStatus Status() => new()
+    {
+        TrialId = TrialId,
+        State = R.State,
+        Step = R.Steps.Count > 0 ? R.Steps[^1].Step : R.CheckpointStep ?? 0,
+        Steps = R.Spec?.Schedule.Steps ?? 0,
+        Reason = R.Reason,
+        CheckpointStep = R.CheckpointStep,
+        CheckpointPath = R.CheckpointPath,
+        Recoveries = R.Recoveries,
+        LastStep = R.Steps.Count > 0 ? R.Steps[^1] : null,
+        LastEvaluation = R.Evaluations.Count > 0 ? R.Evaluations[^1] : null,
+        StartedAt = R.StartedAt,
+        EndedAt = R.EndedAt,
+    };
+}

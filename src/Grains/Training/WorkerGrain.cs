@@ -1,0 +1,78 @@
+using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Hosting;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+
+namespace Distributed.Grains.Training;
+
+/// <summary>
+/// One replica of a trial, keyed "trialId/rank" and spread over the silos by rank. It only awaits: the replica's
+/// thread does the TorchSharp work. A request of another run than the one loaded is refused, so a coordinator
+/// that lost its trial can never drive these replicas.
+/// </summary>
+[SpreadPlacement]
+public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSiloDetails silo) : Grain, IWorkerGrain
+{
+    Replica? replica;
+    long runId = -1;
+
+    public static string KeyOf(string trialId, int rank) => $"{trialId}/{rank}";
+
+    public async Task<ReplicaReady> LoadAsync(WorkerAssignment assignment)
+    {
+        byte[]? checkpoint = null;
+        if (assignment.CheckpointPath is not null)
+            checkpoint = await store.ReadAsync(assignment.CheckpointPath)
+                ?? throw new InvalidOperationException($"checkpoint {assignment.CheckpointPath} is missing from the artifact store");
+        runId = -1;
+        replica ??= host.Open(this.GetPrimaryKeyString());
+        var ready = await replica.LoadAsync(assignment, checkpoint, silo.SiloAddress.ToString());
+        runId = assignment.RunId;
+        return ready;
+    }
+
+    public Task<WorkerGradient> StepAsync(WorkerStep step) => Current(step.RunId).StepAsync(step);
+
+    public Task<EvaluationMetrics?> EvaluateAsync(long run, long step) => Current(run).EvaluateAsync(step);
+
+    public async Task SaveCheckpointAsync(long run, string path)
+    {
+        var bytes = await Current(run).CheckpointAsync();
+        await store.WriteAsync(path, bytes);
+    }
+
+    public async Task<Immutable<float[]>> GetParametersAsync()
+    {
+        if (replica is null) throw new InvalidOperationException($"worker {this.GetPrimaryKeyString()} holds no replica");
+        return new Immutable<float[]>(await replica.ParametersAsync());
+    }
+
+    public Task ReleaseAsync()
+    {
+        Release();
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        Release();
+        return Task.CompletedTask;
+    }
+
+    Replica Current(long run)
+    {
+        if (replica is null || run != runId)
+            throw new InvalidOperationException($"worker {this.GetPrimaryKeyString()} on {silo.SiloAddress} holds no replica of run {run}");
+        return replica;
+    }
+
+    void Release()
+    {
+        runId = -1;
+        if (replica is null) return;
+        host.Close(replica.Key);
+        replica = null;
+    }
+}

@@ -1,0 +1,180 @@
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Models.Data;
+using Distributed.Models.Training;
+
+namespace Distributed.Grains.Tests;
+
+// Synchronous data parallelism through real grains: N workers, one coordinator, the same replicas everywhere.
+[Collection(SharedCluster.Name)]
+public class DataParallelTrialTests(SharedClusterFixture fixture)
+{
+    readonly TrainingCluster cluster = fixture.Cluster;
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task Workers_with_global_clipping_end_equal_to_one_worker_on_the_union_batch(int workers)
+    {
+        var id = $"equivalence-{workers}";
+        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with { Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global } };
+        var parallel = Specs.Tiny(workers: workers, batch: 8) with { Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global } };
+
+        await cluster.Trial($"{id}-single").StartAsync(single);
+        await cluster.Trial($"{id}-parallel").StartAsync(parallel);
+        var one = await cluster.WaitFinishedAsync($"{id}-single");
+        var many = await cluster.WaitFinishedAsync($"{id}-parallel");
+
+        Assert.Equal(TrialState.Completed, one.State);
+        Assert.Equal(TrialState.Completed, many.State);
+        var expected = await cluster.FinalParametersAsync(one);
+        var actual = await cluster.FinalParametersAsync(many);
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
+        // And the run really trained: 20 steps moved the weights.
+        using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
+        Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+    }
+
+    [Fact]
+    public async Task Per_worker_clipping_applies_the_mean_of_the_individually_clipped_gradients()
+    {
+        // Plain SGD with rate 1 makes the applied gradient readable: it is initial minus final weights.
+        var spec = Specs.Tiny(workers: 2, batch: 8, steps: 1) with
+        {
+            Training = Specs.Tiny().Training with { Optimizer = OptimizerKind.Sgd, Momentum = 0, LearningRate = 1, ClipThreshold = 1e-3 },
+        };
+        await cluster.Trial("per-worker-clip").StartAsync(spec);
+        var status = await cluster.WaitFinishedAsync("per-worker-clip");
+        Assert.Equal(TrialState.Completed, status.State);
+        var final = await cluster.FinalParametersAsync(status);
+
+        var data = spec.Data.Load();
+        var clipped = new List<float[]>();
+        float[] initial = [];
+        for (int rank = 0; rank < 2; rank++)
+        {
+            using var replica = new Trainer(spec.Model, spec.Training, data.Vocabularies, spec.Schedule.Seed, data.Train, rank, 2);
+            initial = replica.Parameters.Values.ToArray();
+            using (var batch = TrainingBatch.From(replica.Batches!.Next())) replica.ComputeGradient(batch);
+            double norm = replica.ClipGradient();
+            Assert.True(norm > 1e-2, "each worker's gradient must be far above the threshold for the test to mean anything");
+            clipped.Add(replica.Parameters.Gradients.ToArray());
+        }
+        for (int i = 0; i < final.Length; i++)
+        {
+            double applied = initial[i] - final[i];
+            double expected = (clipped[0][i] + clipped[1][i]) / 2;
+            Assert.True(Math.Abs(applied - expected) < 1e-7, $"parameter {i}: applied {applied}, mean of clipped {expected}");
+        }
+        Assert.True(GradientClipping.L2Norm(initial.Zip(final, (a, b) => a - b).ToArray()) <= 1e-3 + 1e-7);
+    }
+
+    [Fact]
+    public async Task A_trial_learns_and_its_metrics_are_readable_while_it_runs()
+    {
+        var spec = Specs.Tiny(workers: 2, batch: 16, steps: 150) with
+        {
+            Schedule = Specs.Tiny().Schedule with { Steps = 150, EvaluateEvery = 50, CheckpointEvery = 50 },
+        };
+        var trial = cluster.Trial("learns");
+        await trial.StartAsync(spec);
+        var running = await cluster.WaitAsync("learns", s => s.Step >= 20 || s.IsFinished, TimeSpan.FromSeconds(60));
+        var early = await trial.GetMetricsAsync(-1);
+        Assert.Equal(TrialState.Running, running.State);
+        Assert.NotEmpty(early.Steps);
+
+        var status = await cluster.WaitFinishedAsync("learns");
+        Assert.Equal(TrialState.Completed, status.State);
+        Assert.Equal(150, status.Step);
+        var metrics = await trial.GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, 150).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        Assert.All(metrics.Steps, s => Assert.True(s.SamplesPerSecond > 0 && s.LearningRate > 0 && s.GradientNorm > 0));
+        Assert.Equal([50L, 100L, 150L], metrics.Evaluations.Select(e => e.Step));
+        double first = metrics.Steps.Take(10).Average(s => s.Loss), last = metrics.Steps.TakeLast(10).Average(s => s.Loss);
+        Assert.True(last < first * 0.8, $"loss went from {first:F3} to {last:F3}");
+        Assert.True(metrics.Evaluations[^1].TokenAccuracy > metrics.Evaluations[0].TokenAccuracy - 0.05);
+    }
+
+    [Fact]
+    public async Task Starting_again_with_the_same_spec_returns_the_trial_and_another_spec_is_refused()
+    {
+        var spec = Specs.Tiny(steps: 5);
+        var first = await cluster.Trial("idempotent").StartAsync(spec);
+        var again = await cluster.Trial("idempotent").StartAsync(spec);
+        Assert.Equal(first.StartedAt, again.StartedAt);
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => cluster.Trial("idempotent").StartAsync(spec with { Schedule = spec.Schedule with { Steps = 6 } }));
+        Assert.Contains("another spec", e.Message);
+        Assert.Equal(TrialState.Completed, (await cluster.WaitFinishedAsync("idempotent")).State);
+    }
+
+    [Fact]
+    public async Task A_diverging_trial_ends_diverged_at_that_step_and_leaves_the_others_alone()
+    {
+        var healthy = Specs.Tiny(workers: 2, steps: 40);
+        var exploding = Specs.Tiny(workers: 2, steps: 500) with
+        {
+            Training = Specs.Tiny().Training with { Optimizer = OptimizerKind.Sgd, Momentum = 0, LearningRate = 1e30, Clip = ClipMode.None },
+        };
+        await cluster.Trial("healthy").StartAsync(healthy);
+        await cluster.Trial("exploding").StartAsync(exploding);
+
+        var diverged = await cluster.WaitFinishedAsync("exploding", 60);
+        Assert.Equal(TrialState.Diverged, diverged.State);
+        Assert.Contains("at step", diverged.Reason);
+        Assert.True(diverged.Step < 10, $"it should stop at the first non-finite step, not at {diverged.Step}");
+        Assert.Equal(TrialState.Completed, (await cluster.WaitFinishedAsync("healthy")).State);
+    }
+
+    [Fact]
+    public async Task Replicas_that_drift_apart_stop_the_trial_with_the_reason()
+    {
+        var spec = Specs.Tiny(workers: 2, steps: 400);
+        await cluster.Trial("drift").StartAsync(spec);
+        await cluster.WaitAsync("drift", s => s.Step >= 3, TimeSpan.FromSeconds(60));
+        var (replica, _) = cluster.FindReplica("drift", 1) ?? throw new InvalidOperationException("worker 1 has no replica");
+        await replica.WithTrainerAsync(t => t.Parameters.Values[0] += 0.5f);
+
+        var status = await cluster.WaitFinishedAsync("drift", 60);
+        Assert.Equal(TrialState.Failed, status.State);
+        Assert.Contains("diverged from each other", status.Reason);
+        Assert.Contains("worker 1", status.Reason);
+    }
+
+    [Fact]
+    public async Task A_stalled_worker_times_out_and_the_trial_resumes_from_its_checkpoint()
+    {
+        var spec = Specs.Tiny(workers: 2, steps: 60) with
+        {
+            Parallel = Specs.Tiny(2).Parallel with { ExchangeTimeout = TimeSpan.FromSeconds(1), MaxRecoveries = 3 },
+        };
+        await cluster.Trial("stall").StartAsync(spec);
+        await cluster.WaitAsync("stall", s => s.Step >= 12, TimeSpan.FromSeconds(60));
+        var (replica, _) = cluster.FindReplica("stall", 1)!.Value;
+        _ = replica.WithTrainerAsync(_ => Thread.Sleep(3000));
+
+        var status = await cluster.WaitFinishedAsync("stall", 90);
+        Assert.Equal(TrialState.Completed, status.State);
+        Assert.True(status.Recoveries >= 1);
+        var metrics = await cluster.Trial("stall").GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+    }
+
+    [Fact]
+    public async Task A_worker_that_never_answers_fails_the_trial_with_the_timeout_named()
+    {
+        var spec = Specs.Tiny(workers: 2, steps: 200) with
+        {
+            Parallel = Specs.Tiny(2).Parallel with { ExchangeTimeout = TimeSpan.FromSeconds(1), LoadTimeout = TimeSpan.FromSeconds(1), MaxRecoveries = 0 },
+        };
+        await cluster.Trial("hang").StartAsync(spec);
+        await cluster.WaitAsync("hang", s => s.Step >= 3, TimeSpan.FromSeconds(60));
+        var (replica, _) = cluster.FindReplica("hang", 0)!.Value;
+        _ = replica.WithTrainerAsync(_ => Thread.Sleep(5000));
+
+        var status = await cluster.WaitFinishedAsync("hang", 30);
+        Assert.Equal(TrialState.Failed, status.State);
+        Assert.Contains("worker 0 did not exchange gradients", status.Reason);
+        Assert.Contains("within 1 s", status.Reason);
+    }
+}

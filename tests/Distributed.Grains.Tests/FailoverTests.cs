@@ -1,0 +1,73 @@
+using Distributed.Grains.Abstractions.Training;
+using Orleans.TestingHost;
+
+namespace Distributed.Grains.Tests;
+
+// A silo goes away mid-trial; the trial resumes from its last checkpoint on the silos that remain and finishes.
+public class FailoverTests
+{
+    const int Steps = 600;
+
+    static TrialSpec Spec() => Specs.Tiny(workers: 2, batch: 32, steps: Steps) with
+    {
+        Model = Specs.Tiny().Model with { HiddenSize = 32, EmbeddingSize = 16 },
+        Schedule = Specs.Tiny().Schedule with { Steps = Steps, CheckpointEvery = 20, EvaluateEvery = 200 },
+    };
+
+    [Fact]
+    public async Task Stopping_a_workers_silo_mid_trial_resumes_it_from_its_checkpoint()
+    {
+        await using var cluster = await TrainingCluster.StartAsync(3);
+        const string id = "lose-a-worker";
+        await cluster.Trial(id).StartAsync(Spec());
+        await cluster.WaitAsync(id, s => s.CheckpointStep >= 20, TimeSpan.FromSeconds(60));
+
+        var primary = cluster.Cluster.Silos[0];
+        var victim = new[] { 0, 1 }.Select(rank => cluster.FindReplica(id, rank)!.Value.Silo).First(s => s != primary);
+        var before = await cluster.Trial(id).GetStatusAsync();
+        Assert.Equal(TrialState.Running, before.State);
+        await cluster.Cluster.StopSiloAsync(victim);
+
+        await AssertResumedAndCompleteAsync(cluster, id);
+        Assert.All(new[] { 0, 1 }, rank => Assert.NotEqual(victim, cluster.FindReplica(id, rank)?.Silo));
+    }
+
+    [Fact]
+    public async Task Stopping_the_coordinators_silo_mid_trial_resumes_it_from_its_checkpoint()
+    {
+        await using var cluster = await TrainingCluster.StartAsync(3);
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        var primary = cluster.Cluster.Silos[0];
+        // The coordinator must live on a silo the test may stop (not the primary, which holds the test cluster's membership).
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            var id = $"lose-the-coordinator-{attempt}";
+            await cluster.Trial(id).StartAsync(Spec());
+            await cluster.WaitAsync(id, s => s.CheckpointStep >= 20, TimeSpan.FromSeconds(60));
+            var address = await management.GetActivationAddress(cluster.Client.GetGrain<ICoordinatorGrain>(id));
+            var host = cluster.Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(address));
+            if (host is null || host == primary)
+            {
+                await cluster.Trial(id).CancelAsync();
+                continue;
+            }
+            await cluster.Cluster.StopSiloAsync(host);
+            await AssertResumedAndCompleteAsync(cluster, id);
+            return;
+        }
+        Assert.Fail("no trial's coordinator landed outside the primary silo in 8 attempts");
+    }
+
+    static async Task AssertResumedAndCompleteAsync(TrainingCluster cluster, string id)
+    {
+        var status = await cluster.WaitFinishedAsync(id, 240);
+        Assert.True(status.State == TrialState.Completed, $"{status.State}: {status.Reason}");
+        Assert.Equal(Steps, status.Step);
+        Assert.True(status.Recoveries >= 1, "the trial should have resumed at least once");
+        Assert.Matches("resumed from step [1-9][0-9]*", status.Reason);
+        var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        var parameters = await cluster.FinalParametersAsync(status);
+        Assert.All(parameters, p => Assert.True(float.IsFinite(p)));
+    }
+}

@@ -1,0 +1,110 @@
+using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Hosting;
+using Distributed.Grains.Training;
+using Distributed.Models;
+using Distributed.Models.Data;
+using Distributed.Models.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace Distributed.Grains.Tests;
+
+/// <summary>A real in-process Orleans cluster with the training grains, sharing one temporary data directory.</summary>
+public sealed class TrainingCluster : IAsyncDisposable
+{
+    TrainingCluster(InProcessTestCluster cluster, string directory)
+    {
+        Cluster = cluster;
+        DataDirectory = directory;
+    }
+
+    public string DataDirectory { get; }
+
+    public InProcessTestCluster Cluster { get; }
+    public IClusterClient Client => Cluster.Client;
+
+    public static async Task<TrainingCluster> StartAsync(short silos)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"distributed-tests-{Guid.NewGuid():N}");
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.ConfigureSilo((_, silo) => silo.AddDistributedTraining(new TrainingSiloOptions { DataDirectory = directory }));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new TrainingCluster(cluster, directory);
+    }
+
+    public ITrialGrain Trial(string id) => Client.GetGrain<ITrialGrain>(id);
+
+    public IArtifactStore Store => Cluster.Silos[0].ServiceProvider.GetRequiredService<IArtifactStore>();
+
+    /// <summary>The replica of worker <paramref name="rank"/> of a trial and the silo holding it.</summary>
+    public (Replica Replica, InProcessSiloHandle Silo)? FindReplica(string trialId, int rank)
+    {
+        foreach (var silo in Cluster.Silos.Where(s => s.IsActive))
+            if (silo.ServiceProvider.GetRequiredService<ReplicaHost>().Find(WorkerGrain.KeyOf(trialId, rank)) is { } replica)
+                return (replica, silo);
+        return null;
+    }
+
+    public async Task<TrialStatus> WaitAsync(string trialId, Func<TrialStatus, bool> until, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var trial = Trial(trialId);
+        while (true)
+        {
+            var status = await trial.GetStatusAsync();
+            if (until(status)) return status;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"trial {trialId} is {status.State} at step {status.Step}/{status.Steps} after {timeout}: {status.Reason}");
+            await Task.Delay(100);
+        }
+    }
+
+    public Task<TrialStatus> WaitFinishedAsync(string trialId, int seconds = 120) => WaitAsync(trialId, s => s.IsFinished, TimeSpan.FromSeconds(seconds));
+
+    /// <summary>The weights a finished trial left in its final checkpoint.</summary>
+    public async Task<float[]> FinalParametersAsync(TrialStatus status)
+    {
+        Assert.NotNull(status.CheckpointPath);
+        var bytes = await Store.ReadAsync(status.CheckpointPath!);
+        Assert.NotNull(bytes);
+        using var trainer = Trainer.Load(new MemoryStream(bytes!));
+        Assert.Equal(status.Steps, trainer.Step);
+        return trainer.Parameters.Values.ToArray();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>Small, fast trial specs on the reverse task.</summary>
+public static class Specs
+{
+    public static readonly DataOptions Data = new() { Task = BuiltInTaskKind.Reverse, Examples = 1200, MinLength = 3, MaxLength = 8, Seed = 3 };
+
+    public static TrialSpec Tiny(int workers = 1, int batch = 8, int steps = 20) => new()
+    {
+        Data = Data,
+        Model = new ModelOptions { EmbeddingSize = 8, HiddenSize = 16 },
+        Training = new TrainingOptions { BatchSize = batch, LearningRate = 3e-3, LossNormalization = LossNormalization.Sequences },
+        Parallel = new DataParallelOptions { Workers = workers, ChecksumEvery = 5, ExchangeTimeout = TimeSpan.FromSeconds(20) },
+        Schedule = new TrialSchedule { Steps = steps, Seed = 11, EvaluateEvery = 10, EvaluationExamples = 50, CheckpointEvery = 10 },
+    };
+}
+
+[CollectionDefinition(Name)]
+public sealed class SharedCluster : ICollectionFixture<SharedClusterFixture>
+{
+    public const string Name = "two-silo cluster";
+}
+
+public sealed class SharedClusterFixture : IAsyncLifetime
+{
+    public TrainingCluster Cluster { get; private set; } = null!;
+    public async Task InitializeAsync() => Cluster = await TrainingCluster.StartAsync(2);
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
