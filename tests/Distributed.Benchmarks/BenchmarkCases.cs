@@ -25,6 +25,16 @@ public static class BenchmarkCases
             () => VersusPeer("stepwise-layer-norm-vs-pytorch", PeerModel with { LayerNorm = true }, "--attention additive")),
         new("no-attention-vs-pytorch", "samples/s without attention (fused decoder too) vs PyTorch's",
             () => VersusPeer("no-attention-vs-pytorch", PeerModel with { Attention = AttentionKind.None }, "--attention none")),
+        new("grains-one-worker-vs-raw", "one worker through the grains vs the model library's raw loop, same data (target >= 0.95)",
+            TrialBenchmarks.OneWorkerVersusRaw),
+        new("grains-two-workers-vs-one", "2 workers vs 1, one thread each, and PyTorch DDP's own 2-vs-1 ratio (target >= 1.8 and above DDP)",
+            TrialBenchmarks.TwoWorkersVersusOne),
+        new("exchange-one-silo", "share of step time in the gradient exchange, ~1M parameters, 2 workers, one silo (target <= 0.05)",
+            () => TrialBenchmarks.Exchange(twoProcesses: false)),
+        new("exchange-two-silo-processes", "the same across two silo processes on loopback (target <= 0.15)",
+            () => TrialBenchmarks.Exchange(twoProcesses: true)),
+        new("memory-5000-steps", "resident size growth from step 500 to step 5000 of one trial (target < 0.05)",
+            TrialBenchmarks.Memory),
     ];
 
     static string VersusPeer(string name, ModelOptions model, string peerArguments)

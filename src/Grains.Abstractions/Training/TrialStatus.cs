@@ -13,7 +13,10 @@ public enum TrialState
     Cancelled,
 }
 
-/// <summary>What one optimizer step of the whole trial did.</summary>
+/// <summary>
+/// What one optimizer step of the whole trial did. StepSeconds is its wall time at the coordinator; ComputeSeconds
+/// the slowest worker's own work (update, forward, backward, clip): the rest is the gradient exchange.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("StepMetrics")]
 public sealed record StepMetrics(
     [property: Id(0)] long Step,
@@ -21,7 +24,9 @@ public sealed record StepMetrics(
     [property: Id(2)] double GradientNorm,
     [property: Id(3)] double LearningRate,
     [property: Id(4)] double SamplesPerSecond,
-    [property: Id(5)] double TeacherProbability);
+    [property: Id(5)] double TeacherProbability,
+    [property: Id(6)] double StepSeconds,
+    [property: Id(7)] double ComputeSeconds);
 
 /// <summary>One evaluation on the validation split.</summary>
 [GenerateSerializer, Immutable, Alias("EvaluationMetrics")]

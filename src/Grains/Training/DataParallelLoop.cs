@@ -103,7 +103,7 @@ sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore
             double seconds = lap.Elapsed.TotalSeconds;
             lap.Restart();
             pendingSteps.Add(new StepMetrics(step + 1, gradients.Average(g => g.Loss), norm, LearningRateSchedule.At(spec.Training, step),
-                gradients.Sum(g => g.Examples) / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability));
+                gradients.Sum(g => g.Examples) / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability, seconds, gradients.Max(g => g.ComputeSeconds)));
             step++;
 
             bool evaluate = step % schedule.EvaluateEvery == 0 || step == schedule.Steps;

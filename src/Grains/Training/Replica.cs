@@ -47,6 +47,7 @@ public sealed class Replica : IDisposable
     public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() =>
     {
         var t = Loaded();
+        var clock = Stopwatch.StartNew();
         if (step.Average is not null)
         {
             t.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average));
@@ -54,9 +55,8 @@ public sealed class Replica : IDisposable
         }
         if (t.Step != step.Step) throw new InvalidOperationException($"replica {Key} is at step {t.Step}, asked for step {step.Step}");
         ulong? checksum = step.Checksum ? GradientAverager.Checksum(t.Parameters.Values) : null;
-        if (!step.Compute) return new WorkerGradient(step.Step, 0, 0, 0, 0, null, checksum, 0);
+        if (!step.Compute) return new WorkerGradient(step.Step, 0, 0, 0, 0, null, checksum, clock.Elapsed.TotalSeconds);
 
-        var clock = Stopwatch.StartNew();
         // Dropout masks differ per worker and per step, yet are a pure function of both, so a resumed run draws the same ones.
         t.Model.Generator.manual_seed((long)SeededRandom.Mix(SeededRandom.Mix(t.Seed, (ulong)assignment!.Rank), (ulong)step.Step));
         var examples = t.Batches!.Next();
@@ -65,9 +65,11 @@ public sealed class Replica : IDisposable
         double norm = assignment.Spec.Parallel.ClipScope == ClipScope.PerWorker
             ? t.ClipGradient()
             : GradientClipping.L2Norm(t.Parameters.Gradients);
+        // The copy out is part of the exchange, not of the compute this reports.
+        double computeSeconds = clock.Elapsed.TotalSeconds;
         gradient ??= new byte[t.Parameters.Count * sizeof(float)];
         MemoryMarshal.AsBytes(t.Parameters.Gradients).CopyTo(gradient);
-        return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, gradient, checksum, clock.Elapsed.TotalSeconds);
+        return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, gradient, checksum, computeSeconds);
     });
 
     public Task<EvaluationMetrics?> EvaluateAsync(long step) => thread.Run(() =>

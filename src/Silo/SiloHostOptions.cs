@@ -1,0 +1,98 @@
+using System.Collections;
+using System.Globalization;
+using Distributed.Grains.Hosting;
+using Distributed.Models;
+
+namespace Distributed.Silo;
+
+/// <summary>
+/// A silo's settings, from DISTRIBUTED_* environment variables overridden by --options. Validated before the
+/// host starts; each bad setting gets its own message naming the option.
+/// </summary>
+public sealed record SiloHostOptions
+{
+    public string ClusterId { get; init; } = "distributed";
+    public string ServiceId { get; init; } = "distributed";
+    public int SiloPort { get; init; } = 11111;
+    public int GatewayPort { get; init; } = 30000;
+    /// <summary>Silo port of the first silo of a localhost cluster; unset means this silo is that first one.</summary>
+    public int? PrimarySiloPort { get; init; }
+    /// <summary>Grain state and artifacts; silos of one machine share it.</summary>
+    public string DataDirectory { get; init; } = ".distributed";
+    public int TorchThreadsPerReplica { get; init; } = 1;
+
+    /// <summary>Option name on the command line, and the environment variable behind it.</summary>
+    static readonly (string Option, string Variable)[] Settings =
+    [
+        ("cluster-id", "DISTRIBUTED_CLUSTER_ID"), ("service-id", "DISTRIBUTED_SERVICE_ID"),
+        ("silo-port", "DISTRIBUTED_SILO_PORT"), ("gateway-port", "DISTRIBUTED_GATEWAY_PORT"),
+        ("primary-port", "DISTRIBUTED_PRIMARY_PORT"), ("data-dir", "DISTRIBUTED_DATA_DIR"),
+        ("torch-threads", "DISTRIBUTED_TORCH_THREADS"),
+    ];
+
+    public static string Usage => "usage: Distributed.Silo [" + string.Join("] [", Settings.Select(s => $"--{s.Option} VALUE")) +
+        "]\n  each option may also come from its environment variable: " + string.Join(", ", Settings.Select(s => s.Variable));
+
+    /// <summary>Reads the settings; on any problem returns them all, each naming the option (and variable) at fault.</summary>
+    public static (SiloHostOptions? Options, IReadOnlyList<string> Errors) Read(string[] args, IDictionary environment)
+    {
+        var errors = new List<string>();
+        var values = new Dictionary<string, (string Value, string Source)>();
+        foreach (var (option, variable) in Settings)
+            if (environment[variable] is string text) values[option] = (text, variable);
+        for (int i = 0; i < args.Length; i++)
+        {
+            var name = args[i].StartsWith("--", StringComparison.Ordinal) ? args[i][2..] : null;
+            if (name is null || Settings.All(s => s.Option != name))
+            {
+                errors.Add($"unknown argument '{args[i]}'");
+                if (name is not null && i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) i++;
+                continue;
+            }
+            if (i + 1 >= args.Length) errors.Add($"--{name}: needs a value");
+            else values[name] = (args[++i], $"--{name}");
+        }
+
+        int Port(string option, int fallback)
+        {
+            if (!values.TryGetValue(option, out var v)) return fallback;
+            if (int.TryParse(v.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535) return port;
+            errors.Add($"{v.Source}: '{v.Value}' is not a port (1..65535)");
+            return fallback;
+        }
+        string Text(string option, string fallback) => values.TryGetValue(option, out var v) ? v.Value : fallback;
+
+        var defaults = new SiloHostOptions();
+        int threads = defaults.TorchThreadsPerReplica;
+        if (values.TryGetValue("torch-threads", out var t) && !int.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out threads))
+            errors.Add($"{t.Source}: '{t.Value}' is not a whole number");
+        var options = new SiloHostOptions
+        {
+            ClusterId = Text("cluster-id", defaults.ClusterId),
+            ServiceId = Text("service-id", defaults.ServiceId),
+            SiloPort = Port("silo-port", defaults.SiloPort),
+            GatewayPort = Port("gateway-port", defaults.GatewayPort),
+            PrimarySiloPort = values.ContainsKey("primary-port") ? Port("primary-port", 0) : null,
+            DataDirectory = Text("data-dir", defaults.DataDirectory),
+            TorchThreadsPerReplica = threads,
+        };
+        if (errors.Count == 0) errors.AddRange(options.Validate());
+        return (errors.Count == 0 ? options : null, errors);
+    }
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new OptionErrors("silo");
+        errors.Check(!string.IsNullOrWhiteSpace(ClusterId), "clusterId (--cluster-id)", "must not be empty");
+        errors.Check(!string.IsNullOrWhiteSpace(ServiceId), "serviceId (--service-id)", "must not be empty");
+        errors.Check(SiloPort != GatewayPort, "gatewayPort (--gateway-port)", $"must differ from the silo port {SiloPort}");
+        errors.Check(PrimarySiloPort is null || PrimarySiloPort != SiloPort, "primarySiloPort (--primary-port)",
+            "is this silo's own port; leave it out on the first silo");
+        errors.Add(Training.Validate("silo").Select(e => e
+            .Replace("silo.dataDirectory", "silo.dataDirectory (--data-dir)", StringComparison.Ordinal)
+            .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)));
+        return errors.List;
+    }
+
+    public TrainingSiloOptions Training => new() { DataDirectory = DataDirectory, TorchThreadsPerReplica = TorchThreadsPerReplica };
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Silo;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Distributed.Benchmarks;
+
+/// <summary>A real silo in this process (ports apart from a developer's default silo), and optionally a second silo process.</summary>
+public sealed class BenchmarkSilo : IAsyncDisposable
+{
+    const int SiloPort = 11311, GatewayPort = 30311;
+    readonly IHost host;
+    readonly string directory;
+    Process? second;
+
+    BenchmarkSilo(IHost host, string directory)
+    {
+        this.host = host;
+        this.directory = directory;
+    }
+
+    public IGrainFactory Grains => host.Services.GetRequiredService<IGrainFactory>();
+
+    public static async Task<BenchmarkSilo> StartAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"distributed-bench-{Guid.NewGuid():N}");
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleans(silo => silo.UseLocalSilo(new SiloHostOptions
+        {
+            SiloPort = SiloPort, GatewayPort = GatewayPort, DataDirectory = directory, ClusterId = "bench", ServiceId = "bench",
+        }));
+        var host = builder.Build();
+        await host.StartAsync();
+        return new BenchmarkSilo(host, directory);
+    }
+
+    /// <summary>Starts src/Silo as a separate process joining this silo on loopback, and waits until both are active.</summary>
+    public async Task AddSiloProcessAsync()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll");
+        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --silo-port {SiloPort + 1} --gateway-port {GatewayPort + 1} " +
+                                                   $"--primary-port {SiloPort} --data-dir \"{directory}\" --cluster-id bench --service-id bench")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        second = Process.Start(start)!;
+        second.OutputDataReceived += (_, _) => { };
+        second.ErrorDataReceived += (_, _) => { };
+        second.BeginOutputReadLine();
+        second.BeginErrorReadLine();
+        var management = Grains.GetGrain<IManagementGrain>(0);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await management.GetHosts(onlyActive: true)).Count < 2)
+        {
+            if (second.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException("the second silo process did not join");
+            await Task.Delay(250);
+        }
+    }
+
+    /// <summary>Runs a trial to its end and returns its status and step metrics.</summary>
+    public async Task<(TrialStatus Status, TrialMetrics Metrics)> RunAsync(string id, TrialSpec spec, Action<TrialStatus>? onPoll = null)
+    {
+        var trial = Grains.GetGrain<ITrialGrain>(id);
+        await trial.StartAsync(spec);
+        TrialStatus status;
+        while (!(status = await trial.GetStatusAsync()).IsFinished)
+        {
+            onPoll?.Invoke(status);
+            await Task.Delay(200);
+        }
+        if (status.State != TrialState.Completed) throw new InvalidOperationException($"trial {id} ended {status.State}: {status.Reason}");
+        return (status, await trial.GetMetricsAsync(-1));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (second is { HasExited: false })
+        {
+            second.Kill(entireProcessTree: true);
+            await second.WaitForExitAsync();
+        }
+        await host.StopAsync();
+        host.Dispose();
+        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+    }
+}

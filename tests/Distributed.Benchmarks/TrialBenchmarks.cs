@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Models;
+using Distributed.Models.Data;
+using Distributed.Models.Training;
+
+namespace Distributed.Benchmarks;
+
+/// <summary>Data-parallel trials through real grains, against the raw loop, against themselves, and against PyTorch DDP.</summary>
+public static class TrialBenchmarks
+{
+    const int Length = 10, Batch = 64, Steps = 300, Warmup = 20;
+
+    public static readonly ModelOptions PeerModel = new() { EmbeddingSize = 64, HiddenSize = 128, Attention = AttentionKind.Additive };
+    // About a million parameters: the size the exchange bar is stated for.
+    static readonly ModelOptions MillionModel = new() { EmbeddingSize = 64, HiddenSize = 240, Attention = AttentionKind.Additive };
+
+    static TrialSpec Spec(ModelOptions model, int workers, int steps, int batch = Batch) => new()
+    {
+        Data = new DataOptions { Task = BuiltInTaskKind.Reverse, Examples = 20_000, MinLength = Length, MaxLength = Length, ValidFraction = 0.02, TestFraction = 0.02 },
+        Model = model,
+        Training = new TrainingOptions { LearningRate = 1e-3, Clip = ClipMode.Norm, ClipThreshold = 1.0, BatchSize = batch },
+        Parallel = new DataParallelOptions { Workers = workers },
+        // Evaluation and the checkpoint come once, after the measured steps.
+        Schedule = new TrialSchedule { Steps = steps, Seed = 42, EvaluateEvery = steps, CheckpointEvery = steps, EvaluationExamples = 64 },
+    };
+
+    /// <summary>Samples/s over the steps after warm-up, from the coordinator's per-step wall times.</summary>
+    static double SamplesPerSecond(TrialMetrics metrics, int examplesPerStep)
+    {
+        var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
+        return measured.Count * examplesPerStep / measured.Sum(s => s.StepSeconds);
+    }
+
+    public static string OneWorkerVersusRaw()
+    {
+        return Run(async silo =>
+        {
+            var spec = Spec(PeerModel, 1, Steps + Warmup);
+            double rawBefore = RawLoop(spec);
+            var (_, metrics) = await silo.RunAsync("one-worker", spec);
+            double rawAfter = RawLoop(spec);
+            double grains = SamplesPerSecond(metrics, Batch), raw = (rawBefore + rawAfter) / 2;
+            return new JsonObject
+            {
+                ["case"] = "grains-one-worker-vs-raw",
+                ["samples_per_s"] = Math.Round(grains, 1),
+                ["raw_samples_per_s"] = Math.Round(raw, 1),
+                ["raw_before"] = Math.Round(rawBefore, 1),
+                ["raw_after"] = Math.Round(rawAfter, 1),
+                ["ratio"] = Math.Round(grains / raw, 3),
+            };
+        });
+    }
+
+    /// <summary>The model library's own loop on the same data, batches and options: the bar for one worker.</summary>
+    static double RawLoop(TrialSpec spec)
+    {
+        TorchSharp.torch.set_num_threads(1);
+        var data = spec.Data.Load();
+        using var trainer = new Trainer(spec.Model, spec.Training, data.Vocabularies, spec.Schedule.Seed, data.Train);
+        var clock = new Stopwatch();
+        for (int step = 0; step < Steps + Warmup; step++)
+        {
+            if (step == Warmup) clock.Start();
+            trainer.TrainStep();
+        }
+        return Steps * spec.Training.BatchSize / clock.Elapsed.TotalSeconds;
+    }
+
+    public static string TwoWorkersVersusOne()
+    {
+        return Run(async silo =>
+        {
+            var (_, one) = await silo.RunAsync("scale-1", Spec(PeerModel, 1, Steps + Warmup));
+            var (_, two) = await silo.RunAsync("scale-2", Spec(PeerModel, 2, Steps + Warmup));
+            double single = SamplesPerSecond(one, Batch), pair = SamplesPerSecond(two, 2 * Batch);
+            var line = new JsonObject
+            {
+                ["case"] = "grains-two-workers-vs-one",
+                ["samples_per_s_1"] = Math.Round(single, 1),
+                ["samples_per_s_2"] = Math.Round(pair, 1),
+                ["ratio"] = Math.Round(pair / single, 3),
+                ["exchange_share_2"] = Math.Round(ExchangeShare(two), 4),
+            };
+            var peer = $"--emb 64 --hidden 128 --len {Length} --batch {Batch} --steps {Steps} --warmup {Warmup} --threads 1 --attention additive";
+            var (p1, problem1) = PytorchPeer.Run(peer + " --workers 1");
+            var (p2, problem2) = PytorchPeer.Run(peer + " --workers 2");
+            if (p1 is null || p2 is null)
+            {
+                line["peer"] = problem1 ?? problem2;
+            }
+            else
+            {
+                double ddp1 = p1["samples_per_s"]!.GetValue<double>(), ddp2 = p2["samples_per_s"]!.GetValue<double>();
+                line["pytorch_samples_per_s_1"] = ddp1;
+                line["pytorch_samples_per_s_2"] = ddp2;
+                line["pytorch_ratio"] = Math.Round(ddp2 / ddp1, 3);
+            }
+            return line;
+        });
+    }
+
+    /// <summary>The part of each step that is not the slowest worker's own compute: messaging, averaging, copying.</summary>
+    static double ExchangeShare(TrialMetrics metrics)
+    {
+        var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
+        return 1 - measured.Sum(s => s.ComputeSeconds) / measured.Sum(s => s.StepSeconds);
+    }
+
+    public static string Exchange(bool twoProcesses)
+    {
+        return Run(async silo =>
+        {
+            if (twoProcesses) await silo.AddSiloProcessAsync();
+            const int steps = 150;
+            var spec = Spec(MillionModel, 2, steps + Warmup);
+            var (status, metrics) = await silo.RunAsync(twoProcesses ? "exchange-two" : "exchange-one", spec);
+            var data = spec.Data.Load();
+            using var probe = new Trainer(spec.Model, spec.Training, data.Vocabularies, 1);
+            long gradientBytes = probe.Parameters.Count * 4L;
+            int n = spec.Parallel.Workers;
+            var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
+            return new JsonObject
+            {
+                ["case"] = twoProcesses ? "exchange-two-silo-processes" : "exchange-one-silo",
+                ["params"] = probe.Parameters.Count,
+                ["workers"] = n,
+                ["step_ms"] = Math.Round(measured.Average(s => s.StepSeconds) * 1000, 2),
+                ["compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2),
+                ["exchange_share"] = Math.Round(ExchangeShare(metrics), 4),
+                // Each worker sends its gradient up and receives the average back.
+                ["bytes_per_step_per_worker"] = 2 * gradientBytes,
+                ["ring_allreduce_bound_per_worker"] = 2 * (n - 1) * gradientBytes / n,
+                ["samples_per_s"] = Math.Round(SamplesPerSecond(metrics, n * Batch), 1),
+            };
+        });
+    }
+
+    public static string Memory()
+    {
+        return Run(async silo =>
+        {
+            const int steps = 5000, settle = 500;
+            long atSettle = 0;
+            var clock = Stopwatch.StartNew();
+            var (_, metrics) = await silo.RunAsync("memory", Spec(PeerModel, 1, steps, batch: 32), status =>
+            {
+                if (atSettle == 0 && status.Step >= settle) atSettle = ResidentBytes();
+            });
+            long atEnd = ResidentBytes();
+            return new JsonObject
+            {
+                ["case"] = "memory-5000-steps",
+                ["steps"] = steps,
+                ["rss_mb_at_step_500"] = Math.Round(atSettle / 1048576.0, 1),
+                ["rss_mb_at_end"] = Math.Round(atEnd / 1048576.0, 1),
+                ["growth"] = Math.Round((double)atEnd / atSettle - 1, 4),
+                ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1),
+                ["samples_per_s"] = Math.Round(metrics.Steps.Count * 32 / metrics.Steps.Sum(s => s.StepSeconds), 1),
+            };
+        });
+    }
+
+    static long ResidentBytes()
+    {
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        return self.WorkingSet64;
+    }
+
+    static string Run(Func<BenchmarkSilo, Task<JsonObject>> body)
+    {
+        return Task.Run(async () =>
+        {
+            await using var silo = await BenchmarkSilo.StartAsync();
+            return (await body(silo)).ToJsonString();
+        }).GetAwaiter().GetResult();
+    }
+}
