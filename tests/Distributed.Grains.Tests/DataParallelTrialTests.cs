@@ -10,14 +10,26 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
 {
     readonly TrainingCluster cluster = fixture.Cluster;
 
+    // Chunks of 1 KiB send the gradients between the two silos in pieces; the default sends these small ones whole.
     [Theory]
-    [InlineData(2)]
-    [InlineData(4)]
-    public async Task Workers_with_global_clipping_end_equal_to_one_worker_on_the_union_batch(int workers)
+    [InlineData(2, 1 << 20, ClipMode.Norm)]
+    [InlineData(4, 1 << 20, ClipMode.Norm)]
+    [InlineData(2, 1024, ClipMode.Norm)]
+    [InlineData(4, 1024, ClipMode.Value)]
+    public async Task Workers_with_global_clipping_end_equal_to_one_worker_on_the_union_batch(int workers, int chunkBytes, ClipMode clip)
     {
-        var id = $"equivalence-{workers}";
-        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with { Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global } };
-        var parallel = Specs.Tiny(workers: workers, batch: 8) with { Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global } };
+        var id = $"equivalence-{workers}-{chunkBytes}-{clip}";
+        var training = Specs.Tiny().Training with { Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.05 : 1.0 };
+        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with
+        {
+            Training = training with { BatchSize = 8 * workers },
+            Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global },
+        };
+        var parallel = Specs.Tiny(workers: workers, batch: 8) with
+        {
+            Training = training,
+            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = chunkBytes },
+        };
 
         await cluster.Trial($"{id}-single").StartAsync(single);
         await cluster.Trial($"{id}-parallel").StartAsync(parallel);

@@ -20,6 +20,8 @@ public sealed record DataParallelOptions
     [Id(4)] public int ChecksumEvery { get; init; } = 50;
     /// <summary>Resumes from the last checkpoint after a lost worker or coordinator before the trial is failed.</summary>
     [Id(5)] public int MaxRecoveries { get; init; } = 5;
+    /// <summary>Gradients larger than this go to and from other silos in chunks of this size, so sending overlaps averaging.</summary>
+    [Id(6)] public int ExchangeChunkBytes { get; init; } = 1 << 20;
 
     public IReadOnlyList<string> Validate(string prefix)
     {
@@ -30,6 +32,7 @@ public sealed record DataParallelOptions
         errors.Check(LoadTimeout > TimeSpan.Zero, "loadTimeout", "must be > 0");
         errors.Check(ChecksumEvery >= 1, "checksumEvery", "must be >= 1");
         errors.Check(MaxRecoveries >= 0, "maxRecoveries", "must be >= 0");
+        errors.Check(ExchangeChunkBytes >= 1024, "exchangeChunkBytes", "must be >= 1024");
         return errors.List;
     }
 }

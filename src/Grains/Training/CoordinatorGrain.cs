@@ -2,6 +2,7 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
+using Orleans.Runtime;
 
 namespace Distributed.Grains.Training;
 
@@ -10,7 +11,7 @@ namespace Distributed.Grains.Training;
 /// activation. The trial grain checks it is alive and starts a newer run from the last checkpoint when it is not.
 /// </summary>
 [PreferLocalPlacement]
-public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store, ILogger<CoordinatorGrain> log) : Grain, ICoordinatorGrain
+public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store, ILocalSiloDetails silo, ILogger<CoordinatorGrain> log) : Grain, ICoordinatorGrain
 {
     long runId = -1;
     Task? loop;
@@ -23,7 +24,7 @@ public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store,
         runId = run.RunId;
         stop = new CancellationTokenSource();
         // Started, not awaited: it runs in this activation's turns between the calls it makes.
-        loop = new DataParallelLoop(run, grains, store, log, stop.Token).RunAsync();
+        loop = new DataParallelLoop(run, silo.SiloAddress.ToString(), grains, store, log, stop.Token).RunAsync();
         return Task.CompletedTask;
     }
 

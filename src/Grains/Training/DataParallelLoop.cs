@@ -12,7 +12,7 @@ namespace Distributed.Grains.Training;
 /// send the average back with the next request (one round trip per step). Checks the replicas against each other,
 /// evaluates, checkpoints, reports to the trial, and goes back to the last checkpoint when a worker is lost.
 /// </summary>
-sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore store, ILogger log, CancellationToken cancel)
+sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, IArtifactStore store, ILogger log, CancellationToken cancel)
 {
     static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(1);
     const int KeptCheckpoints = 2;
@@ -28,6 +28,10 @@ sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore
     string? checkpoint = run.CheckpointPath;
     long? restartedFrom;
     byte[]? averageBuffer;
+    // Which workers exchange whole buffers (those in this silo: shared, not copied) and how many chunks the others use.
+    bool[] whole = [];
+    int chunks;
+    int parameterCount;
 
     public async Task RunAsync()
     {
@@ -75,6 +79,13 @@ sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore
         if (ready.Any(r => r.Checksum != ready[0].Checksum || r.Step != ready[0].Step))
             throw new InvalidOperationException("the replicas differ right after loading");
         step = ready[0].Step;
+        parameterCount = ready[0].Parameters;
+        whole = ready.Select(r => r.Silo == silo).ToArray();
+        long bytes = ready[0].Parameters * (long)sizeof(float);
+        int perChunk = spec.Parallel.ExchangeChunkBytes;
+        chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;
+        // Small gradients go whole with the step reply even to another silo: one message beats three.
+        if (chunks == 0) whole = ready.Select(_ => true).ToArray();
         log.LogInformation("Trial {Trial} run {Run}: {Workers} replicas of {Parameters} parameters at step {Step} on {Silos}",
             run.TrialId, run.RunId, workers.Length, ready[0].Parameters, step, string.Join(", ", ready.Select(r => r.Silo).Distinct()));
     }
@@ -83,26 +94,24 @@ sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore
     {
         var schedule = spec.Schedule;
         var parallel = spec.Parallel;
-        byte[]? average = null;
+        Averaged? average = null;
         var lap = Stopwatch.StartNew();
         while (step < schedule.Steps)
         {
             bool checksum = workers.Length > 1 && step % parallel.ChecksumEvery == 0;
-            var gradients = await ExchangeAsync(new WorkerStep(run.RunId, step, average, Compute: true, checksum));
+            var gradients = await ExchangeAsync(step, average, compute: true, checksum);
 
             for (int rank = 0; rank < gradients.Length; rank++)
                 if (!double.IsFinite(gradients[rank].Loss) || !double.IsFinite(gradients[rank].PreClipNorm))
                     return (TrialState.Diverged, $"the loss is {gradients[rank].Loss} and the gradient norm {gradients[rank].PreClipNorm} at step {step + 1} on worker {rank}");
             if (checksum && Mismatch(gradients) is { } mismatch) return (TrialState.Failed, mismatch);
 
-            // Averaging is plain arithmetic but scales with workers × parameters: keep it off the grain's turn.
-            var (buffer, norm) = await Task.Run(() => Average(gradients), cancel);
-            if (!double.IsFinite(norm)) return (TrialState.Diverged, $"the averaged gradient norm is {norm} at step {step + 1}");
-            average = buffer;
+            average = await AverageAsync(gradients);
+            if (!double.IsFinite(average.Norm)) return (TrialState.Diverged, $"the averaged gradient norm is {average.Norm} at step {step + 1}");
 
             double seconds = lap.Elapsed.TotalSeconds;
             lap.Restart();
-            pendingSteps.Add(new StepMetrics(step + 1, gradients.Average(g => g.Loss), norm, LearningRateSchedule.At(spec.Training, step),
+            pendingSteps.Add(new StepMetrics(step + 1, gradients.Average(g => g.Loss), average.Norm, LearningRateSchedule.At(spec.Training, step),
                 gradients.Sum(g => g.Examples) / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability, seconds, gradients.Max(g => g.ComputeSeconds)));
             step++;
 
@@ -110,7 +119,7 @@ sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore
             bool save = step % schedule.CheckpointEvery == 0 || step == schedule.Steps;
             if (evaluate || save)
             {
-                await ExchangeAsync(new WorkerStep(run.RunId, step, average, Compute: false, Checksum: false));
+                await ExchangeAsync(step, average, compute: false, checksum: false);
                 average = null;
                 if (save) await SaveAsync();
                 if (evaluate) await EvaluateAsync();
@@ -121,16 +130,75 @@ sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore
         return (TrialState.Completed, null);
     }
 
-    (byte[] Average, double Norm) Average(WorkerGradient[] gradients)
+    /// <summary>The averaged gradient of a step, and the factor global norm clipping scales it by when it is applied.</summary>
+    sealed record Averaged(double Norm, float Scale);
+
+    /// <summary>
+    /// Sends each worker the previous average (whole to workers in this silo, already in chunks to the others) and
+    /// collects this step's gradients: whole from workers in this silo, by chunks later from the others.
+    /// </summary>
+    Task<WorkerGradient[]> ExchangeAsync(long at, Averaged? average, bool compute, bool checksum)
     {
-        var inputs = gradients.Select(g => GradientBytes.AsFloats(g.Gradient!)).ToList();
-        // One buffer for the whole run: every worker has copied the last average before it answers the next step.
-        var result = averageBuffer ??= new byte[gradients[0].Gradient!.Length];
-        double meanNorm = GradientAverager.Average(inputs, MemoryMarshal.Cast<byte, float>(result.AsSpan()), spec.Parallel.ClipScope,
-            spec.Training.Clip, spec.Training.ClipThreshold);
+        var calls = workers.Select((w, rank) => w.StepAsync(new WorkerStep(run.RunId, at, average is not null && whole[rank] ? averageBuffer : null, compute, checksum)
+        {
+            ApplyChunks = average is not null && !whole[rank],
+            Scale = average?.Scale ?? 1f,
+            Chunks = whole[rank] ? 0 : chunks,
+        })).ToArray();
+        return Within(calls, spec.Parallel.ExchangeTimeout, $"exchange gradients of step {at + 1}");
+    }
+
+    /// <summary>
+    /// Averages chunk by chunk: as soon as every worker's slice of a chunk is here its mean goes back out, so the
+    /// uploads of one chunk overlap the downloads of another. Global clipping by value clamps here; by norm it needs
+    /// the whole mean's norm first, so the workers apply that factor themselves.
+    /// </summary>
+    async Task<Averaged> AverageAsync(WorkerGradient[] gradients)
+    {
+        int count = parameterCount;
+        averageBuffer ??= new byte[count * sizeof(float)];
+        int pieces = Math.Max(chunks, 1);
+        var squares = new double[pieces];
+        var training = spec.Training;
+        bool global = spec.Parallel.ClipScope == ClipScope.Global;
+        var remote = Enumerable.Range(0, workers.Length).Where(r => !whole[r]).ToArray();
+
+        async Task Chunk(int chunk)
+        {
+            var (start, length) = Replica.ChunkBounds(count, chunk, pieces);
+            var fetched = remote.Length == 0 ? [] : await Within(
+                remote.Select(r => workers[r].GetGradientChunkAsync(run.RunId, step, chunk, pieces)).ToArray(),
+                spec.Parallel.ExchangeTimeout, $"send gradient chunk {chunk} of step {step + 1}");
+            var slices = new List<ReadOnlyMemory<float>>(workers.Length);
+            for (int rank = 0, next = 0; rank < workers.Length; rank++)
+                slices.Add(whole[rank]
+                    ? GradientBytes.AsFloats(gradients[rank].Gradient!).Slice(start, length)
+                    : GradientBytes.AsFloats(fetched[next++]));
+            // Plain arithmetic, but it scales with workers x parameters: keep it off the grain's turn.
+            squares[chunk] = await Task.Run(() => MeanOf(slices, start, length, global && training.Clip == ClipMode.Value));
+            if (remote.Length > 0)
+            {
+                var outgoing = averageBuffer.AsSpan(start * sizeof(float), length * sizeof(float)).ToArray();
+                await Within(remote.Select(r => workers[r].PutAverageChunkAsync(run.RunId, step, chunk, pieces, outgoing)).ToArray(),
+                    spec.Parallel.ExchangeTimeout, $"receive averaged chunk {chunk} of step {step + 1}");
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, pieces).Select(Chunk));
+        double meanNorm = Math.Sqrt(squares.Sum());
         // Per-worker clipping reports what the workers saw before clipping; global clipping the norm of the mean.
-        double norm = spec.Parallel.ClipScope == ClipScope.PerWorker ? gradients.Average(g => g.PreClipNorm) : meanNorm;
-        return (result, norm);
+        if (!global) return new Averaged(gradients.Average(g => g.PreClipNorm), 1f);
+        return new Averaged(meanNorm, training.Clip == ClipMode.Norm ? GradientClipping.NormFactor(meanNorm, training.ClipThreshold) : 1f);
+    }
+
+    /// <summary>Writes the mean of one chunk into the average buffer; returns its sum of squares before any clamping.</summary>
+    double MeanOf(List<ReadOnlyMemory<float>> slices, int start, int length, bool clampValues)
+    {
+        var mean = MemoryMarshal.Cast<byte, float>(averageBuffer.AsSpan(start * sizeof(float), length * sizeof(float)));
+        GradientAverager.Mean(slices, mean);
+        double norm = GradientClipping.L2Norm(mean);
+        if (clampValues) GradientClipping.ClampValues(mean, (float)spec.Training.ClipThreshold);
+        return norm * norm;
     }
 
     static string? Mismatch(WorkerGradient[] gradients)
@@ -141,9 +209,6 @@ sealed class DataParallelLoop(TrialRun run, IGrainFactory grains, IArtifactStore
                        $"{gradients[rank].Checksum:x16} differs from worker 0's {gradients[0].Checksum:x16}";
         return null;
     }
-
-    Task<WorkerGradient[]> ExchangeAsync(WorkerStep request) =>
-        Within(workers.Select(w => w.StepAsync(request)).ToArray(), spec.Parallel.ExchangeTimeout, $"exchange gradients of step {request.Step + 1}");
 
     async Task SaveAsync()
     {

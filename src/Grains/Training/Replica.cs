@@ -19,6 +19,7 @@ public sealed class Replica : IDisposable
     PreparedData? data;
     WorkerAssignment? assignment;
     byte[]? gradient;
+    float[]? assembled;
 
     internal Replica(string key, ReplicaHost host, int torchThreads)
     {
@@ -34,6 +35,7 @@ public sealed class Replica : IDisposable
         trainer?.Dispose();
         trainer = null;
         gradient = null;
+        assembled = null;
         var spec = work.Spec;
         data = host.Data(spec.Data);
         int world = spec.Parallel.Workers;
@@ -48,9 +50,11 @@ public sealed class Replica : IDisposable
     {
         var t = Loaded();
         var clock = Stopwatch.StartNew();
-        if (step.Average is not null)
+        if (step.Average is not null || step.ApplyChunks)
         {
-            t.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average));
+            if (step.ApplyChunks) t.SetGradient(assembled ?? throw new InvalidOperationException($"replica {Key} received no averaged chunks"));
+            else t.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average));
+            if (step.Scale != 1f) GradientClipping.Scale(t.Parameters.Gradients, step.Scale);
             t.OptimizerStep();
         }
         if (t.Step != step.Step) throw new InvalidOperationException($"replica {Key} is at step {t.Step}, asked for step {step.Step}");
@@ -67,10 +71,41 @@ public sealed class Replica : IDisposable
             : GradientClipping.L2Norm(t.Parameters.Gradients);
         // The copy out is part of the exchange, not of the compute this reports.
         double computeSeconds = clock.Elapsed.TotalSeconds;
+        if (step.Chunks > 0) return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, null, checksum, computeSeconds);
         gradient ??= new byte[t.Parameters.Count * sizeof(float)];
         MemoryMarshal.AsBytes(t.Parameters.Gradients).CopyTo(gradient);
         return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, gradient, checksum, computeSeconds);
     });
+
+    /// <summary>
+    /// A copy of one slice of the gradient just computed. It runs on the grain, not the replica thread: between a
+    /// step's reply and the next step's request nothing writes the gradient.
+    /// </summary>
+    public byte[] GradientChunk(int chunk, int chunks)
+    {
+        var all = Loaded().Parameters.Gradients;
+        var (start, length) = ChunkBounds(all.Length, chunk, chunks);
+        return MemoryMarshal.AsBytes(all.Slice(start, length)).ToArray();
+    }
+
+    /// <summary>Stores one slice of the averaged gradient for the next step to apply (same threading as <see cref="GradientChunk"/>).</summary>
+    public void PutAverageChunk(int chunk, int chunks, byte[] values)
+    {
+        int count = Loaded().Parameters.Count;
+        assembled ??= new float[count];
+        var (start, length) = ChunkBounds(count, chunk, chunks);
+        if (values.Length != length * sizeof(float))
+            throw new ArgumentException($"chunk {chunk} of {chunks} has {values.Length} bytes, expected {length * sizeof(float)}");
+        MemoryMarshal.Cast<byte, float>(values).CopyTo(assembled.AsSpan(start, length));
+    }
+
+    /// <summary>Where chunk <paramref name="chunk"/> of <paramref name="chunks"/> lies in a flat buffer of <paramref name="count"/> floats.</summary>
+    public static (int Start, int Length) ChunkBounds(int count, int chunk, int chunks)
+    {
+        if (chunks < 1 || chunk < 0 || chunk >= chunks) throw new ArgumentOutOfRangeException(nameof(chunk), $"chunk {chunk} of {chunks}");
+        int start = (int)((long)count * chunk / chunks), end = (int)((long)count * (chunk + 1) / chunks);
+        return (start, end - start);
+    }
 
     public Task<EvaluationMetrics?> EvaluateAsync(long step) => thread.Run(() =>
     {

@@ -34,6 +34,15 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => Current(step.RunId).StepAsync(step);
 
+    public Task<byte[]> GetGradientChunkAsync(long run, long step, int chunk, int chunks) =>
+        Task.FromResult(Current(run).GradientChunk(chunk, chunks));
+
+    public Task PutAverageChunkAsync(long run, long step, int chunk, int chunks, byte[] values)
+    {
+        Current(run).PutAverageChunk(chunk, chunks, values);
+        return Task.CompletedTask;
+    }
+
     public Task<EvaluationMetrics?> EvaluateAsync(long run, long step) => Current(run).EvaluateAsync(step);
 
     public async Task SaveCheckpointAsync(long run, string path)

@@ -21,12 +21,21 @@ public static class GradientAverager
             if (g.Length != average.Length)
                 throw new ArgumentException($"a gradient has {g.Length} values, expected {average.Length}", nameof(gradients));
 
-        gradients[0].Span.CopyTo(average);
-        for (int w = 1; w < gradients.Count; w++) AddInto(gradients[w].Span, average);
-        GradientClipping.Scale(average, 1f / gradients.Count);
+        Mean(gradients, average);
         return scope == ClipScope.Global
             ? GradientClipping.Clip(average, mode, threshold)
             : GradientClipping.L2Norm(average);
+    }
+
+    /// <summary>
+    /// The element-wise mean of <paramref name="gradients"/> (all the same slice of each worker's gradient) into
+    /// <paramref name="average"/>; the coordinator calls it chunk by chunk so averaging overlaps the transfer.
+    /// </summary>
+    public static void Mean(IReadOnlyList<ReadOnlyMemory<float>> gradients, Span<float> average)
+    {
+        gradients[0].Span.CopyTo(average);
+        for (int w = 1; w < gradients.Count; w++) AddInto(gradients[w].Span, average);
+        GradientClipping.Scale(average, 1f / gradients.Count);
     }
 
     static void AddInto(ReadOnlySpan<float> x, Span<float> sum)

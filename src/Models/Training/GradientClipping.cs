@@ -40,7 +40,7 @@ public static class GradientClipping
         switch (mode)
         {
             case ClipMode.Norm when norm > threshold:
-                Scale(gradient, (float)(threshold / (norm + 1e-6)));
+                Scale(gradient, NormFactor(norm, threshold));
                 break;
             case ClipMode.Value:
                 ClampValues(gradient, (float)threshold);
@@ -48,6 +48,9 @@ public static class GradientClipping
         }
         return norm;
     }
+
+    /// <summary>What norm clipping multiplies a gradient of L2 norm <paramref name="norm"/> by: 1 under the threshold.</summary>
+    public static float NormFactor(double norm, double threshold) => norm > threshold ? (float)(threshold / (norm + 1e-6)) : 1f;
 
     public static void Scale(Span<float> values, float factor)
     {
@@ -58,7 +61,7 @@ public static class GradientClipping
         for (; i < values.Length; i++) values[i] *= factor;
     }
 
-    static void ClampValues(Span<float> values, float threshold)
+    public static void ClampValues(Span<float> values, float threshold)
     {
         int i = 0;
         var hi = new Vector<float>(threshold);
