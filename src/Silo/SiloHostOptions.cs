@@ -20,6 +20,8 @@ public sealed record SiloHostOptions
     /// <summary>Grain state and artifacts; silos of one machine share it.</summary>
     public string DataDirectory { get; init; } = ".distributed";
     public int TorchThreadsPerReplica { get; init; } = 1;
+    /// <summary>Port of the direct gradient links: 0 any free port, -1 off.</summary>
+    public int GradientPort { get; init; }
 
     /// <summary>Option name on the command line, and the environment variable behind it.</summary>
     static readonly (string Option, string Variable)[] Settings =
@@ -27,7 +29,7 @@ public sealed record SiloHostOptions
         ("cluster-id", "DISTRIBUTED_CLUSTER_ID"), ("service-id", "DISTRIBUTED_SERVICE_ID"),
         ("silo-port", "DISTRIBUTED_SILO_PORT"), ("gateway-port", "DISTRIBUTED_GATEWAY_PORT"),
         ("primary-port", "DISTRIBUTED_PRIMARY_PORT"), ("data-dir", "DISTRIBUTED_DATA_DIR"),
-        ("torch-threads", "DISTRIBUTED_TORCH_THREADS"),
+        ("torch-threads", "DISTRIBUTED_TORCH_THREADS"), ("gradient-port", "DISTRIBUTED_GRADIENT_PORT"),
     ];
 
     public static string Usage => "usage: Distributed.Silo [" + string.Join("] [", Settings.Select(s => $"--{s.Option} VALUE")) +
@@ -62,10 +64,17 @@ public sealed record SiloHostOptions
         }
         string Text(string option, string fallback) => values.TryGetValue(option, out var v) ? v.Value : fallback;
 
+        int Whole(string option, int fallback)
+        {
+            if (!values.TryGetValue(option, out var v)) return fallback;
+            if (int.TryParse(v.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)) return number;
+            errors.Add($"{v.Source}: '{v.Value}' is not a whole number");
+            return fallback;
+        }
+
         var defaults = new SiloHostOptions();
-        int threads = defaults.TorchThreadsPerReplica;
-        if (values.TryGetValue("torch-threads", out var t) && !int.TryParse(t.Value, NumberStyles.None, CultureInfo.InvariantCulture, out threads))
-            errors.Add($"{t.Source}: '{t.Value}' is not a whole number");
+        int threads = Whole("torch-threads", defaults.TorchThreadsPerReplica);
+        int gradientPort = Whole("gradient-port", defaults.GradientPort);
         var options = new SiloHostOptions
         {
             ClusterId = Text("cluster-id", defaults.ClusterId),
@@ -75,6 +84,7 @@ public sealed record SiloHostOptions
             PrimarySiloPort = values.ContainsKey("primary-port") ? Port("primary-port", 0) : null,
             DataDirectory = Text("data-dir", defaults.DataDirectory),
             TorchThreadsPerReplica = threads,
+            GradientPort = gradientPort,
         };
         if (errors.Count == 0) errors.AddRange(options.Validate());
         return (errors.Count == 0 ? options : null, errors);
@@ -90,9 +100,13 @@ public sealed record SiloHostOptions
             "is this silo's own port; leave it out on the first silo");
         errors.Add(Training.Validate("silo").Select(e => e
             .Replace("silo.dataDirectory", "silo.dataDirectory (--data-dir)", StringComparison.Ordinal)
-            .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)));
+            .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)
+            .Replace("silo.gradientChannelPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)));
         return errors.List;
     }
 
-    public TrainingSiloOptions Training => new() { DataDirectory = DataDirectory, TorchThreadsPerReplica = TorchThreadsPerReplica };
+    public TrainingSiloOptions Training => new()
+    {
+        DataDirectory = DataDirectory, TorchThreadsPerReplica = TorchThreadsPerReplica, GradientChannelPort = GradientPort,
+    };
 }

@@ -130,8 +130,10 @@ public static class TrialBenchmarks
                 ["step_ms"] = Math.Round(measured.Average(s => s.StepSeconds) * 1000, 2),
                 ["compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2),
                 ["exchange_share"] = Math.Round(ExchangeShare(metrics), 4),
-                // Each worker sends its gradient up and receives the average back.
-                ["bytes_per_step_per_worker"] = 2 * gradientBytes,
+                ["gradient_bytes"] = gradientBytes,
+                // A worker in the coordinator's silo shares buffers with it; one in another silo sends its gradient and receives the average.
+                ["bytes_per_step_remote_worker"] = 2 * gradientBytes,
+                ["bytes_between_processes_per_step"] = twoProcesses ? 2 * gradientBytes : 0,
                 ["ring_allreduce_bound_per_worker"] = 2 * (n - 1) * gradientBytes / n,
                 ["samples_per_s"] = Math.Round(SamplesPerSecond(metrics, n * Batch), 1),
             };

@@ -10,15 +10,18 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
 {
     readonly TrainingCluster cluster = fixture.Cluster;
 
-    // Chunks of 1 KiB send the gradients between the two silos in pieces; the default sends these small ones whole.
+    // The default sends these small gradients whole in the replies. With a 1 KiB threshold they go between the two
+    // silos in bulk: over the direct link, or (links off) in Orleans chunks.
     [Theory]
-    [InlineData(2, 1 << 20, ClipMode.Norm)]
-    [InlineData(4, 1 << 20, ClipMode.Norm)]
-    [InlineData(2, 1024, ClipMode.Norm)]
-    [InlineData(4, 1024, ClipMode.Value)]
-    public async Task Workers_with_global_clipping_end_equal_to_one_worker_on_the_union_batch(int workers, int chunkBytes, ClipMode clip)
+    [InlineData(2, 1 << 20, ClipMode.Norm, true)]
+    [InlineData(4, 1 << 20, ClipMode.Norm, true)]
+    [InlineData(2, 1024, ClipMode.Norm, true)]
+    [InlineData(4, 1024, ClipMode.Value, true)]
+    [InlineData(2, 1024, ClipMode.Norm, false)]
+    [InlineData(4, 1024, ClipMode.Value, false)]
+    public async Task Workers_with_global_clipping_end_equal_to_one_worker_on_the_union_batch(int workers, int chunkBytes, ClipMode clip, bool links)
     {
-        var id = $"equivalence-{workers}-{chunkBytes}-{clip}";
+        var id = $"equivalence-{workers}-{chunkBytes}-{clip}-{links}";
         var training = Specs.Tiny().Training with { Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.05 : 1.0 };
         var single = Specs.Tiny(workers: 1, batch: 8 * workers) with
         {
@@ -28,7 +31,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         var parallel = Specs.Tiny(workers: workers, batch: 8) with
         {
             Training = training,
-            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = chunkBytes },
+            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = chunkBytes, DirectLinks = links },
         };
 
         await cluster.Trial($"{id}-single").StartAsync(single);

@@ -15,7 +15,7 @@ public interface IWorkerGrain : IGrainWithStringKey
     [Alias("Step")] Task<WorkerGradient> StepAsync(WorkerStep step);
     /// <summary>Slice <paramref name="chunk"/> of <paramref name="chunks"/> of this step's gradient, for a coordinator in another silo.</summary>
     [Alias("GetGradientChunk")] Task<byte[]> GetGradientChunkAsync(long runId, long step, int chunk, int chunks);
-    /// <summary>Slice <paramref name="chunk"/> of the averaged gradient, applied with the next step (<see cref="WorkerStep.ApplyChunks"/>).</summary>
+    /// <summary>Slice <paramref name="chunk"/> of the averaged gradient, applied with the next step (<see cref="AverageSource.Chunks"/>).</summary>
     [Alias("PutAverageChunk")] Task PutAverageChunkAsync(long runId, long step, int chunk, int chunks, byte[] values);
     /// <summary>Loss, accuracy, exact match and BLEU of the replica on the validation split; null when it is empty.</summary>
     [Alias("Evaluate")] Task<EvaluationMetrics?> EvaluateAsync(long runId, long step);
@@ -40,28 +40,48 @@ public sealed record ReplicaReady(
     [property: Id(0)] int Parameters,
     [property: Id(1)] long Step,
     [property: Id(2)] ulong Checksum,
-    [property: Id(3)] string Silo);
+    [property: Id(3)] string Silo,
+    [property: Id(4)] string? Link);
 
-/// <summary>
-/// One exchange: the averaged gradient of the previous step to apply, and whether to compute the next one.
-/// Within a silo the average travels whole and is shared, not copied, so nobody writes to it after sending. To a
-/// worker in another silo it travels in chunks (<see cref="IWorkerGrain.PutAverageChunkAsync"/>) so that the
-/// transfer overlaps the averaging, and the worker's gradient comes back the same way (<see cref="Chunks"/> &gt; 0).
-/// </summary>
+/// <summary>Where the averaged gradient a worker applies comes from.</summary>
+[GenerateSerializer, Alias("AverageSource")]
+public enum AverageSource
+{
+    /// <summary>Nothing to apply (the first step of a run).</summary>
+    None,
+    /// <summary>In <see cref="WorkerStep.Average"/>: within a silo it is shared, not copied, so nobody writes to it after sending.</summary>
+    Inline,
+    /// <summary>Assembled from <see cref="IWorkerGrain.PutAverageChunkAsync"/> calls.</summary>
+    Chunks,
+    /// <summary>Read from the direct gradient link to the coordinator.</summary>
+    Link,
+}
+
+/// <summary>How a worker returns the gradient it computed.</summary>
+[GenerateSerializer, Alias("GradientRoute")]
+public enum GradientRoute
+{
+    /// <summary>Whole, in the reply.</summary>
+    Inline,
+    /// <summary>Kept, and served by <see cref="IWorkerGrain.GetGradientChunkAsync"/> so transfer overlaps averaging.</summary>
+    Chunks,
+    /// <summary>Written to the direct gradient link before the reply.</summary>
+    Link,
+}
+
+/// <summary>One exchange: the averaged gradient of the previous step to apply, and whether (and how) to compute the next one.</summary>
 [GenerateSerializer, Immutable, Alias("WorkerStep")]
 public sealed record WorkerStep(
     [property: Id(0)] long RunId,
     [property: Id(1)] long Step,
-    [property: Id(2)] byte[]? Average,
-    [property: Id(3)] bool Compute,
-    [property: Id(4)] bool Checksum)
+    [property: Id(2)] bool Compute,
+    [property: Id(3)] bool Checksum)
 {
-    /// <summary>Apply the average assembled from chunks instead of <see cref="Average"/>.</summary>
-    [Id(5)] public bool ApplyChunks { get; init; }
+    [Id(4)] public AverageSource Apply { get; init; }
+    [Id(5)] public byte[]? Average { get; init; }
     /// <summary>Global norm clipping's factor, applied to the average before the update (1: none).</summary>
     [Id(6)] public float Scale { get; init; } = 1f;
-    /// <summary>0: reply with the whole gradient; otherwise keep it and serve it in this many chunks.</summary>
-    [Id(7)] public int Chunks { get; init; }
+    [Id(7)] public GradientRoute Route { get; init; }
 }
 
 /// <summary>A worker's clipped gradient of one step (flat float32 bytes) and what came with it.</summary>

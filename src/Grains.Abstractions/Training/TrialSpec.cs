@@ -20,8 +20,10 @@ public sealed record DataParallelOptions
     [Id(4)] public int ChecksumEvery { get; init; } = 50;
     /// <summary>Resumes from the last checkpoint after a lost worker or coordinator before the trial is failed.</summary>
     [Id(5)] public int MaxRecoveries { get; init; } = 5;
-    /// <summary>Gradients larger than this go to and from other silos in chunks of this size, so sending overlaps averaging.</summary>
+    /// <summary>Gradients larger than this go to and from other silos in bulk: over a direct link, or in Orleans chunks of this size.</summary>
     [Id(6)] public int ExchangeChunkBytes { get; init; } = 1 << 20;
+    /// <summary>Send large gradients to and from other silos over a direct TCP link when the silo offers one.</summary>
+    [Id(7)] public bool DirectLinks { get; init; } = true;
 
     public IReadOnlyList<string> Validate(string prefix)
     {

@@ -21,6 +21,8 @@ public static class TrainingSiloBuilderExtensions
         var root = Path.GetFullPath(options.DataDirectory);
         silo.Services.AddSingleton(options);
         silo.Services.AddSingleton<ReplicaHost>();
+        silo.Services.AddSingleton<GradientChannelListener>();
+        silo.Services.AddHostedService(services => services.GetRequiredService<GradientChannelListener>());
         silo.Services.TryAddSingleton<IArtifactStore>(_ => new LocalArtifactStore(Path.Combine(root, "artifacts")));
         silo.Services.TryAddKeyedSingleton<IGrainStorage>(StorageNames.State,
             (services, _) => new FileGrainStorage(Path.Combine(root, "state"), services.GetRequiredService<Serializer>()));

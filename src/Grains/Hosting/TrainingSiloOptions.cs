@@ -16,12 +16,15 @@ public sealed record TrainingSiloOptions
     public string DataDirectory { get; init; } = Path.Combine(Environment.CurrentDirectory, ".distributed");
     /// <summary>libtorch intra-op threads per replica; 1 is fastest for small RNNs on few cores, and repeatable.</summary>
     public int TorchThreadsPerReplica { get; init; } = 1;
+    /// <summary>TCP port for direct gradient links from coordinators in other silos: 0 picks a free one, -1 turns them off.</summary>
+    public int GradientChannelPort { get; init; }
 
     public IReadOnlyList<string> Validate(string prefix = "silo")
     {
         var errors = new OptionErrors(prefix);
         errors.Check(!string.IsNullOrWhiteSpace(DataDirectory), "dataDirectory", "must be a directory path");
         errors.Check(TorchThreadsPerReplica is >= 1 and <= 256, "torchThreadsPerReplica", "must be 1..256");
+        errors.Check(GradientChannelPort is >= -1 and <= 65535, "gradientChannelPort", "must be -1 (off), 0 (any free port) or a port");
         return errors.List;
     }
 }

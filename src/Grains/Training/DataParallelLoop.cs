@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
@@ -28,12 +29,34 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     string? checkpoint = run.CheckpointPath;
     long? restartedFrom;
     byte[]? averageBuffer;
-    // Which workers exchange whole buffers (those in this silo: shared, not copied) and how many chunks the others use.
-    bool[] whole = [];
+    // How each worker's gradient travels: inline (in this silo: shared, not copied; or small), over a direct link, or in chunks.
+    GradientRoute[] routes = [];
+    Socket?[] links = [];
+    byte[]?[] received = [];
+    List<Task> pendingSends = [];
     int chunks;
     int parameterCount;
 
     public async Task RunAsync()
+    {
+        try
+        {
+            await RunAttemptsAsync();
+        }
+        finally
+        {
+            CloseLinks();
+        }
+    }
+
+    void CloseLinks()
+    {
+        foreach (var link in links) link?.Dispose();
+        links = [];
+        pendingSends = [];
+    }
+
+    async Task RunAttemptsAsync()
     {
         int recoveries = run.RecoveriesSoFar;
         while (!cancel.IsCancellationRequested)
@@ -80,12 +103,22 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             throw new InvalidOperationException("the replicas differ right after loading");
         step = ready[0].Step;
         parameterCount = ready[0].Parameters;
-        whole = ready.Select(r => r.Silo == silo).ToArray();
         long bytes = ready[0].Parameters * (long)sizeof(float);
         int perChunk = spec.Parallel.ExchangeChunkBytes;
         chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;
         // Small gradients go whole with the step reply even to another silo: one message beats three.
-        if (chunks == 0) whole = ready.Select(_ => true).ToArray();
+        routes = ready.Select(r => r.Silo == silo || chunks == 0 ? GradientRoute.Inline
+            : spec.Parallel.DirectLinks && r.Link is not null ? GradientRoute.Link : GradientRoute.Chunks).ToArray();
+        CloseLinks();
+        links = new Socket?[workers.Length];
+        received = new byte[]?[workers.Length];
+        for (int rank = 0; rank < workers.Length; rank++)
+        {
+            if (routes[rank] != GradientRoute.Link) continue;
+            links[rank] = await GradientChannel.ConnectAsync(ready[rank].Link!, WorkerGrain.KeyOf(run.TrialId, rank), run.RunId, cancel)
+                .WaitAsync(spec.Parallel.LoadTimeout, cancel);
+            received[rank] = new byte[bytes];
+        }
         log.LogInformation("Trial {Trial} run {Run}: {Workers} replicas of {Parameters} parameters at step {Step} on {Silos}",
             run.TrialId, run.RunId, workers.Length, ready[0].Parameters, step, string.Join(", ", ready.Select(r => r.Silo).Distinct()));
     }
@@ -134,18 +167,32 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     sealed record Averaged(double Norm, float Scale);
 
     /// <summary>
-    /// Sends each worker the previous average (whole to workers in this silo, already in chunks to the others) and
-    /// collects this step's gradients: whole from workers in this silo, by chunks later from the others.
+    /// Sends each worker the previous average (inline, or already sent over its link or in chunks) and collects this
+    /// step's gradients: inline in the replies, read from the links meanwhile, or fetched in chunks afterwards.
     /// </summary>
-    Task<WorkerGradient[]> ExchangeAsync(long at, Averaged? average, bool compute, bool checksum)
+    async Task<WorkerGradient[]> ExchangeAsync(long at, Averaged? average, bool compute, bool checksum)
     {
-        var calls = workers.Select((w, rank) => w.StepAsync(new WorkerStep(run.RunId, at, average is not null && whole[rank] ? averageBuffer : null, compute, checksum)
+        var calls = workers.Select((w, rank) => w.StepAsync(new WorkerStep(run.RunId, at, compute, checksum)
         {
-            ApplyChunks = average is not null && !whole[rank],
+            Apply = average is null ? AverageSource.None : routes[rank] switch
+            {
+                GradientRoute.Inline => AverageSource.Inline,
+                GradientRoute.Link => AverageSource.Link,
+                _ => AverageSource.Chunks,
+            },
+            Average = average is not null && routes[rank] == GradientRoute.Inline ? averageBuffer : null,
             Scale = average?.Scale ?? 1f,
-            Chunks = whole[rank] ? 0 : chunks,
+            Route = routes[rank],
         })).ToArray();
-        return Within(calls, spec.Parallel.ExchangeTimeout, $"exchange gradients of step {at + 1}");
+        // The links' reads start with the calls, so the bytes flow while the replies are on their way.
+        var transfers = new List<Task>(pendingSends);
+        if (compute)
+            for (int rank = 0; rank < workers.Length; rank++)
+                if (links[rank] is { } socket) transfers.Add(GradientChannel.ReceiveAsync(socket, at, received[rank], $"worker {rank}", cancel));
+        pendingSends = [];
+        var replies = await Within(calls, spec.Parallel.ExchangeTimeout, $"exchange gradients of step {at + 1}");
+        await Within(transfers.ToArray(), spec.Parallel.ExchangeTimeout, $"transfer gradients of step {at + 1} over its link");
+        return replies;
     }
 
     /// <summary>
@@ -161,7 +208,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var squares = new double[pieces];
         var training = spec.Training;
         bool global = spec.Parallel.ClipScope == ClipScope.Global;
-        var remote = Enumerable.Range(0, workers.Length).Where(r => !whole[r]).ToArray();
+        var remote = Enumerable.Range(0, workers.Length).Where(r => routes[r] == GradientRoute.Chunks).ToArray();
+        if (remote.Length == 0) pieces = 1;
 
         async Task Chunk(int chunk)
         {
@@ -171,9 +219,12 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 spec.Parallel.ExchangeTimeout, $"send gradient chunk {chunk} of step {step + 1}");
             var slices = new List<ReadOnlyMemory<float>>(workers.Length);
             for (int rank = 0, next = 0; rank < workers.Length; rank++)
-                slices.Add(whole[rank]
-                    ? GradientBytes.AsFloats(gradients[rank].Gradient!).Slice(start, length)
-                    : GradientBytes.AsFloats(fetched[next++]));
+                slices.Add(routes[rank] switch
+                {
+                    GradientRoute.Inline => GradientBytes.AsFloats(gradients[rank].Gradient!).Slice(start, length),
+                    GradientRoute.Link => GradientBytes.AsFloats(received[rank]!).Slice(start, length),
+                    _ => GradientBytes.AsFloats(fetched[next++]),
+                });
             // Plain arithmetic, but it scales with workers x parameters: keep it off the grain's turn.
             squares[chunk] = await Task.Run(() => MeanOf(slices, start, length, global && training.Clip == ClipMode.Value));
             if (remote.Length > 0)
@@ -185,6 +236,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
 
         await Task.WhenAll(Enumerable.Range(0, pieces).Select(Chunk));
+        // Not awaited here: a worker reads its average only when the next request reaches it.
+        pendingSends = links.Where(l => l is not null).Select(l => GradientChannel.SendAsync(l!, step, averageBuffer, cancel)).ToList();
         double meanNorm = Math.Sqrt(squares.Sum());
         // Per-worker clipping reports what the workers saw before clipping; global clipping the norm of the mean.
         if (!global) return new Averaged(gradients.Average(g => g.PreClipNorm), 1f);

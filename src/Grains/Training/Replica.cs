@@ -20,6 +20,9 @@ public sealed class Replica : IDisposable
     WorkerAssignment? assignment;
     byte[]? gradient;
     float[]? assembled;
+    readonly object linkLock = new();
+    readonly ManualResetEventSlim linkReady = new(false);
+    System.Net.Sockets.Socket? link;
 
     internal Replica(string key, ReplicaHost host, int torchThreads)
     {
@@ -30,8 +33,9 @@ public sealed class Replica : IDisposable
 
     public string Key { get; }
 
-    public Task<ReplicaReady> LoadAsync(WorkerAssignment work, byte[]? checkpoint, string silo) => thread.Run(() =>
+    public Task<ReplicaReady> LoadAsync(WorkerAssignment work, byte[]? checkpoint, string silo, string? linkEndpoint) => thread.Run(() =>
     {
+        DropLink();
         trainer?.Dispose();
         trainer = null;
         gradient = null;
@@ -43,17 +47,28 @@ public sealed class Replica : IDisposable
             ? new Trainer(spec.Model, spec.Training, data.Vocabularies, spec.Schedule.Seed, data.Train, work.Rank, world)
             : Trainer.Load(new MemoryStream(checkpoint), data.Train, work.Rank, world);
         assignment = work;
-        return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo);
+        return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo, linkEndpoint);
     });
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() =>
     {
         var t = Loaded();
         var clock = Stopwatch.StartNew();
-        if (step.Average is not null || step.ApplyChunks)
+        if (step.Apply != AverageSource.None)
         {
-            if (step.ApplyChunks) t.SetGradient(assembled ?? throw new InvalidOperationException($"replica {Key} received no averaged chunks"));
-            else t.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average));
+            switch (step.Apply)
+            {
+                case AverageSource.Inline:
+                    t.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average ?? throw new ArgumentException("an inline average without values")));
+                    break;
+                case AverageSource.Chunks:
+                    t.SetGradient(assembled ?? throw new InvalidOperationException($"replica {Key} received no averaged chunks"));
+                    break;
+                case AverageSource.Link:
+                    // Straight into the flat gradient: no copy on this side.
+                    GradientChannel.Receive(Link(step), step.Step - 1, MemoryMarshal.AsBytes(t.Parameters.Gradients), "the coordinator");
+                    break;
+            }
             if (step.Scale != 1f) GradientClipping.Scale(t.Parameters.Gradients, step.Scale);
             t.OptimizerStep();
         }
@@ -71,7 +86,8 @@ public sealed class Replica : IDisposable
             : GradientClipping.L2Norm(t.Parameters.Gradients);
         // The copy out is part of the exchange, not of the compute this reports.
         double computeSeconds = clock.Elapsed.TotalSeconds;
-        if (step.Chunks > 0) return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, null, checksum, computeSeconds);
+        if (step.Route == GradientRoute.Link) GradientChannel.Send(Link(step), step.Step, MemoryMarshal.AsBytes(t.Parameters.Gradients));
+        if (step.Route != GradientRoute.Inline) return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, null, checksum, computeSeconds);
         gradient ??= new byte[t.Parameters.Count * sizeof(float)];
         MemoryMarshal.AsBytes(t.Parameters.Gradients).CopyTo(gradient);
         return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, gradient, checksum, computeSeconds);
@@ -127,6 +143,41 @@ public sealed class Replica : IDisposable
 
     public Task<float[]> ParametersAsync() => thread.Run(() => Loaded().Parameters.Values.ToArray());
 
+    /// <summary>Takes the coordinator's gradient link for run <paramref name="runId"/>; false when this replica is not in that run.</summary>
+    public bool Attach(System.Net.Sockets.Socket socket, long runId)
+    {
+        lock (linkLock)
+        {
+            if (assignment?.RunId != runId) return false;
+            link?.Dispose();
+            link = socket;
+            linkReady.Set();
+            return true;
+        }
+    }
+
+    System.Net.Sockets.Socket Link(WorkerStep step)
+    {
+        var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
+        if (!linkReady.Wait(timeout)) throw new TimeoutException($"replica {Key}: the coordinator's gradient link did not arrive within {timeout.TotalSeconds:0.###} s");
+        lock (linkLock)
+        {
+            var socket = link!;
+            socket.ReceiveTimeout = socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            return socket;
+        }
+    }
+
+    void DropLink()
+    {
+        lock (linkLock)
+        {
+            linkReady.Reset();
+            link?.Dispose();
+            link = null;
+        }
+    }
+
     /// <summary>Runs code against the trainer on its thread: how tests play a faulty replica.</summary>
     internal Task WithTrainerAsync(Action<Trainer> action) => thread.Run(() => action(Loaded()));
 
@@ -136,6 +187,7 @@ public sealed class Replica : IDisposable
     {
         thread.Run(() =>
         {
+            DropLink();
             trainer?.Dispose();
             trainer = null;
         });

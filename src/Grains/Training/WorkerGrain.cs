@@ -12,7 +12,7 @@ namespace Distributed.Grains.Training;
 /// that lost its trial can never drive these replicas.
 /// </summary>
 [SpreadPlacement]
-public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSiloDetails silo) : Grain, IWorkerGrain
+public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSiloDetails silo, GradientChannelListener links) : Grain, IWorkerGrain
 {
     Replica? replica;
     long runId = -1;
@@ -27,7 +27,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
                 ?? throw new InvalidOperationException($"checkpoint {assignment.CheckpointPath} is missing from the artifact store");
         runId = -1;
         replica ??= host.Open(this.GetPrimaryKeyString());
-        var ready = await replica.LoadAsync(assignment, checkpoint, silo.SiloAddress.ToString());
+        var ready = await replica.LoadAsync(assignment, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
         runId = assignment.RunId;
         return ready;
     }
