@@ -99,6 +99,16 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.Equal(TrialState.Running, running.State);
         Assert.NotEmpty(early.Steps);
 
+        // The two workers sit on different silos, and their TorchSharp work runs on each replica's own thread.
+        var (replica0, firstSilo) = cluster.FindReplica("learns", 0)!.Value;
+        var (_, secondSilo) = cluster.FindReplica("learns", 1)!.Value;
+        Assert.NotEqual(firstSilo, secondSilo);
+        string? thread = null;
+        bool pooled = true;
+        await replica0.WithTrainerAsync(_ => (thread, pooled) = (Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread));
+        Assert.Equal("replica learns/0", thread);
+        Assert.False(pooled);
+
         var status = await cluster.WaitFinishedAsync("learns");
         Assert.Equal(TrialState.Completed, status.State);
         Assert.Equal(150, status.Step);
