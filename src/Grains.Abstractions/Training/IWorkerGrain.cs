@@ -55,6 +55,8 @@ public enum AverageSource
     Chunks,
     /// <summary>Read from the direct gradient link to the coordinator.</summary>
     Link,
+    /// <summary>The worker's own clipped gradient: a trial of one worker has nothing to average.</summary>
+    Own,
 }
 
 /// <summary>How a worker returns the gradient it computed.</summary>
@@ -67,6 +69,8 @@ public enum GradientRoute
     Chunks,
     /// <summary>Written to the direct gradient link before the reply.</summary>
     Link,
+    /// <summary>Not sent: the only worker clips it and applies it itself (<see cref="AverageSource.Own"/>).</summary>
+    Keep,
 }
 
 /// <summary>One exchange: the averaged gradient of the previous step to apply, and whether (and how) to compute the next one.</summary>

@@ -107,7 +107,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         int perChunk = spec.Parallel.ExchangeChunkBytes;
         chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;
         // Small gradients go whole with the step reply even to another silo: one message beats three.
-        routes = ready.Select(r => r.Silo == silo || chunks == 0 ? GradientRoute.Inline
+        routes = ready.Select(r => workers.Length == 1 ? GradientRoute.Keep
+            : r.Silo == silo || chunks == 0 ? GradientRoute.Inline
             : spec.Parallel.DirectLinks && r.Link is not null ? GradientRoute.Link : GradientRoute.Chunks).ToArray();
         CloseLinks();
         links = new Socket?[workers.Length];
@@ -178,6 +179,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             {
                 GradientRoute.Inline => AverageSource.Inline,
                 GradientRoute.Link => AverageSource.Link,
+                GradientRoute.Keep => AverageSource.Own,
                 _ => AverageSource.Chunks,
             },
             Average = average is not null && routes[rank] == GradientRoute.Inline ? averageBuffer : null,
@@ -202,6 +204,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     /// </summary>
     async Task<Averaged> AverageAsync(WorkerGradient[] gradients)
     {
+        if (routes[0] == GradientRoute.Keep) return new Averaged(gradients[0].PreClipNorm, 1f);
         int count = parameterCount;
         averageBuffer ??= new byte[count * sizeof(float)];
         int pieces = Math.Max(chunks, 1);

@@ -64,6 +64,8 @@ public sealed class Replica : IDisposable
                 case AverageSource.Chunks:
                     t.SetGradient(assembled ?? throw new InvalidOperationException($"replica {Key} received no averaged chunks"));
                     break;
+                case AverageSource.Own:
+                    break;
                 case AverageSource.Link:
                     // Straight into the flat gradient: no copy on this side.
                     GradientChannel.Receive(Link(step), step.Step - 1, MemoryMarshal.AsBytes(t.Parameters.Gradients), "the coordinator");
@@ -81,7 +83,8 @@ public sealed class Replica : IDisposable
         var examples = t.Batches!.Next();
         GradientReport report;
         using (var batch = TrainingBatch.From(examples)) report = t.ComputeGradient(batch);
-        double norm = assignment.Spec.Parallel.ClipScope == ClipScope.PerWorker
+        // A lone worker's clipped gradient is the average, whatever the scope.
+        double norm = assignment.Spec.Parallel.ClipScope == ClipScope.PerWorker || step.Route == GradientRoute.Keep
             ? t.ClipGradient()
             : GradientClipping.L2Norm(t.Parameters.Gradients);
         // The copy out is part of the exchange, not of the compute this reports.
