@@ -81,16 +81,27 @@ public static class TrialBenchmarks
     {
         return Run(async silo =>
         {
-            var (_, one) = await silo.RunAsync("scale-1", Spec(PeerModel, 1, Steps + Warmup));
-            var (_, two) = await silo.RunAsync("scale-2", Spec(PeerModel, 2, Steps + Warmup));
-            double single = SamplesPerSecond(one, Batch), pair = SamplesPerSecond(two, 2 * Batch);
+            var singles = new List<double>();
+            var pairs = new List<double>();
+            var shares = new List<double>();
+            for (int round = 0; round < 3; round++)
+            {
+                var (_, one) = await silo.RunAsync($"scale-1-{round}", Spec(PeerModel, 1, Steps + Warmup));
+                var (_, two) = await silo.RunAsync($"scale-2-{round}", Spec(PeerModel, 2, Steps + Warmup));
+                singles.Add(SamplesPerSecond(one, Batch));
+                pairs.Add(SamplesPerSecond(two, 2 * Batch));
+                shares.Add(ExchangeShare(two));
+            }
+            double single = Median(singles), pair = Median(pairs);
             var line = new JsonObject
             {
                 ["case"] = "grains-two-workers-vs-one",
                 ["samples_per_s_1"] = Math.Round(single, 1),
                 ["samples_per_s_2"] = Math.Round(pair, 1),
+                ["rounds_1"] = string.Join(" ", singles.Select(x => Math.Round(x))),
+                ["rounds_2"] = string.Join(" ", pairs.Select(x => Math.Round(x))),
                 ["ratio"] = Math.Round(pair / single, 3),
-                ["exchange_share_2"] = Math.Round(ExchangeShare(two), 4),
+                ["exchange_share_2"] = Math.Round(Median(shares), 4),
             };
             var peer = $"--emb 64 --hidden 128 --len {Length} --batch {Batch} --steps {Steps} --warmup {Warmup} --threads 1 --attention additive";
             var (p1, problem1) = PytorchPeer.Run(peer + " --workers 1");
