@@ -134,6 +134,23 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Cancelling_a_running_trial_keeps_its_metrics_and_frees_its_replicas()
+    {
+        var spec = Specs.Tiny(workers: 2, steps: 5000);
+        var trial = cluster.Trial("cancel");
+        await trial.StartAsync(spec);
+        await cluster.WaitAsync("cancel", s => s.Step >= 20, TimeSpan.FromSeconds(60));
+        var status = await trial.CancelAsync();
+        Assert.Equal(TrialState.Cancelled, status.State);
+        Assert.True(status.Step >= 20);
+        Assert.NotEmpty((await trial.GetMetricsAsync(-1)).Steps);
+        Assert.Null(cluster.FindReplica("cancel", 0));
+        Assert.Null(cluster.FindReplica("cancel", 1));
+        await Task.Delay(500);
+        Assert.Equal(TrialState.Cancelled, (await trial.GetStatusAsync()).State);
+    }
+
+    [Fact]
     public async Task A_diverging_trial_ends_diverged_at_that_step_and_leaves_the_others_alone()
     {
         var healthy = Specs.Tiny(workers: 2, steps: 40);

@@ -4,6 +4,7 @@ using Distributed.Grains.Training;
 using Distributed.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 
@@ -27,6 +28,9 @@ public static class TrainingSiloBuilderExtensions
         silo.Services.TryAddKeyedSingleton<IGrainStorage>(StorageNames.State,
             (services, _) => new FileGrainStorage(Path.Combine(root, "state"), services.GetRequiredService<Serializer>()));
         silo.Services.AddPlacementDirector<SpreadPlacement, SpreadPlacementDirector>();
+        // Every training call has its own, explicit timeout (exchangeTimeout, loadTimeout); Orleans' default 30 s
+        // would otherwise cut short a long load or evaluation the spec allows.
+        silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = TimeSpan.FromMinutes(30));
         return silo;
     }
 }

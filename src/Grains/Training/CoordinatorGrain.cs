@@ -16,12 +16,14 @@ public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store,
     long runId = -1;
     Task? loop;
     CancellationTokenSource? stop;
+    TrialRun? current;
 
     public Task RunAsync(TrialRun run)
     {
         if (run.RunId < runId || (run.RunId == runId && loop is { IsCompleted: false })) return Task.CompletedTask;
         stop?.Cancel();
         runId = run.RunId;
+        current = run;
         stop = new CancellationTokenSource();
         // Started, not awaited: it runs in this activation's turns between the calls it makes.
         loop = new DataParallelLoop(run, silo.SiloAddress.ToString(), grains, store, log, stop.Token).RunAsync();
@@ -30,10 +32,13 @@ public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store,
 
     public Task<bool> IsRunningAsync(long id) => Task.FromResult(id == runId && loop is { IsCompleted: false });
 
-    public Task StopAsync(long id)
+    /// <summary>Cancels the run (the trial was cancelled) and frees its replicas once the loop has let go of them.</summary>
+    public async Task StopAsync(long id)
     {
-        if (id >= runId) stop?.Cancel();
-        return Task.CompletedTask;
+        if (id < runId || current is null) return;
+        stop?.Cancel();
+        if (loop is not null) await Task.WhenAny(loop, Task.Delay(TimeSpan.FromSeconds(30)));
+        await DataParallelLoop.ReleaseWorkersAsync(grains, current.TrialId, current.Spec.Parallel.Workers, log);
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

@@ -346,10 +346,14 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 await Task.Delay(TimeSpan.FromSeconds(1 << attempt), cancel);
             }
         }
-        await Task.WhenAll(workers.Select(async w =>
-        {
-            try { await w.ReleaseAsync(); }
-            catch (Exception e) { log.LogDebug(e, "Releasing a worker of {Trial} failed", run.TrialId); }
-        }));
+        await ReleaseWorkersAsync(grains, run.TrialId, workers.Length, log);
     }
+
+    /// <summary>Frees every replica of a trial that has ended (completed, failed, cancelled); best effort.</summary>
+    public static Task ReleaseWorkersAsync(IGrainFactory grains, string trialId, int count, ILogger log) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(async rank =>
+        {
+            try { await grains.GetGrain<IWorkerGrain>(WorkerGrain.KeyOf(trialId, rank)).ReleaseAsync(); }
+            catch (Exception e) { log.LogDebug(e, "Releasing worker {Rank} of {Trial} failed", rank, trialId); }
+        }));
 }
