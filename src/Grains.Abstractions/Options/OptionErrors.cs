@@ -7,12 +7,15 @@ public sealed class OptionErrors(string prefix)
 
     public void Check(bool ok, string field, string message)
     {
-        if (!ok) errors.Add($"{prefix}.{field}: {message}");
+        if (!ok) errors.Add(prefix.Length == 0 ? $"{field}: {message}" : $"{prefix}.{field}: {message}");
     }
 
     public void Add(IEnumerable<string> more) => errors.AddRange(more);
 
     public IReadOnlyList<string> List => errors;
+
+    /// <summary>The path of a nested options record under this prefix.</summary>
+    public static string Child(string prefix, string name) => prefix.Length == 0 ? name : $"{prefix}.{name}";
 
     /// <summary>Throws <see cref="ArgumentException"/> listing every problem; returns the options when there is none.</summary>
     public static T EnsureValid<T>(T options, IReadOnlyList<string> problems)

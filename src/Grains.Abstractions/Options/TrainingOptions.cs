@@ -63,7 +63,7 @@ public sealed record TrainingOptions
         errors.Check(Enum.IsDefined(LossNormalization), "lossNormalization", "must be tokens or sequences");
         errors.Check(BatchSize is >= 1 and <= 65536, "batchSize", "must be 1..65536");
         errors.Check(MaxDecodeLength is >= 1 and <= 4096, "maxDecodeLength", "must be 1..4096");
-        errors.Add(TeacherForcing.Validate($"{prefix}.teacherForcing"));
+        errors.Add(TeacherForcing.Validate(OptionErrors.Child(prefix, "teacherForcing")));
         return errors.List;
     }
 

@@ -84,11 +84,11 @@ public sealed record TrialSpec
         errors.Check(Training is not null, "training", "is required");
         errors.Check(Parallel is not null, "parallel", "is required");
         errors.Check(Schedule is not null, "schedule", "is required");
-        if (Data is not null) errors.Add(Data.Validate($"{prefix}.data"));
-        if (Model is not null) errors.Add(Model.Validate($"{prefix}.model"));
-        if (Training is not null) errors.Add(Training.Validate($"{prefix}.training"));
-        if (Parallel is not null) errors.Add(Parallel.Validate($"{prefix}.parallel"));
-        if (Schedule is not null) errors.Add(Schedule.Validate($"{prefix}.schedule"));
+        if (Data is not null) errors.Add(Data.Validate(OptionErrors.Child(prefix, "data")));
+        if (Model is not null) errors.Add(Model.Validate(OptionErrors.Child(prefix, "model")));
+        if (Training is not null) errors.Add(Training.Validate(OptionErrors.Child(prefix, "training")));
+        if (Parallel is not null) errors.Add(Parallel.Validate(OptionErrors.Child(prefix, "parallel")));
+        if (Schedule is not null) errors.Add(Schedule.Validate(OptionErrors.Child(prefix, "schedule")));
         return errors.List;
     }
 

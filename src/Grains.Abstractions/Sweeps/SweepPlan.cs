@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Distributed.Grains.Abstractions.Training;
+
+namespace Distributed.Grains.Abstractions.Sweeps;
+
+/// <summary>One swept option's value in a trial, as the results tables show it.</summary>
+[GenerateSerializer, Immutable, Alias("FactorValue")]
+public sealed record FactorValue([property: Id(0)] string Factor, [property: Id(1)] string Value);
+
+/// <summary>One trial of a sweep: its number, its configuration, which repeat (seed) it is, and its full spec.</summary>
+[GenerateSerializer, Immutable, Alias("PlannedTrial")]
+public sealed record PlannedTrial(
+    [property: Id(0)] int Number,
+    [property: Id(1)] int Configuration,
+    [property: Id(2)] IReadOnlyList<FactorValue> Factors,
+    [property: Id(3)] int Repeat,
+    [property: Id(4)] TrialSpec Spec);
+
+/// <summary>Expands a sweep into its trials: the grid or the seeded random draws, times the repeats.</summary>
+public static class SweepPlan
+{
+    public static (IReadOnlyList<PlannedTrial> Trials, IReadOnlyList<string> Errors) Expand(SweepSpec sweep)
+    {
+        var errors = new List<string>();
+        var dimensions = sweep.Search.Space;
+        var configurations = new List<List<(SearchDimension Dimension, JsonNode? Value)>>();
+        if (sweep.Search.Method == SearchMethod.Grid)
+        {
+            foreach (var d in dimensions.Where(d => d.Kind is DimensionKind.Uniform or DimensionKind.LogUniform))
+                errors.Add($"search.space.{d.Key}: a {(d.Kind == DimensionKind.Uniform ? "uniform" : "logUniform")} range needs search.method: random");
+            if (errors.Count > 0) return ([], errors);
+            configurations.Add([]);
+            foreach (var d in dimensions)
+                configurations = configurations.SelectMany(c => GridValues(d).Select(v => c.Append((d, v)).ToList())).ToList();
+            if (configurations.Count * (long)sweep.Repeats > 100_000) return ([], [$"search.space: the grid has {configurations.Count} configurations x {sweep.Repeats} repeats; at most 100000 trials"]);
+        }
+        else
+        {
+            for (int sample = 0; sample < sweep.Search.Samples; sample++)
+            {
+                // Each draw has its own generator, so adding samples never changes the earlier ones.
+                var random = new Random(unchecked((int)(sweep.Search.Seed * 0x9E3779B97F4A7C15UL >> 33) ^ sample * 7919));
+                configurations.Add(dimensions.Select(d => (d, Draw(d, random))).ToList());
+            }
+        }
+
+        var trials = new List<PlannedTrial>();
+        for (int c = 0; c < configurations.Count; c++)
+        {
+            var spec = sweep.BaseTrial;
+            var local = new List<string>();
+            foreach (var (dimension, value) in configurations[c]) spec = SpecPatch.Apply(spec, dimension.Path, value?.DeepClone(), $"search.space.{dimension.Key}", local);
+            var factors = configurations[c].Select(p => new FactorValue(p.Dimension.Key, Display(p.Value))).ToList();
+            local.AddRange(spec.Validate(""));
+            if (local.Count > 0)
+            {
+                var described = string.Join(", ", factors.Select(f => $"{f.Factor}={f.Value}"));
+                errors.AddRange(local.Select(e => $"search.space: configuration {c + 1} ({described}): {e}"));
+                continue;
+            }
+            for (int r = 0; r < sweep.Repeats; r++)
+                trials.Add(new PlannedTrial(trials.Count + 1, c + 1, factors, r,
+                    spec with { Schedule = spec.Schedule with { Seed = spec.Schedule.Seed + (ulong)r } }));
+        }
+        return (trials, errors);
+    }
+
+    static IEnumerable<JsonNode?> GridValues(SearchDimension d) => d.Kind == DimensionKind.Values
+        ? d.Values.Select(v => JsonNode.Parse(v))
+        : Enumerable.Range((int)d.Min, (int)(d.Max - d.Min) + 1).Select(i => (JsonNode?)JsonValue.Create(i));
+
+    static JsonNode? Draw(SearchDimension d, Random random) => d.Kind switch
+    {
+        DimensionKind.Values => JsonNode.Parse(d.Values[random.Next(d.Values.Count)]),
+        DimensionKind.Uniform => JsonValue.Create(d.Min + random.NextDouble() * (d.Max - d.Min)),
+        DimensionKind.LogUniform => JsonValue.Create(Math.Exp(Math.Log(d.Min) + random.NextDouble() * (Math.Log(d.Max) - Math.Log(d.Min)))),
+        _ => JsonValue.Create((int)d.Min + random.Next((int)(d.Max - d.Min) + 1)),
+    };
+
+    /// <summary>How a value reads in tables: scalars as written (numbers rounded), maps as "k=v k=v".</summary>
+    public static string Display(JsonNode? value) => value switch
+    {
+        null => "null",
+        JsonObject map => string.Join(" ", map.Select(p => $"{p.Key}={Display(p.Value)}")),
+        JsonArray list => string.Join(",", list.Select(Display)),
+        _ => double.TryParse(OptionBinder.Text(value), NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && OptionBinder.Text(value).Contains('.')
+            ? number.ToString("G4", CultureInfo.InvariantCulture)
+            : OptionBinder.Text(value),
+    };
+}

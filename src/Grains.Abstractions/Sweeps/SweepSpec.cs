@@ -1,0 +1,157 @@
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Models;
+using Distributed.Models.Data;
+using Distributed.Models.Training;
+
+namespace Distributed.Grains.Abstractions.Sweeps;
+
+[GenerateSerializer, Alias("SearchMethod")]
+public enum SearchMethod
+{
+    /// <summary>Every combination of the listed values.</summary>
+    Grid,
+    /// <summary>`samples` seeded draws from the space.</summary>
+    Random,
+}
+
+[GenerateSerializer, Alias("DimensionKind")]
+public enum DimensionKind
+{
+    /// <summary>One of the listed values (grid: each of them).</summary>
+    Values,
+    /// <summary>Uniform in [min, max].</summary>
+    Uniform,
+    /// <summary>log-uniform in [min, max] (min &gt; 0).</summary>
+    LogUniform,
+    /// <summary>A whole number in [min, max] (grid: each of them).</summary>
+    IntRange,
+}
+
+/// <summary>One swept option: its path in the trial spec ("model.layers") and the values it takes.</summary>
+[GenerateSerializer, Immutable, Alias("SearchDimension")]
+public sealed record SearchDimension
+{
+    /// <summary>Full path in the trial spec, e.g. "model.layers" or "training.teacherForcing".</summary>
+    [Id(0)] public required string Path { get; init; }
+    /// <summary>The key as written in the spec, for messages and tables.</summary>
+    [Id(1)] public required string Key { get; init; }
+    [Id(2)] public DimensionKind Kind { get; init; }
+    /// <summary>For <see cref="DimensionKind.Values"/>: each value as JSON (a number, a string, or an object for a nested option).</summary>
+    [Id(3)] public IReadOnlyList<string> Values { get; init; } = [];
+    [Id(4)] public double Min { get; init; }
+    [Id(5)] public double Max { get; init; }
+}
+
+[GenerateSerializer, Immutable, Alias("SearchOptions")]
+public sealed record SearchOptions
+{
+    [Id(0)] public SearchMethod Method { get; init; } = SearchMethod.Grid;
+    /// <summary>Random search: configurations drawn.</summary>
+    [Id(1)] public int Samples { get; init; } = 8;
+    /// <summary>Random search: the seed of the draws.</summary>
+    [Id(2)] public ulong Seed { get; init; } = 1;
+    [Id(3)] public IReadOnlyList<SearchDimension> Space { get; init; } = [];
+}
+
+[GenerateSerializer, Alias("ObjectiveMetric")]
+public enum ObjectiveMetric
+{
+    Loss,
+    Perplexity,
+    TokenAccuracy,
+    ExactMatch,
+    Bleu,
+}
+
+[GenerateSerializer, Alias("ObjectiveMode")]
+public enum ObjectiveMode
+{
+    Min,
+    Max,
+}
+
+/// <summary>What "better" means: an evaluation metric on the validation split, minimised or maximised.</summary>
+[GenerateSerializer, Immutable, Alias("Objective")]
+public sealed record Objective
+{
+    [Id(0)] public ObjectiveMetric Metric { get; init; } = ObjectiveMetric.Loss;
+    /// <summary>Unset: min for loss and perplexity, max for the others.</summary>
+    [Id(1)] public ObjectiveMode? Mode { get; init; }
+
+    public ObjectiveMode Direction => Mode ?? (Metric is ObjectiveMetric.Loss or ObjectiveMetric.Perplexity ? ObjectiveMode.Min : ObjectiveMode.Max);
+
+    public double Of(EvaluationMetrics e) => Metric switch
+    {
+        ObjectiveMetric.Loss => e.Loss,
+        ObjectiveMetric.Perplexity => e.Perplexity,
+        ObjectiveMetric.TokenAccuracy => e.TokenAccuracy,
+        ObjectiveMetric.ExactMatch => e.ExactMatch,
+        _ => e.Bleu,
+    };
+
+    /// <summary>True when <paramref name="a"/> is strictly better than <paramref name="b"/>.</summary>
+    public bool Better(double a, double b) => Direction == ObjectiveMode.Min ? a < b : a > b;
+}
+
+[GenerateSerializer, Alias("StoppingRule")]
+public enum StoppingRule
+{
+    None,
+    /// <summary>Asynchronous successive halving (Li et al. 2020): at each rung keep the top 1/reductionFactor.</summary>
+    Asha,
+    /// <summary>Stop a trial whose best so far is worse than the median of the others at the same step (Golovin et al. 2017).</summary>
+    Median,
+}
+
+[GenerateSerializer, Immutable, Alias("EarlyStopping")]
+public sealed record EarlyStopping
+{
+    [Id(0)] public StoppingRule Rule { get; init; } = StoppingRule.None;
+    /// <summary>Steps every trial runs before it can be stopped (ASHA's first rung).</summary>
+    [Id(1)] public int GracePeriod { get; init; } = 200;
+    /// <summary>ASHA's η: rungs at grace × η^k steps; the top 1/η at a rung go on.</summary>
+    [Id(2)] public int ReductionFactor { get; init; } = 3;
+    /// <summary>Median rule: trials that must have reached a step before it judges anyone there.</summary>
+    [Id(3)] public int MinTrials { get; init; } = 3;
+}
+
+/// <summary>A sweep: a base trial, the options it varies, how many seeds, how many at once, and what "best" means.</summary>
+[GenerateSerializer, Immutable, Alias("SweepSpec")]
+public sealed record SweepSpec
+{
+    [Id(0)] public string? Name { get; init; }
+    [Id(1)] public DataOptions Data { get; init; } = new();
+    [Id(2)] public ModelOptions Model { get; init; } = new();
+    [Id(3)] public TrainingOptions Training { get; init; } = new();
+    [Id(4)] public DataParallelOptions Parallel { get; init; } = new();
+    [Id(5)] public TrialSchedule Schedule { get; init; } = new();
+    [Id(6)] public SearchOptions Search { get; init; } = new();
+    /// <summary>Seeds per configuration (schedule.seed, +1, ...).</summary>
+    [Id(7)] public int Repeats { get; init; } = 1;
+    /// <summary>Trials running at once.</summary>
+    [Id(8)] public int MaxConcurrent { get; init; } = 2;
+    [Id(9)] public Objective Objective { get; init; } = new();
+    [Id(10)] public EarlyStopping EarlyStopping { get; init; } = new();
+
+    /// <summary>The trial every configuration starts from.</summary>
+    public TrialSpec BaseTrial => new() { Data = Data, Model = Model, Training = Training, Parallel = Parallel, Schedule = Schedule };
+
+    /// <summary>Every problem with the sweep's own fields (the trials' are checked when the spec is expanded).</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new OptionErrors("sweep");
+        errors.Check(Name is null || Name.Length <= 200, "name", "must be at most 200 characters");
+        errors.Check(Repeats is >= 1 and <= 100, "repeats", "must be 1..100");
+        errors.Check(MaxConcurrent is >= 1 and <= 256, "maxConcurrent", "must be 1..256");
+        errors.Check(Enum.IsDefined(Search.Method), "search.method", "must be grid or random");
+        errors.Check(Search.Method != SearchMethod.Random || Search.Samples is >= 1 and <= 100_000, "search.samples", "must be 1..100000");
+        errors.Check(Enum.IsDefined(Objective.Metric), "objective.metric", "must be loss, perplexity, tokenAccuracy, exactMatch or bleu");
+        errors.Check(Enum.IsDefined(EarlyStopping.Rule), "earlyStopping.rule", "must be none, asha or median");
+        errors.Check(EarlyStopping.GracePeriod >= 1, "earlyStopping.gracePeriod", "must be >= 1");
+        errors.Check(EarlyStopping.ReductionFactor >= 2, "earlyStopping.reductionFactor", "must be >= 2");
+        errors.Check(EarlyStopping.MinTrials >= 1, "earlyStopping.minTrials", "must be >= 1");
+        errors.Check(EarlyStopping.Rule == StoppingRule.None || EarlyStopping.GracePeriod >= Schedule.EvaluateEvery, "earlyStopping.gracePeriod",
+            $"must be at least schedule.evaluateEvery ({Schedule.EvaluateEvery}): trials are judged on their evaluations");
+        return errors.List;
+    }
+}
