@@ -1,0 +1,64 @@
+namespace Distributed.Grains.Abstractions.Sweeps;
+
+/// <summary>One trial's objective at one evaluation step.</summary>
+public readonly record struct TrialPoint(int Trial, long Step, double Value);
+
+/// <summary>
+/// The early-stopping decisions, as pure functions of what the trials reported, so they can be checked by hand.
+/// </summary>
+public static class EarlyStoppingRules
+{
+    /// <summary>ASHA's rungs: grace × η^k steps, below the trial length.</summary>
+    public static IReadOnlyList<long> Rungs(EarlyStopping rule, long steps)
+    {
+        var rungs = new List<long>();
+        for (long r = rule.GracePeriod; r < steps; r *= rule.ReductionFactor) rungs.Add(r);
+        return rungs;
+    }
+
+    /// <summary>
+    /// ASHA as a stopping rule (Li et al. 2020; Ray Tune's AsyncHyperBand): when a trial first reaches a rung, it is
+    /// stopped if its value is worse than the (1 − 1/η) quantile of the values the trials before it recorded there.
+    /// The first trial at a rung always goes on. <paramref name="recorded"/> holds those earlier values.
+    /// </summary>
+    public static bool AshaStops(double value, IReadOnlyCollection<double> recorded, int reductionFactor, Objective objective)
+    {
+        if (recorded.Count == 0) return false;
+        // Flip minimised objectives so "better" is always "larger" for the quantile.
+        double sign = objective.Direction == ObjectiveMode.Max ? 1 : -1;
+        double cutoff = Percentile(recorded.Select(v => v * sign).ToList(), (1 - 1.0 / reductionFactor) * 100);
+        return value * sign < cutoff;
+    }
+
+    /// <summary>
+    /// The median stopping rule (Golovin et al. 2017): after the grace period, a trial is stopped when its best value
+    /// so far is worse than the median of the other trials' best values up to the same step, once at least
+    /// <see cref="EarlyStopping.MinTrials"/> others have reached that step.
+    /// </summary>
+    public static bool MedianStops(int trial, long step, IReadOnlyList<TrialPoint> history, EarlyStopping rule, Objective objective)
+    {
+        if (step < rule.GracePeriod) return false;
+        var mine = history.Where(p => p.Trial == trial && p.Step <= step).Select(p => p.Value).ToList();
+        if (mine.Count == 0) return false;
+        var others = history.Where(p => p.Trial != trial).GroupBy(p => p.Trial)
+            .Where(g => g.Any(p => p.Step >= step))
+            .Select(g => Best(g.Where(p => p.Step <= step).Select(p => p.Value).ToList(), objective))
+            .Where(v => v is not null).Select(v => v!.Value).ToList();
+        if (others.Count < rule.MinTrials) return false;
+        double median = Percentile(others, 50);
+        double best = Best(mine, objective)!.Value;
+        return objective.Better(median, best);
+    }
+
+    static double? Best(List<double> values, Objective objective) =>
+        values.Count == 0 ? null : objective.Direction == ObjectiveMode.Max ? values.Max() : values.Min();
+
+    /// <summary>The q-th percentile with linear interpolation between order statistics (numpy's default).</summary>
+    public static double Percentile(IReadOnlyList<double> values, double q)
+    {
+        var sorted = values.Order().ToArray();
+        double rank = q / 100 * (sorted.Length - 1);
+        int low = (int)Math.Floor(rank), high = (int)Math.Ceiling(rank);
+        return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+    }
+}
