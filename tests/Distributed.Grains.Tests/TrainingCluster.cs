@@ -24,9 +24,9 @@ public sealed class TrainingCluster : IAsyncDisposable
     public InProcessTestCluster Cluster { get; }
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<TrainingCluster> StartAsync(short silos)
+    public static async Task<TrainingCluster> StartAsync(short silos, string? dataDirectory = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), $"distributed-tests-{Guid.NewGuid():N}");
+        var directory = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"distributed-tests-{Guid.NewGuid():N}");
         var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSilo((_, silo) => silo.AddDistributedTraining(new TrainingSiloOptions { DataDirectory = directory }));
         var cluster = builder.Build();
@@ -74,9 +74,20 @@ public sealed class TrainingCluster : IAsyncDisposable
         return trainer.Parameters.Values.ToArray();
     }
 
+    /// <summary>Stops every silo but keeps the data directory, as a machine that restarts would.</summary>
+    public async Task StopKeepingDataAsync()
+    {
+        keepData = true;
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    bool keepData;
+
     public async ValueTask DisposeAsync()
     {
         await Cluster.DisposeAsync();
+        if (keepData) return;
         try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
     }
 }

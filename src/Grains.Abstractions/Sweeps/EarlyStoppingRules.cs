@@ -1,7 +1,8 @@
 namespace Distributed.Grains.Abstractions.Sweeps;
 
 /// <summary>One trial's objective at one evaluation step.</summary>
-public readonly record struct TrialPoint(int Trial, long Step, double Value);
+[GenerateSerializer, Immutable, Alias("TrialPoint")]
+public readonly record struct TrialPoint([property: Id(0)] int Trial, [property: Id(1)] long Step, [property: Id(2)] double Value);
 
 /// <summary>
 /// The early-stopping decisions, as pure functions of what the trials reported, so they can be checked by hand.

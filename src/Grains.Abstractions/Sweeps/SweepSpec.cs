@@ -133,6 +133,13 @@ public sealed record SweepSpec
     [Id(9)] public Objective Objective { get; init; } = new();
     [Id(10)] public EarlyStopping EarlyStopping { get; init; } = new();
 
+    /// <summary>
+    /// True when both specs ask for the same sweep. Record equality compares lists by reference, and a spec that
+    /// crossed the wire has new lists, so this compares their JSON.
+    /// </summary>
+    public bool SameAs(SweepSpec other) =>
+        System.Text.Json.JsonSerializer.Serialize(this) == System.Text.Json.JsonSerializer.Serialize(other);
+
     /// <summary>The trial every configuration starts from.</summary>
     public TrialSpec BaseTrial => new() { Data = Data, Model = Model, Training = Training, Parallel = Parallel, Schedule = Schedule };
 

@@ -15,6 +15,8 @@ public interface ITrialGrain : IGrainWithStringKey
     [Alias("GetMetrics")] Task<TrialMetrics> GetMetricsAsync(long afterStep);
     /// <summary>Stops a running trial; what it produced is kept.</summary>
     [Alias("Cancel")] Task<TrialStatus> CancelAsync();
+    /// <summary>Ends a running trial as stopped early (a sweep's stopping rule), keeping what it produced.</summary>
+    [Alias("StopEarly")] Task<TrialStatus> StopEarlyAsync(string reason);
     /// <summary>Progress from this trial's coordinator; reports of an older run are ignored.</summary>
     [Alias("Report")] Task ReportAsync(TrialReport report);
 }

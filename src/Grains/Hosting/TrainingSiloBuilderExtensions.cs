@@ -1,4 +1,5 @@
 using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Storage;
 using Distributed.Grains.Training;
 using Distributed.Models;
@@ -31,6 +32,8 @@ public static class TrainingSiloBuilderExtensions
         // Every training call has its own, explicit timeout (exchangeTimeout, loadTimeout); Orleans' default 30 s
         // would otherwise cut short a long load or evaluation the spec allows.
         silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = TimeSpan.FromMinutes(30));
+        // A restarted silo carries on with the sweeps that were running.
+        silo.AddStartupTask(async (services, _) => await services.GetRequiredService<IGrainFactory>().GetGrain<ISweepIndexGrain>(0).ResumeAllAsync());
         return silo;
     }
 }

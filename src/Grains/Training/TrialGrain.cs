@@ -73,12 +73,16 @@ public sealed class TrialGrain(
         R.Steps.Where(s => s.Step > afterStep).ToList(),
         R.Evaluations.Where(e => e.Step > afterStep).ToList()));
 
-    public async Task<TrialStatus> CancelAsync()
+    public Task<TrialStatus> CancelAsync() => StopAsync(TrialState.Cancelled, "cancelled by the user");
+
+    public Task<TrialStatus> StopEarlyAsync(string reason) => StopAsync(TrialState.StoppedEarly, reason);
+
+    async Task<TrialStatus> StopAsync(TrialState state, string reason)
     {
-        if (R.State is TrialState.Running or TrialState.Queued)
+        if (R.Spec is not null && R.State == TrialState.Running)
         {
             await Coordinator.StopAsync(R.RunId);
-            await EndAsync(TrialState.Cancelled, "cancelled by the user");
+            await EndAsync(state, reason);
         }
         return Status();
     }

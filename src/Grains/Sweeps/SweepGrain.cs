@@ -1,0 +1,221 @@
+using System.Text.RegularExpressions;
+using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Distributed.Grains.Sweeps;
+
+/// <summary>A sweep's durable record: its spec, its planned trials and what each did, and ASHA's rungs.</summary>
+[GenerateSerializer, Alias("SweepRecord")]
+public sealed class SweepRecord
+{
+    [Id(0)] public SweepSpec? Spec { get; set; }
+    [Id(1)] public SweepState State { get; set; }
+    [Id(2)] public List<SweepTrial> Trials { get; set; } = [];
+    [Id(3)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(4)] public DateTimeOffset? EndedAt { get; set; }
+    /// <summary>Every evaluation's objective, by trial: what the stopping rules judge on.</summary>
+    [Id(5)] public List<TrialPoint> History { get; set; } = [];
+    /// <summary>ASHA: the value each trial recorded at each rung, in the order they arrived.</summary>
+    [Id(6)] public Dictionary<long, List<KeyValuePair<int, double>>> Rungs { get; set; } = [];
+    [Id(7)] public long StepsRun { get; set; }
+}
+
+/// <summary>
+/// Runs a sweep: expands the spec into trials (ids "sweepId/number"), keeps at most maxConcurrent running, polls
+/// them every second, applies the stopping rule to each new evaluation, and records outcomes. Starting a trial is
+/// idempotent, so after a restart a trial is never run twice: the sweep asks each running trial where it is.
+/// </summary>
+public sealed partial class SweepGrain(
+    [PersistentState("sweep", StorageNames.State)] IPersistentState<SweepRecord> record,
+    ILogger<SweepGrain> log) : Grain, ISweepGrain
+{
+    static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
+    IGrainTimer? timer;
+    IReadOnlyList<PlannedTrial>? plan;
+
+    SweepRecord R => record.State;
+    string SweepId => this.GetPrimaryKeyString();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    private static partial Regex IdPattern();
+
+    public static bool IsValidId(string id) => IdPattern().IsMatch(id);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (R.Spec is not null && R.State == SweepState.Running) Poll();
+        return Task.CompletedTask;
+    }
+
+    public async Task<SweepStatus> SubmitAsync(SweepSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!IsValidId(SweepId)) throw new ArgumentException($"sweep id '{SweepId}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        if (R.Spec is not null)
+        {
+            if (!R.Spec.SameAs(spec)) throw new InvalidOperationException($"sweep {SweepId} already exists with another spec; submit under a new id");
+            return Status();
+        }
+        var problems = spec.Validate().Select(e => e["sweep.".Length..]).Concat(spec.BaseTrial.Validate("")).ToList();
+        var (trials, expansion) = SweepPlan.Expand(spec);
+        problems.AddRange(expansion);
+        if (problems.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, problems));
+
+        R.Spec = spec;
+        R.State = SweepState.Running;
+        R.CreatedAt = DateTimeOffset.UtcNow;
+        R.Trials = trials.Select(t => new SweepTrial
+        {
+            Number = t.Number, TrialId = $"{SweepId}/{t.Number}", Configuration = t.Configuration, Factors = t.Factors,
+            Repeat = t.Repeat, Seed = t.Spec.Schedule.Seed, State = TrialState.Queued, Steps = t.Spec.Schedule.Steps,
+        }).ToList();
+        await record.WriteStateAsync();
+        await GrainFactory.GetGrain<ISweepIndexGrain>(0).AddAsync(SweepId);
+        await TickAsync(CancellationToken.None);
+        Poll();
+        return Status();
+    }
+
+    public Task<SweepStatus?> GetStatusAsync() => Task.FromResult(R.Spec is null ? null : Status());
+
+    public async Task<SweepStatus?> CancelAsync()
+    {
+        if (R.Spec is null) return null;
+        if (R.State != SweepState.Running) return Status();
+        for (int i = 0; i < R.Trials.Count; i++)
+        {
+            var t = R.Trials[i];
+            if (t.State == TrialState.Running) R.Trials[i] = Merge(t, await Trial(t).CancelAsync());
+            else if (t.State == TrialState.Queued) R.Trials[i] = t with { State = TrialState.Cancelled, Reason = "the sweep was cancelled before it started" };
+        }
+        await FinishAsync(SweepState.Cancelled);
+        return Status();
+    }
+
+    void Poll() => timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(PollEvery, PollEvery));
+
+    ITrialGrain Trial(SweepTrial t) => GrainFactory.GetGrain<ITrialGrain>(t.TrialId);
+
+    /// <summary>One look at every running trial, the stopping rule on their new evaluations, and new starts.</summary>
+    async Task TickAsync(CancellationToken cancellation)
+    {
+        if (R.Spec is null || R.State != SweepState.Running) return;
+        var spec = R.Spec;
+        plan ??= SweepPlan.Expand(spec).Trials;
+        bool changed = false;
+        for (int i = 0; i < R.Trials.Count; i++)
+        {
+            var t = R.Trials[i];
+            if (t.State != TrialState.Running) continue;
+            try
+            {
+                var grain = Trial(t);
+                long seen = R.History.Where(p => p.Trial == t.Number).Select(p => p.Step).DefaultIfEmpty(0).Max();
+                var metrics = await grain.GetMetricsAsync(seen);
+                var status = await grain.GetStatusAsync();
+                foreach (var evaluation in metrics.Evaluations.Where(e => e.Step > seen))
+                {
+                    R.History.Add(new TrialPoint(t.Number, evaluation.Step, spec.Objective.Of(evaluation)));
+                    changed = true;
+                    // Judged even when the trial has already finished: its values still set the rungs for the others.
+                    if (Judge(t.Number, evaluation.Step, spec.Objective.Of(evaluation)) is { } reason && !status.IsFinished)
+                        status = await grain.StopEarlyAsync(reason);
+                }
+                var merged = Merge(t, status);
+                if (merged != t) changed = true;
+                R.Trials[i] = merged;
+            }
+            catch (Exception e)
+            {
+                // A trial whose silo just went away answers again once it is reactivated; try next tick.
+                log.LogWarning(e, "Sweep {Sweep}: could not reach trial {Trial}", SweepId, t.TrialId);
+            }
+        }
+
+        int running = R.Trials.Count(t => t.State == TrialState.Running);
+        for (int i = 0; i < R.Trials.Count && running < spec.MaxConcurrent; i++)
+        {
+            if (R.Trials[i].State != TrialState.Queued) continue;
+            // Same id, same spec: starting again after a restart returns the trial that already exists.
+            var status = await Trial(R.Trials[i]).StartAsync(plan[i].Spec);
+            R.Trials[i] = Merge(R.Trials[i], status);
+            running++;
+            changed = true;
+        }
+
+        if (R.Trials.All(t => t.IsFinished)) await FinishAsync(SweepState.Completed);
+        else if (changed) await record.WriteStateAsync();
+    }
+
+    /// <summary>The stopping rule's verdict on a new evaluation: null to go on, else why the trial stops.</summary>
+    string? Judge(int trial, long step, double value)
+    {
+        var spec = R.Spec!;
+        var rule = spec.EarlyStopping;
+        switch (rule.Rule)
+        {
+            case StoppingRule.Asha:
+                foreach (var rung in EarlyStoppingRules.Rungs(rule, spec.Schedule.Steps))
+                {
+                    if (step < rung) break;
+                    var recorded = R.Rungs.TryGetValue(rung, out var list) ? list : R.Rungs[rung] = [];
+                    if (recorded.Any(p => p.Key == trial)) continue;
+                    var earlier = recorded.Select(p => p.Value).ToList();
+                    recorded.Add(new(trial, value));
+                    if (EarlyStoppingRules.AshaStops(value, earlier, rule.ReductionFactor, spec.Objective))
+                        return $"ASHA: {spec.Objective.Metric} {value:G4} at rung {rung} is below the top 1/{rule.ReductionFactor} of the {earlier.Count} trials before it";
+                }
+                return null;
+            case StoppingRule.Median:
+                return EarlyStoppingRules.MedianStops(trial, step, R.History, rule, spec.Objective)
+                    ? $"median rule: best {spec.Objective.Metric} so far is worse than the median of the other trials at step {step}"
+                    : null;
+            default:
+                return null;
+        }
+    }
+
+    SweepTrial Merge(SweepTrial t, TrialStatus status)
+    {
+        var values = R.History.Where(p => p.Trial == t.Number).ToList();
+        var objective = R.Spec!.Objective;
+        double? best = values.Count == 0 ? null : objective.Direction == ObjectiveMode.Max ? values.Max(p => p.Value) : values.Min(p => p.Value);
+        return t with
+        {
+            State = status.State == TrialState.Queued && t.State == TrialState.Running ? t.State : status.State,
+            Step = status.Step,
+            Reason = status.Reason,
+            CheckpointPath = status.CheckpointPath,
+            StartedAt = status.StartedAt ?? t.StartedAt,
+            EndedAt = status.EndedAt,
+            Best = best,
+            Final = values.Count == 0 ? null : values.MaxBy(p => p.Step).Value,
+            Loss = status.LastStep?.Loss ?? t.Loss,
+            SamplesPerSecond = status.LastStep?.SamplesPerSecond ?? t.SamplesPerSecond,
+        };
+    }
+
+    async Task FinishAsync(SweepState state)
+    {
+        R.State = state;
+        R.EndedAt = DateTimeOffset.UtcNow;
+        await record.WriteStateAsync();
+        timer?.Dispose();
+        timer = null;
+        log.LogInformation("Sweep {Sweep} {State}", SweepId, state);
+    }
+
+    SweepStatus Status() => new()
+    {
+        SweepId = SweepId,
+        Spec = R.Spec!,
+        State = R.State,
+        Trials = R.Trials.ToList(),
+        CreatedAt = R.CreatedAt,
+        EndedAt = R.EndedAt,
+        StepsRun = R.Trials.Sum(t => t.Step),
+        StepsPlanned = R.Trials.Sum(t => t.Steps),
+    };
+}

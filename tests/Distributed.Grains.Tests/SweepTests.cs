@@ -1,0 +1,156 @@
+using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Abstractions.Training;
+
+namespace Distributed.Grains.Tests;
+
+// Sweeps through real grains: scheduling, early stopping, cancellation and a restart in the middle.
+[Collection(SharedCluster.Name)]
+public class SweepTests(SharedClusterFixture fixture)
+{
+    readonly TrainingCluster cluster = fixture.Cluster;
+
+    internal static SweepSpec Spec(string space, int maxConcurrent = 2, int steps = 60, string extra = "")
+    {
+        var yaml = $$"""
+            data: { task: reverse, examples: 800, minLength: 3, maxLength: 6, seed: 3 }
+            model: { embeddingSize: 8, hiddenSize: 16 }
+            training: { batchSize: 16, learningRate: 0.003 }
+            schedule: { steps: {{steps}}, evaluateEvery: 20, evaluationExamples: 40, checkpointEvery: 20 }
+            search: { space: { {{space}} } }
+            maxConcurrent: {{maxConcurrent}}
+            objective: { metric: loss }
+            {{extra}}
+            """;
+        var (spec, errors) = SweepSpecReader.Read(yaml, "test.yaml");
+        Assert.Empty(errors);
+        return spec!;
+    }
+
+    internal static async Task<SweepStatus> WaitAsync(ISweepGrain sweep, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var status = (await sweep.GetStatusAsync())!;
+            if (status.IsFinished) return status;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"sweep still running: {string.Join(", ", status.Trials.Select(t => $"{t.Number}:{t.State}@{t.Step}"))}");
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
+    public async Task A_sweep_runs_every_trial_at_most_max_concurrent_at_once()
+    {
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("grid");
+        var submitted = await sweep.SubmitAsync(Spec("layers: [1, 2], bidirectional: [false, true]", maxConcurrent: 2));
+        Assert.Equal(4, submitted.Trials.Count);
+        var status = await WaitAsync(sweep, TimeSpan.FromSeconds(120));
+
+        Assert.Equal(SweepState.Completed, status.State);
+        Assert.All(status.Trials, t =>
+        {
+            Assert.Equal(TrialState.Completed, t.State);
+            Assert.Equal(60, t.Step);
+            Assert.NotNull(t.Best);
+            Assert.NotNull(t.CheckpointPath);
+        });
+        // Never more than two trials between their start and end at the same moment.
+        var moments = status.Trials.SelectMany(t => new[] { (At: t.StartedAt!.Value, Delta: 1), (At: t.EndedAt!.Value, Delta: -1) })
+            .OrderBy(m => m.At).ThenBy(m => m.Delta);
+        int running = 0, most = 0;
+        foreach (var m in moments) most = Math.Max(most, running += m.Delta);
+        Assert.True(most <= 2, $"{most} trials ran at once");
+        Assert.Equal(["layers=1 bidirectional=false", "layers=1 bidirectional=true", "layers=2 bidirectional=false", "layers=2 bidirectional=true"],
+            status.Trials.Select(t => string.Join(" ", t.Factors.Select(f => $"{f.Factor}={f.Value}"))));
+        Assert.Equal(status.Trials.Select(t => $"grid/{t.Number}"), status.Trials.Select(t => t.TrialId));
+    }
+
+    [Fact]
+    public async Task Asha_stops_a_trial_that_is_worse_than_those_before_it_at_a_rung()
+    {
+        // One at a time: the good learning rate reaches every rung first; the hopeless one meets it at the first rung.
+        var spec = Spec("learningRate: [0.01, 0.00001]", maxConcurrent: 1, steps: 600,
+            extra: "earlyStopping: { rule: asha, gracePeriod: 20, reductionFactor: 2 }");
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("asha");
+        await sweep.SubmitAsync(spec);
+        var status = await WaitAsync(sweep, TimeSpan.FromSeconds(120));
+
+        Assert.Equal(TrialState.Completed, status.Trials[0].State);
+        var stopped = status.Trials[1];
+        Assert.Equal(TrialState.StoppedEarly, stopped.State);
+        Assert.StartsWith("ASHA: Loss", stopped.Reason);
+        Assert.True(stopped.Step < 600, $"stopped at {stopped.Step}");
+        Assert.True(status.StepsRun < status.StepsPlanned);
+    }
+
+    [Fact]
+    public async Task Submitting_the_same_id_returns_the_sweep_and_another_spec_is_refused()
+    {
+        var spec = Spec("layers: [1]", steps: 20);
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("twice");
+        var first = await sweep.SubmitAsync(spec);
+        var again = await sweep.SubmitAsync(spec);
+        Assert.Equal(first.CreatedAt, again.CreatedAt);
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => sweep.SubmitAsync(spec with { Repeats = 2 }));
+        Assert.Contains("already exists with another spec", e.Message);
+        Assert.Contains("twice", await cluster.Client.GetGrain<ISweepIndexGrain>(0).ListAsync());
+        await WaitAsync(sweep, TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_sweep_stops_running_trials_and_never_starts_queued_ones()
+    {
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("cancel-sweep");
+        await sweep.SubmitAsync(Spec("layers: [1, 2, 3]", maxConcurrent: 1, steps: 3000));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await sweep.GetStatusAsync())!.Trials[0].Step < 10 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        var status = (await sweep.CancelAsync())!;
+        Assert.Equal(SweepState.Cancelled, status.State);
+        Assert.Equal(TrialState.Cancelled, status.Trials[0].State);
+        Assert.True(status.Trials[0].Step >= 10);
+        Assert.All(status.Trials.Skip(1), t => Assert.Equal(TrialState.Cancelled, t.State));
+        Assert.All(status.Trials.Skip(1), t => Assert.Null(t.StartedAt));
+    }
+}
+
+// A restart of the whole cluster in the middle of a sweep: it carries on, no trial runs twice, none is lost.
+public class SweepRestartTests
+{
+    [Fact]
+    public async Task A_sweep_carries_on_after_every_silo_restarts()
+    {
+        var spec = SweepTests.Spec("layers: [1, 2, 3, 4]", maxConcurrent: 1, steps: 300);
+        var first = await TrainingCluster.StartAsync(1);
+        var directory = first.DataDirectory;
+        SweepStatus before;
+        try
+        {
+            var sweep = first.Client.GetGrain<ISweepGrain>("restart");
+            await sweep.SubmitAsync(spec);
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            // Wait until the first trial is done and the second is past a checkpoint.
+            while (!((before = (await sweep.GetStatusAsync())!).Trials[0].IsFinished && before.Trials[1].Step >= 40) && DateTime.UtcNow < deadline)
+                await Task.Delay(50);
+            Assert.Equal(TrialState.Completed, before.Trials[0].State);
+        }
+        finally
+        {
+            await first.StopKeepingDataAsync();
+        }
+
+        await using var second = await TrainingCluster.StartAsync(1, directory);
+        // Nothing but the silo's start wakes the sweep: the status call below only reads it.
+        var after = await SweepTests.WaitAsync(second.Client.GetGrain<ISweepGrain>("restart"), TimeSpan.FromSeconds(180));
+        Assert.Equal(SweepState.Completed, after.State);
+        Assert.All(after.Trials, t => Assert.Equal(TrialState.Completed, t.State));
+        // Trial 1 finished before the restart and was not run again; trial 2 resumed from a checkpoint.
+        Assert.Equal(before.Trials[0].EndedAt, after.Trials[0].EndedAt);
+        Assert.Equal(before.Trials[0].StartedAt, after.Trials[0].StartedAt);
+        Assert.Equal(before.Trials[1].StartedAt, after.Trials[1].StartedAt);
+        var resumed = await second.Trial(after.Trials[1].TrialId).GetStatusAsync();
+        Assert.True(resumed.Recoveries >= 1);
+        var metrics = await second.Trial(after.Trials[1].TrialId).GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        Assert.All(after.Trials, t => Assert.Equal(300, t.Step));
+    }
+}
