@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Distributed.Grains.Abstractions.Training;
+
+namespace Distributed.Grains.Abstractions.Sweeps;
+
+/// <summary>One value of a swept factor and what the objective did with it.</summary>
+public sealed record FactorLevel(string Value, MeanInterval Objective, int Trials);
+
+/// <summary>A swept factor and its levels, in the order the spec lists them.</summary>
+public sealed record FactorEffect(string Factor, IReadOnlyList<FactorLevel> Levels);
+
+/// <summary>
+/// What a sweep's results say: the leaderboard by the objective, the effect of each factor (mean and 95% interval of
+/// the objective over every trial and seed that had each value), and the CSV and JSON exports.
+/// Trials count with the best objective they reached: completed ones and those stopped early (which had less time).
+/// </summary>
+public static class SweepReport
+{
+    static bool Counts(SweepTrial t) => t.Best is not null && t.State is TrialState.Completed or TrialState.StoppedEarly or TrialState.Running;
+
+    public static IReadOnlyList<SweepTrial> Leaderboard(SweepStatus sweep, int top = int.MaxValue)
+    {
+        var objective = sweep.Spec.Objective;
+        var counted = sweep.Trials.Where(Counts);
+        var ranked = objective.Direction == ObjectiveMode.Max
+            ? counted.OrderByDescending(t => t.Best).ThenByDescending(t => t.Step)
+            : counted.OrderBy(t => t.Best).ThenByDescending(t => t.Step);
+        return ranked.ThenBy(t => t.Number).Take(top).ToList();
+    }
+
+    /// <summary>The effect of each factor, or only of <paramref name="factor"/>; null when the sweep has no such factor.</summary>
+    public static IReadOnlyList<FactorEffect>? Effects(SweepStatus sweep, string? factor = null)
+    {
+        var factors = sweep.Spec.Search.Space.Select(d => d.Key).ToList();
+        if (factor is not null)
+        {
+            if (!factors.Contains(factor)) return null;
+            factors = [factor];
+        }
+        var counted = sweep.Trials.Where(Counts).ToList();
+        return factors.Select(f => new FactorEffect(f, sweep.Trials
+            .Select(t => t.Factors.First(v => v.Factor == f).Value).Distinct()
+            .Select(value => (value, values: counted.Where(t => t.Factors.Any(v => v.Factor == f && v.Value == value)).Select(t => t.Best!.Value).ToList()))
+            .Where(l => l.values.Count > 0)
+            .Select(l => new FactorLevel(l.value, MeanInterval.Of(l.values), l.values.Count))
+            .ToList())).ToList();
+    }
+
+    public static string Csv(SweepStatus sweep)
+    {
+        var factors = sweep.Spec.Search.Space.Select(d => d.Key).ToList();
+        var text = new StringBuilder();
+        text.AppendLine(string.Join(",", new[] { "trial", "trial_id", "configuration", "repeat", "seed" }.Concat(factors)
+            .Concat(["state", "step", "steps", $"best_{Name(sweep.Spec.Objective.Metric)}", $"final_{Name(sweep.Spec.Objective.Metric)}", "last_loss", "wall_seconds", "checkpoint", "reason"])
+            .Select(Quote)));
+        foreach (var t in sweep.Trials)
+        {
+            var cells = new List<string> { I(t.Number), t.TrialId, I(t.Configuration), I(t.Repeat), t.Seed.ToString(CultureInfo.InvariantCulture) };
+            cells.AddRange(factors.Select(f => t.Factors.FirstOrDefault(v => v.Factor == f)?.Value ?? ""));
+            cells.AddRange([Name(t.State), I(t.Step), I(t.Steps), D(t.Best), D(t.Final), D(t.Loss), D(t.WallTime?.TotalSeconds), t.CheckpointPath ?? "", t.Reason ?? ""]);
+            text.AppendLine(string.Join(",", cells.Select(Quote)));
+        }
+        return text.ToString();
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static string ToJson(SweepStatus sweep) => JsonSerializer.Serialize(new
+    {
+        sweep.SweepId, sweep.Spec.Name, sweep.State, sweep.CreatedAt, sweep.EndedAt, sweep.StepsRun, sweep.StepsPlanned,
+        Objective = new { sweep.Spec.Objective.Metric, Mode = sweep.Spec.Objective.Direction },
+        sweep.Trials,
+        Effects = Effects(sweep),
+    }, Json);
+
+    static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
+    static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+    static string D(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+
+    static string Quote(string cell) => cell.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{cell.Replace("\"", "\"\"")}\"" : cell;
+}
