@@ -8,6 +8,8 @@ public sealed class CommandLine
 {
     readonly Dictionary<string, string> values = new(StringComparer.Ordinal);
     readonly HashSet<string> used = new(StringComparer.Ordinal);
+    readonly List<string> positionals = [];
+    int positionalsUsed;
 
     public CommandLine(IEnumerable<string> args, IReadOnlySet<string> flags)
     {
@@ -15,7 +17,11 @@ public sealed class CommandLine
         for (int i = 0; i < list.Count; i++)
         {
             var a = list[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"unexpected argument '{a}'");
+            if (!a.StartsWith("--", StringComparison.Ordinal))
+            {
+                positionals.Add(a);
+                continue;
+            }
             var name = a[2..];
             if (flags.Contains(name)) { values[name] = "true"; continue; }
             if (i + 1 >= list.Count) throw new UsageException($"--{name}: needs a value");
@@ -30,6 +36,13 @@ public sealed class CommandLine
     }
 
     public bool Flag(string name) => Text(name) is not null;
+
+    /// <summary>The next positional argument; <paramref name="what"/> names it when it is missing.</summary>
+    public string Positional(string what)
+    {
+        if (positionalsUsed >= positionals.Count) throw new UsageException($"missing {what}");
+        return positionals[positionalsUsed++];
+    }
 
     public int Int(string name, int fallback) => Parse(name, fallback, s => (int.TryParse(s, out var v), v));
     public double Double(string name, double fallback) =>
@@ -51,6 +64,7 @@ public sealed class CommandLine
     /// <summary>Options given but never read by the command are typos: refuse them.</summary>
     public void RejectUnknown()
     {
+        if (positionalsUsed < positionals.Count) throw new UsageException($"unexpected argument '{positionals[positionalsUsed]}'");
         var unknown = values.Keys.Where(k => !used.Contains(k)).ToList();
         if (unknown.Count > 0) throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}");
     }

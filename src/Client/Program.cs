@@ -2,6 +2,26 @@ using Distributed.Client;
 using Distributed.Models.Data;
 
 const string usage = """
+    usage: distributed COMMAND [options]
+
+    sweeps (with no --cluster, an embedded silo keeps everything under --data-dir, default ./.distributed):
+      submit SPEC.yaml|SPEC.json [--id ID] [--wait]   validate and start a sweep; --wait watches it to the end
+      list                                            every sweep
+      status ID                                       the sweep and each trial
+      watch ID                                        live progress of the running trials until the sweep ends
+      results ID [--top N]                            leaderboard by the objective
+      compare ID [--by FACTOR]                        each factor's values: mean objective and 95% confidence interval
+      export ID --format csv|json --out FILE          every trial, for your own analysis
+      cancel ID                                       stop running trials (their results are kept), start no more
+      every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y] | --data-dir DIR
+
+    one local model, no cluster:
+      train [options]                                 train one replica and print its metrics (train --help)
+
+    exit codes: 0 done, 1 failed at run time, 2 bad input
+    """;
+
+const string trainUsage = """
     usage: distributed train [options]
       --task copy|reverse|sort|addition|datenormalisation   built-in task (default reverse)
       --tsv FILE [--tokens character|word] [--skip-bad-lines] your own source<TAB>target data
@@ -18,11 +38,19 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 }
 try
 {
-    return args[0] switch
+    if (args[0] == "train" && args.Skip(1).Any(a => a is "-h" or "--help"))
     {
-        "train" => TrainCommand.Run(new CommandLine(args.Skip(1), TrainCommand.Flags), Console.Out),
-        _ => throw new UsageException($"unknown command '{args[0]}'"),
-    };
+        Console.WriteLine(trainUsage);
+        return 0;
+    }
+    if (args[0] == "train") return TrainCommand.Run(new CommandLine(args.Skip(1), TrainCommand.Flags), Console.Out);
+    if (SweepCommands.Verbs.Contains(args[0])) return await SweepCommands.RunAsync(args[0], new CommandLine(args.Skip(1), SweepCommands.Flags), Console.Out);
+    throw new UsageException($"unknown command '{args[0]}' (distributed --help lists them)");
+}
+catch (SpecException e)
+{
+    foreach (var problem in e.Problems) Console.Error.WriteLine($"error: {problem}");
+    return 2;
 }
 catch (UsageException e)
 {
@@ -38,4 +66,9 @@ catch (FileNotFoundException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
+}
+catch (ConnectionException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
 }

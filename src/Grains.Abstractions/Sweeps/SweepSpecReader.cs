@@ -32,7 +32,8 @@ public static class SweepSpecReader
         var dimensions = ReadSpace(space, spec.BaseTrial, errors);
         spec = spec with { Search = spec.Search with { Space = dimensions } };
         errors.AddRange(spec.Validate().Select(e => e["sweep.".Length..]));
-        if (errors.Count == 0) errors.AddRange(spec.BaseTrial.Validate(""));
+        errors.AddRange(spec.BaseTrial.Validate("").Where(e => !errors.Contains(e)));
+        // Combinations are checked only once every field and value is right on its own.
         if (errors.Count == 0) errors.AddRange(SweepPlan.Expand(spec).Errors);
         return errors.Count == 0 ? (spec, errors) : (null, errors);
     }

@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Sockets;
+using Distributed.Silo;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Distributed.Client;
+
+/// <summary>
+/// Where the client's grains live. With --cluster (or DISTRIBUTED_CLUSTER) it is an Orleans client of that gateway.
+/// Otherwise it runs an embedded silo over the local data directory; a second client on the same directory finds
+/// the first one's lock and connects to its gateway instead, so one silo owns the directory at a time.
+/// </summary>
+public sealed class Connection : IAsyncDisposable
+{
+    readonly IHost host;
+    readonly FileStream? ownership;
+
+    Connection(IHost host, FileStream? ownership, string description)
+    {
+        this.host = host;
+        this.ownership = ownership;
+        Description = description;
+    }
+
+    public IGrainFactory Grains => host.Services.GetRequiredService<IGrainFactory>();
+    public string Description { get; }
+    /// <summary>True when this process runs the silo: sweeps make progress only while it is up.</summary>
+    public bool Embedded => ownership is not null;
+
+    /// <summary>Where to connect, read from the command line (or environment) before any option is refused as unknown.</summary>
+    public sealed record Target(string? Cluster, string ClusterId, string ServiceId, string DataDirectory)
+    {
+        public static Target From(CommandLine cli) => new(
+            cli.Text("cluster") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_CLUSTER"),
+            cli.Text("cluster-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_CLUSTER_ID") ?? "distributed",
+            cli.Text("service-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_SERVICE_ID") ?? "distributed",
+            Path.GetFullPath(cli.Text("data-dir") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_DATA_DIR") ?? ".distributed"));
+    }
+
+    public static async Task<Connection> OpenAsync(Target target)
+    {
+        var (cluster, clusterId, serviceId, dataDir) = target;
+        if (cluster is not null)
+        {
+            if (!IPEndPoint.TryParse(Resolve(cluster), out var endpoint) || endpoint.Port == 0)
+                throw new UsageException($"--cluster: '{cluster}' is not HOST:PORT of a gateway");
+            return await ClientAsync(endpoint, clusterId, serviceId, null, $"cluster {cluster}");
+        }
+
+        Directory.CreateDirectory(dataDir);
+        var lockPath = Path.Combine(dataDir, "embedded.lock");
+        FileStream ownership;
+        try
+        {
+            ownership = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            // Another client runs the embedded silo of this directory: use its gateway (written once its silo is up).
+            var gatewayFile = Path.Combine(dataDir, "embedded.gateway");
+            for (int attempt = 0; ; attempt++)
+            {
+                if (File.Exists(gatewayFile) && int.TryParse(await File.ReadAllTextAsync(gatewayFile), out var port))
+                {
+                    try
+                    {
+                        return await ClientAsync(new IPEndPoint(IPAddress.Loopback, port), "embedded", "embedded", null, $"the embedded silo of another client ({dataDir})");
+                    }
+                    catch (ConnectionException) when (attempt < 30)
+                    {
+                    }
+                }
+                else if (attempt >= 30)
+                {
+                    throw new ConnectionException($"{dataDir} is held by another client whose silo did not come up");
+                }
+                await Task.Delay(1000);
+            }
+        }
+        int siloPort = FreePort(), gatewayPort = FreePort();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleans(silo => silo.UseLocalSilo(new SiloHostOptions
+        {
+            SiloPort = siloPort, GatewayPort = gatewayPort, DataDirectory = dataDir, ClusterId = "embedded", ServiceId = "embedded",
+        }));
+        var host = builder.Build();
+        File.Delete(Path.Combine(dataDir, "embedded.gateway"));
+        await host.StartAsync();
+        await File.WriteAllTextAsync(Path.Combine(dataDir, "embedded.gateway"), gatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return new Connection(host, ownership, $"embedded silo ({dataDir})");
+    }
+
+    static async Task<Connection> ClientAsync(IPEndPoint gateway, string clusterId, string serviceId, FileStream? ownership, string description)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client => client.UseStaticClustering(gateway).Configure<Orleans.Configuration.ClusterOptions>(o =>
+        {
+            o.ClusterId = clusterId;
+            o.ServiceId = serviceId;
+        }));
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (Exception e)
+        {
+            host.Dispose();
+            throw new ConnectionException($"cannot reach the gateway {gateway} ({description}): {e.GetBaseException().Message}");
+        }
+        return new Connection(host, ownership, description);
+    }
+
+    static string Resolve(string hostAndPort)
+    {
+        int colon = hostAndPort.LastIndexOf(':');
+        if (colon <= 0) return hostAndPort;
+        var name = hostAndPort[..colon];
+        if (IPAddress.TryParse(name, out _)) return hostAndPort;
+        try
+        {
+            var address = Dns.GetHostAddresses(name).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork);
+            return address is null ? hostAndPort : $"{address}:{hostAndPort[(colon + 1)..]}";
+        }
+        catch (SocketException)
+        {
+            return hostAndPort;
+        }
+    }
+
+    static int FreePort()
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (Exception)
+        {
+            // Leaving anyway: the directory's state is written as it changes, not at shutdown.
+        }
+        host.Dispose();
+        ownership?.Dispose();
+    }
+}
+
+/// <summary>The cluster could not be reached or failed at run time: exit code 1.</summary>
+public sealed class ConnectionException(string message) : Exception(message);

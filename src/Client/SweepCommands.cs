@@ -1,0 +1,240 @@
+using System.Globalization;
+using System.Text.Json;
+using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Abstractions.Training;
+
+namespace Distributed.Client;
+
+/// <summary>The sweep commands: submit, list, status, watch, results, compare, export, cancel.</summary>
+public static class SweepCommands
+{
+    public static readonly IReadOnlySet<string> Verbs = new HashSet<string> { "submit", "list", "status", "watch", "results", "compare", "export", "cancel" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "wait", "json" };
+
+    public static async Task<int> RunAsync(string verb, CommandLine cli, TextWriter output)
+    {
+        // Everything the user typed is checked before a silo starts or a cluster is called.
+        var target = Connection.Target.From(cli);
+        bool json = cli.Flag("json");
+        switch (verb)
+        {
+            case "submit":
+            {
+                var file = cli.Positional("spec file (YAML or JSON)");
+                var id = cli.Text("id");
+                bool wait = cli.Flag("wait");
+                cli.RejectUnknown();
+                var (spec, errors) = SweepSpecReader.ReadFile(file);
+                if (spec is null) throw new SpecException(errors);
+                id ??= spec.Name ?? Path.GetFileNameWithoutExtension(file);
+                await using var connection = await Connection.OpenAsync(target);
+                var sweep = connection.Grains.GetGrain<ISweepGrain>(id);
+                SweepStatus status;
+                try
+                {
+                    status = await sweep.SubmitAsync(spec);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                {
+                    throw new UsageException(e.Message);
+                }
+                if (json && !wait) output.WriteLine(SweepReport.ToJson(status));
+                else output.WriteLine($"sweep {id}: {status.Trials.Count} trials, at most {spec.MaxConcurrent} at once ({connection.Description})");
+                if (!wait)
+                {
+                    if (connection.Embedded && !json)
+                        output.WriteLine($"the embedded silo runs the sweep while a client command is running: `distributed watch {id}` carries it on");
+                    return 0;
+                }
+                status = await WatchAsync(sweep, output, json);
+                if (json) output.WriteLine(SweepReport.ToJson(status));
+                else Leaderboard(status, 10, output);
+                return Outcome(status);
+            }
+            case "list":
+            {
+                cli.RejectUnknown();
+                await using var connection = await Connection.OpenAsync(target);
+                var ids = await connection.Grains.GetGrain<ISweepIndexGrain>(0).ListAsync();
+                var statuses = new List<SweepStatus>();
+                foreach (var id in ids)
+                    if (await connection.Grains.GetGrain<ISweepGrain>(id).GetStatusAsync() is { } s) statuses.Add(s);
+                if (json)
+                {
+                    output.WriteLine(JsonSerializer.Serialize(statuses.Select(s => new
+                    {
+                        s.SweepId, s.Spec.Name, s.State, Trials = s.Trials.Count, Finished = s.Trials.Count(t => t.IsFinished),
+                        Best = SweepReport.Leaderboard(s, 1).FirstOrDefault()?.Best, s.CreatedAt,
+                    }), SweepReport.Json));
+                    return 0;
+                }
+                var table = new TextTable("sweep", "state", "trials", "finished", "best", "objective", "created");
+                foreach (var s in statuses)
+                    table.Add(s.SweepId, Name(s.State), I(s.Trials.Count), I(s.Trials.Count(t => t.IsFinished)),
+                        F(SweepReport.Leaderboard(s, 1).FirstOrDefault()?.Best), Name(s.Spec.Objective.Metric), s.CreatedAt.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture));
+                table.WriteTo(output);
+                return 0;
+            }
+        }
+
+        var sweepId = cli.Positional("sweep id");
+        int top = cli.Int("top", int.MaxValue);
+        var by = verb == "compare" ? cli.Text("by") : null;
+        var format = verb == "export" ? cli.Text("format") ?? throw new UsageException("--format: say csv or json") : null;
+        var outFile = verb == "export" ? cli.Text("out") ?? throw new UsageException("--out: say which file to write") : null;
+        if (format is not null and not ("csv" or "json")) throw new UsageException($"--format: '{format}' must be csv or json");
+        if (top < 1) throw new UsageException("--top: must be >= 1");
+        cli.RejectUnknown();
+
+        await using (var connection = await Connection.OpenAsync(target))
+        {
+            var grain = connection.Grains.GetGrain<ISweepGrain>(sweepId);
+            var status = (verb == "cancel" ? await grain.CancelAsync() : await grain.GetStatusAsync())
+                ?? throw new UsageException($"no sweep '{sweepId}' ({connection.Description}); `distributed list` shows them");
+            switch (verb)
+            {
+                case "status" or "cancel":
+                    if (json) output.WriteLine(SweepReport.ToJson(status));
+                    else Status(status, output);
+                    return 0;
+                case "watch":
+                    status = await WatchAsync(grain, output, json);
+                    if (json) output.WriteLine(SweepReport.ToJson(status));
+                    else Leaderboard(status, 10, output);
+                    return Outcome(status);
+                case "results":
+                    if (json) output.WriteLine(JsonSerializer.Serialize(SweepReport.Leaderboard(status, top), SweepReport.Json));
+                    else Leaderboard(status, top, output);
+                    return 0;
+                case "compare":
+                    var effects = SweepReport.Effects(status, by)
+                        ?? throw new UsageException($"--by: '{by}' is not a factor of sweep {sweepId}; its factors: {string.Join(", ", status.Spec.Search.Space.Select(d => d.Key))}");
+                    if (json) output.WriteLine(JsonSerializer.Serialize(effects, SweepReport.Json));
+                    else Compare(status, effects, output);
+                    return 0;
+                default:
+                    var text = format == "csv" ? SweepReport.Csv(status) : SweepReport.ToJson(status);
+                    try
+                    {
+                        await File.WriteAllTextAsync(outFile!, text);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        throw new UsageException($"--out: cannot write {outFile}: {e.Message}");
+                    }
+                    output.WriteLine($"wrote {status.Trials.Count} trials to {outFile}");
+                    return 0;
+            }
+        }
+    }
+
+    /// <summary>0 when the sweep completed with at least one trial that has an objective; 1 otherwise.</summary>
+    static int Outcome(SweepStatus status) =>
+        status.State == SweepState.Completed && status.Trials.Any(t => t.Best is not null) ? 0 : 1;
+
+    /// <summary>Redraws a bar per running trial and the sweep's progress until it ends.</summary>
+    static async Task<SweepStatus> WatchAsync(ISweepGrain sweep, TextWriter output, bool quiet)
+    {
+        bool live = !Console.IsOutputRedirected && !quiet;
+        int drawn = 0;
+        var lastLine = DateTime.MinValue;
+        while (true)
+        {
+            var status = (await sweep.GetStatusAsync())!;
+            if (!quiet)
+            {
+                var lines = Progress(status);
+                if (live)
+                {
+                    if (drawn > 0) output.Write($"\u001b[{drawn}A");
+                    foreach (var line in lines) output.WriteLine(line + "\u001b[K");
+                    for (int i = lines.Count; i < drawn; i++) output.WriteLine("\u001b[K");
+                    drawn = Math.Max(drawn, lines.Count);
+                }
+                else if (DateTime.UtcNow - lastLine > TimeSpan.FromSeconds(5) || status.IsFinished)
+                {
+                    output.WriteLine(lines[0]);
+                    lastLine = DateTime.UtcNow;
+                }
+            }
+            if (status.IsFinished) return status;
+            await Task.Delay(1000);
+        }
+    }
+
+    static List<string> Progress(SweepStatus status)
+    {
+        var metric = Name(status.Spec.Objective.Metric);
+        int finished = status.Trials.Count(t => t.IsFinished);
+        var running = status.Trials.Where(t => t.State == TrialState.Running).ToList();
+        var best = SweepReport.Leaderboard(status, 1).FirstOrDefault();
+        double rate = running.Sum(t => t.WallTime is { TotalSeconds: > 0 } w ? t.Step / w.TotalSeconds : 0);
+        long remaining = status.Trials.Where(t => !t.IsFinished).Sum(t => t.Steps - t.Step);
+        string eta = rate > 0 ? Duration(remaining / rate / Math.Max(1, Math.Min(status.Spec.MaxConcurrent, running.Count)) * running.Count) : "?";
+        var lines = new List<string>
+        {
+            $"sweep {status.SweepId} {Name(status.State)}: {Bar((double)finished / Math.Max(1, status.Trials.Count), 20)} {finished}/{status.Trials.Count} trials" +
+            $" | best {metric} {F(best?.Best)}{(best is null ? "" : $" (trial {best.Number})")} | ETA {(status.IsFinished ? "0s" : eta)}",
+        };
+        foreach (var t in running)
+        {
+            double done = (double)t.Step / Math.Max(1, t.Steps);
+            double perStep = t.WallTime is { } w && t.Step > 0 ? w.TotalSeconds / t.Step : double.NaN;
+            lines.Add($"  trial {t.Number,3} {Bar(done, 20)} {t.Step}/{t.Steps} {metric} {F(t.Final)} loss {F(t.Loss)} ETA {(double.IsNaN(perStep) ? "?" : Duration((t.Steps - t.Step) * perStep))}  {Factors(t)}");
+        }
+        return lines;
+    }
+
+    static void Status(SweepStatus status, TextWriter output)
+    {
+        output.WriteLine($"sweep {status.SweepId}{(status.Spec.Name is { } n && n != status.SweepId ? $" ({n})" : "")}: {Name(status.State)}, " +
+                         $"{status.Trials.Count(t => t.IsFinished)}/{status.Trials.Count} trials finished, {status.StepsRun}/{status.StepsPlanned} steps, objective {Name(status.Spec.Objective.Metric)} ({Name(status.Spec.Objective.Direction)})");
+        var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
+        var table = new TextTable(["trial", .. factors, "seed", "state", "step", "best", "final", "loss", "time", "note"]);
+        foreach (var t in status.Trials)
+            table.Add([I(t.Number), .. factors.Select(f => t.Factors.First(v => v.Factor == f).Value), t.Seed.ToString(CultureInfo.InvariantCulture),
+                Name(t.State), $"{t.Step}/{t.Steps}", F(t.Best), F(t.Final), F(t.Loss), t.WallTime is { } w ? Duration(w.TotalSeconds) : "", t.Reason ?? ""]);
+        table.WriteTo(output);
+    }
+
+    static void Leaderboard(SweepStatus status, int top, TextWriter output)
+    {
+        var metric = Name(status.Spec.Objective.Metric);
+        output.WriteLine($"leaderboard of {status.SweepId} by {metric} ({Name(status.Spec.Objective.Direction)}):");
+        var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
+        var table = new TextTable(["rank", "trial", .. factors, "seed", $"best {metric}", "final", "steps", "state"]);
+        int rank = 0;
+        foreach (var t in SweepReport.Leaderboard(status, top))
+            table.Add([I(++rank), I(t.Number), .. factors.Select(f => t.Factors.First(v => v.Factor == f).Value), t.Seed.ToString(CultureInfo.InvariantCulture),
+                F(t.Best), F(t.Final), I(t.Step), Name(t.State)]);
+        table.WriteTo(output);
+    }
+
+    static void Compare(SweepStatus status, IReadOnlyList<FactorEffect> effects, TextWriter output)
+    {
+        var metric = Name(status.Spec.Objective.Metric);
+        foreach (var effect in effects)
+        {
+            output.WriteLine($"{effect.Factor}: mean {metric} and its 95% confidence interval over the trials (and seeds) with each value");
+            var table = new TextTable("value", "trials", "mean", "95% CI", "±");
+            foreach (var level in effect.Levels)
+                table.Add(level.Value, I(level.Trials), F(level.Objective.Mean),
+                    double.IsNaN(level.Objective.Low) ? "(one trial)" : $"[{F(level.Objective.Low)}, {F(level.Objective.High)}]", F(level.Objective.HalfWidth));
+            table.WriteTo(output);
+            output.WriteLine();
+        }
+    }
+
+    static string Factors(SweepTrial t) => string.Join(" ", t.Factors.Select(f => $"{f.Factor}={f.Value}"));
+    static string Bar(double fraction, int width) => "[" + new string('#', (int)Math.Round(Math.Clamp(fraction, 0, 1) * width)).PadRight(width, '.') + "]";
+    static string Duration(double seconds) => seconds < 90 ? $"{seconds:0}s" : seconds < 5400 ? $"{seconds / 60:0}m" : $"{seconds / 3600:0.0}h";
+    static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+    static string F(double? v) => v is null || double.IsNaN(v.Value) ? "-" : v.Value.ToString("0.####", CultureInfo.InvariantCulture);
+    static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
+}
+
+/// <summary>A spec with problems: each is printed on its own line, and the client exits with code 2.</summary>
+public sealed class SpecException(IReadOnlyList<string> problems) : Exception(string.Join(Environment.NewLine, problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+
+namespace Distributed.Grains.Tests;
+
+// The `distributed` client run as a separate process, end to end, on its embedded silo.
+public class ClientProcessTests : IDisposable
+{
+    readonly string directory = Path.Combine(Path.GetTempPath(), $"distributed-client-{Guid.NewGuid():N}");
+
+    public ClientProcessTests() => Directory.CreateDirectory(directory);
+
+    async Task<(int Exit, string Output, string Error)> Run(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "distributed.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        return (process.ExitCode, await output, await error);
+    }
+
+    [Fact]
+    public async Task Submit_wait_runs_a_sweep_and_the_queries_read_it_back()
+    {
+        await File.WriteAllTextAsync(Path.Combine(directory, "tiny.yaml"), """
+            name: tiny
+            data: { task: reverse, examples: 600, minLength: 3, maxLength: 5 }
+            model: { embeddingSize: 8, hiddenSize: 16 }
+            training: { batchSize: 16, learningRate: 0.003 }
+            schedule: { steps: 40, evaluateEvery: 20, evaluationExamples: 30, checkpointEvery: 20 }
+            search: { space: { layers: [1, 2] } }
+            repeats: 2
+            objective: { metric: tokenAccuracy }
+            """);
+        var (exit, output, error) = await Run("submit", "tiny.yaml", "--wait");
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Contains("sweep tiny: 4 trials, at most 2 at once", output);
+        Assert.Contains("leaderboard of tiny by tokenAccuracy (max):", output);
+
+        var status = await Run("status", "tiny");
+        Assert.Equal(0, status.Exit);
+        Assert.Contains("sweep tiny: completed, 4/4 trials finished", status.Output);
+
+        var compare = await Run("compare", "tiny", "--by", "layers", "--json");
+        Assert.Equal(0, compare.Exit);
+        Assert.Contains("\"factor\": \"layers\"", compare.Output);
+
+        var export = await Run("export", "tiny", "--format", "csv", "--out", "tiny.csv");
+        Assert.Equal(0, export.Exit);
+        var lines = await File.ReadAllLinesAsync(Path.Combine(directory, "tiny.csv"));
+        Assert.Equal(5, lines.Length);
+        Assert.StartsWith("trial,trial_id,configuration,repeat,seed,layers,state", lines[0]);
+
+        var same = await Run("submit", "tiny.yaml");
+        Assert.Equal(0, same.Exit);
+        await File.AppendAllTextAsync(Path.Combine(directory, "tiny.yaml"), "\nmaxConcurrent: 1\n");
+        var changed = await Run("submit", "tiny.yaml");
+        Assert.Equal(2, changed.Exit);
+        Assert.Contains("already exists with another spec", changed.Error);
+    }
+
+    [Fact]
+    public async Task Bad_input_exits_2_naming_the_field_file_or_sweep()
+    {
+        await File.WriteAllTextAsync(Path.Combine(directory, "bad.yaml"), "model: { layers: 7 }\nsearch: { space: { dropout: [0.1, 2] } }\nrepeats: 0\n");
+        var bad = await Run("submit", "bad.yaml");
+        Assert.Equal(2, bad.Exit);
+        Assert.Contains("error: model.layers: must be 1..4", bad.Error);
+        Assert.Contains("error: search.space.dropout[1]: must be in [0, 1)", bad.Error);
+        Assert.Contains("error: repeats: must be 1..100", bad.Error);
+
+        var missing = await Run("submit", "nowhere.yaml");
+        Assert.Equal(2, missing.Exit);
+        Assert.Contains("nowhere.yaml: no such file", missing.Error);
+
+        var unknown = await Run("status", "no-such-sweep");
+        Assert.Equal(2, unknown.Exit);
+        Assert.Contains("no sweep 'no-such-sweep'", unknown.Error);
+
+        var option = await Run("results", "x", "--topp", "3");
+        Assert.Equal(2, option.Exit);
+        Assert.Contains("unknown option: --topp", option.Error);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+    }
+}
