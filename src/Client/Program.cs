@@ -12,6 +12,9 @@ const string usage = """
       results ID [--top N]                            leaderboard by the objective
       compare ID [--by FACTOR]                        each factor's values: mean objective and 95% confidence interval
       export ID --format csv|json --out FILE          every trial, for your own analysis
+      plot ID --out FILE.png [--top N | --trial N]    learning curves of the top trials (default 5)
+      plot ID --attention "INPUT" --out FILE.png [--trial N] [--beam K]   attention weights of a trial on an input
+      predict ID [--trial N] [--beam K] "INPUT"       decode an input with a trial's checkpoint (default: the best trial)
       cancel ID                                       stop running trials (their results are kept), start no more
       every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y] | --data-dir DIR
 

@@ -8,7 +8,7 @@ namespace Distributed.Client;
 /// <summary>The sweep commands: submit, list, status, watch, results, compare, export, cancel.</summary>
 public static class SweepCommands
 {
-    public static readonly IReadOnlySet<string> Verbs = new HashSet<string> { "submit", "list", "status", "watch", "results", "compare", "export", "cancel" };
+    public static readonly IReadOnlySet<string> Verbs = new HashSet<string> { "submit", "list", "status", "watch", "results", "compare", "export", "cancel", "plot", "predict" };
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "wait", "json" };
 
     public static async Task<int> RunAsync(string verb, CommandLine cli, TextWriter output)
@@ -78,10 +78,15 @@ public static class SweepCommands
         }
 
         var sweepId = cli.Positional("sweep id");
-        int top = cli.Int("top", int.MaxValue);
+        int top = cli.Int("top", verb == "plot" ? 5 : int.MaxValue);
+        int? trialNumber = verb is "plot" or "predict" && cli.Text("trial") is not null ? cli.Int("trial", 0) : null;
+        int beam = verb is "plot" or "predict" ? cli.Int("beam", 1) : 1;
+        var input = verb == "predict" ? cli.Positional("input text to decode") : verb == "plot" ? cli.Text("attention") : null;
+        var png = verb == "plot" ? cli.Text("out") ?? throw new UsageException("--out: say which PNG file to write") : null;
         var by = verb == "compare" ? cli.Text("by") : null;
         var format = verb == "export" ? cli.Text("format") ?? throw new UsageException("--format: say csv or json") : null;
         var outFile = verb == "export" ? cli.Text("out") ?? throw new UsageException("--out: say which file to write") : null;
+        if (beam is < 1 or > 64) throw new UsageException("--beam: must be 1..64");
         if (format is not null and not ("csv" or "json")) throw new UsageException($"--format: '{format}' must be csv or json");
         if (top < 1) throw new UsageException("--top: must be >= 1");
         cli.RejectUnknown();
@@ -112,6 +117,37 @@ public static class SweepCommands
                     if (json) output.WriteLine(JsonSerializer.Serialize(effects, SweepReport.Json));
                     else Compare(status, effects, output);
                     return 0;
+                case "predict" or "plot" when input is not null:
+                {
+                    var trial = ChooseTrial(status, trialNumber);
+                    TrialPrediction prediction;
+                    try
+                    {
+                        prediction = await connection.Grains.GetGrain<ITrialGrain>(trial.TrialId).PredictAsync(input, beam);
+                    }
+                    catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                    {
+                        throw new UsageException(e.Message);
+                    }
+                    if (verb == "plot")
+                    {
+                        Plots.Attention(prediction, $"trial {trial.Number}, step {prediction.Step}: {input} -> {prediction.Output}", png!);
+                        output.WriteLine($"wrote the attention of trial {trial.Number} on \"{input}\" to {png}");
+                    }
+                    else if (json) output.WriteLine(JsonSerializer.Serialize(new { trial = trial.Number, prediction.Output, prediction.SourceTokens, prediction.OutputTokens, prediction.Step }, SweepReport.Json));
+                    else output.WriteLine(prediction.Output);
+                    return 0;
+                }
+                case "plot":
+                {
+                    var chosen = trialNumber is { } n ? [ChooseTrial(status, n)] : SweepReport.Leaderboard(status, top);
+                    if (chosen.Count == 0) throw new UsageException($"sweep {sweepId} has no evaluated trial to plot yet");
+                    var curves = new List<(SweepTrial, TrialMetrics)>();
+                    foreach (var t in chosen) curves.Add((t, await connection.Grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1)));
+                    Plots.LearningCurves(status, curves, png!);
+                    output.WriteLine($"wrote the learning curves of {curves.Count} trial{(curves.Count == 1 ? "" : "s")} to {png}");
+                    return 0;
+                }
                 default:
                     var text = format == "csv" ? SweepReport.Csv(status) : SweepReport.ToJson(status);
                     try
@@ -223,6 +259,16 @@ public static class SweepCommands
             table.WriteTo(output);
             output.WriteLine();
         }
+    }
+
+    /// <summary>Trial <paramref name="number"/>, or the best one by the objective.</summary>
+    static SweepTrial ChooseTrial(SweepStatus status, int? number)
+    {
+        if (number is { } n)
+            return status.Trials.FirstOrDefault(t => t.Number == n)
+                ?? throw new UsageException($"--trial: sweep {status.SweepId} has trials 1..{status.Trials.Count}");
+        return SweepReport.Leaderboard(status, 1).FirstOrDefault()
+            ?? throw new UsageException($"sweep {status.SweepId} has no evaluated trial yet; say --trial N");
     }
 
     static string Factors(SweepTrial t) => string.Join(" ", t.Factors.Select(f => $"{f.Factor}={f.Value}"));

@@ -58,6 +58,21 @@ public class ClientProcessTests : IDisposable
         Assert.Equal(5, lines.Length);
         Assert.StartsWith("trial,trial_id,configuration,repeat,seed,layers,state", lines[0]);
 
+        var predict = await Run("predict", "tiny", "--beam", "2", "4321");
+        Assert.True(predict.Exit == 0, predict.Error);
+        Assert.NotEmpty(predict.Output.Trim());
+        foreach (var (args, file) in new[] { (new[] { "plot", "tiny", "--out", "curves.png" }, "curves.png"),
+                                             (new[] { "plot", "tiny", "--attention", "4321", "--trial", "2", "--out", "attention.png" }, "attention.png") })
+        {
+            var plot = await Run(args);
+            Assert.True(plot.Exit == 0, plot.Error);
+            var bytes = await File.ReadAllBytesAsync(Path.Combine(directory, file));
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        }
+        var noTrial = await Run("predict", "tiny", "--trial", "9", "4321");
+        Assert.Equal(2, noTrial.Exit);
+        Assert.Contains("--trial: sweep tiny has trials 1..4", noTrial.Error);
+
         var same = await Run("submit", "tiny.yaml");
         Assert.Equal(0, same.Exit);
         await File.AppendAllTextAsync(Path.Combine(directory, "tiny.yaml"), "\nmaxConcurrent: 1\n");

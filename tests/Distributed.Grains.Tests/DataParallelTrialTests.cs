@@ -119,6 +119,20 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         double first = metrics.Steps.Take(10).Average(s => s.Loss), last = metrics.Steps.TakeLast(10).Average(s => s.Loss);
         Assert.True(last < first * 0.8, $"loss went from {first:F3} to {last:F3}");
         Assert.True(metrics.Evaluations[^1].TokenAccuracy > metrics.Evaluations[0].TokenAccuracy - 0.05);
+
+        // The final checkpoint decodes an input, with attention rows over the source that sum to one.
+        var prediction = await trial.PredictAsync("3141", 1);
+        Assert.Equal(150, prediction.Step);
+        Assert.Equal(["3", "1", "4", "1"], prediction.SourceTokens);
+        Assert.Equal(prediction.OutputTokens.Count, prediction.Attention.Count);
+        Assert.All(prediction.Attention, row =>
+        {
+            Assert.Equal(4, row.Length);
+            Assert.Equal(1.0, row.Sum(), 4);
+        });
+        Assert.NotEmpty((await trial.PredictAsync("3141", 3)).OutputTokens);
+        var empty = await Assert.ThrowsAnyAsync<ArgumentException>(() => trial.PredictAsync("  ", 1));
+        Assert.Contains("input: must not be empty", empty.Message);
     }
 
     [Fact]

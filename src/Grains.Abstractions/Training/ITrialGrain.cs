@@ -17,6 +17,8 @@ public interface ITrialGrain : IGrainWithStringKey
     [Alias("Cancel")] Task<TrialStatus> CancelAsync();
     /// <summary>Ends a running trial as stopped early (a sweep's stopping rule), keeping what it produced.</summary>
     [Alias("StopEarly")] Task<TrialStatus> StopEarlyAsync(string reason);
+    /// <summary>Decodes <paramref name="input"/> with the trial's latest checkpoint (greedy, or beam search when the width is above 1).</summary>
+    [Alias("Predict")] Task<TrialPrediction> PredictAsync(string input, int beamWidth);
     /// <summary>Progress from this trial's coordinator; reports of an older run are ignored.</summary>
     [Alias("Report")] Task ReportAsync(TrialReport report);
 }
@@ -37,3 +39,13 @@ public sealed record TrialReport
     [Id(6)] public TrialState? Outcome { get; init; }
     [Id(7)] public string? Reason { get; init; }
 }
+
+/// <summary>A trial's checkpoint applied to one input: output, tokens, and attention[output step][source position].</summary>
+[GenerateSerializer, Immutable, Alias("TrialPrediction")]
+public sealed record TrialPrediction(
+    [property: Id(0)] string Output,
+    [property: Id(1)] IReadOnlyList<string> SourceTokens,
+    [property: Id(2)] IReadOnlyList<string> OutputTokens,
+    [property: Id(3)] IReadOnlyList<float[]> Attention,
+    [property: Id(4)] long Step,
+    [property: Id(5)] string CheckpointPath);

@@ -23,6 +23,7 @@ public static class TrainingSiloBuilderExtensions
         var root = Path.GetFullPath(options.DataDirectory);
         silo.Services.AddSingleton(options);
         silo.Services.AddSingleton<ReplicaHost>();
+        silo.Services.AddSingleton<Predictor>();
         silo.Services.AddSingleton<GradientChannelListener>();
         silo.Services.AddHostedService(services => services.GetRequiredService<GradientChannelListener>());
         silo.Services.TryAddSingleton<IArtifactStore>(_ => new LocalArtifactStore(Path.Combine(root, "artifacts")));

@@ -29,6 +29,7 @@ public sealed class TrialRecord
 /// </summary>
 public sealed class TrialGrain(
     [PersistentState("trial", StorageNames.State)] IPersistentState<TrialRecord> record,
+    Predictor predictor,
     ILogger<TrialGrain> log) : Grain, ITrialGrain
 {
     static readonly TimeSpan WatchEvery = TimeSpan.FromSeconds(2);
@@ -72,6 +73,13 @@ public sealed class TrialGrain(
     public Task<TrialMetrics> GetMetricsAsync(long afterStep) => Task.FromResult(new TrialMetrics(
         R.Steps.Where(s => s.Step > afterStep).ToList(),
         R.Evaluations.Where(e => e.Step > afterStep).ToList()));
+
+    public Task<TrialPrediction> PredictAsync(string input, int beamWidth)
+    {
+        if (R.Spec is null) throw new ArgumentException($"no trial '{TrialId}'");
+        if (R.CheckpointPath is null) throw new InvalidOperationException($"trial {TrialId} has no checkpoint yet (it writes one every {R.Spec.Schedule.CheckpointEvery} steps)");
+        return predictor.PredictAsync(R.CheckpointPath, input, beamWidth);
+    }
 
     public Task<TrialStatus> CancelAsync() => StopAsync(TrialState.Cancelled, "cancelled by the user");
 

@@ -63,6 +63,21 @@ static class Evaluation
             ? GreedyDecoder.Decode(trainer.Model, source, maxLength, keepAttention)
             : BeamSearch.Decode(trainer.Model, source, beamWidth, maxLength, keepAttention: keepAttention);
 
+    /// <summary>One input decoded with its tokens on both sides and the attention over the source at each output step.</summary>
+    public static Translation TranslateWithAttention(Trainer trainer, string sourceText, int beamWidth)
+    {
+        using var scope = NewDisposeScope();
+        var encoded = trainer.Vocabularies.EncodeSource(sourceText);
+        if (encoded.Length == 0) throw new ArgumentException("the input is empty");
+        var decoded = Decode(trainer, SourceBatch.From([encoded]), beamWidth, trainer.Options.MaxDecodeLength, keepAttention: true);
+        var ids = decoded.Tokens[0];
+        return new Translation(
+            trainer.Vocabularies.DecodeTarget(ids),
+            trainer.Vocabularies.Source.Decode(encoded),
+            trainer.Vocabularies.Target.Decode(ids).Append(Vocabulary.EosToken).ToArray(),
+            decoded.Attention?[0] ?? []);
+    }
+
     public static IReadOnlyList<string> Translate(Trainer trainer, IReadOnlyList<string> sources, int beamWidth)
     {
         using var scope = NewDisposeScope();

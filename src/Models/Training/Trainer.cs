@@ -11,6 +11,9 @@ public sealed record GradientReport(double Loss, long Tokens, double TeacherProb
     public bool IsFinite => double.IsFinite(Loss);
 }
 
+/// <summary>A decoded input: the output text, the source and output tokens, and attention[output step][source position].</summary>
+public sealed record Translation(string Output, IReadOnlyList<string> SourceTokens, IReadOnlyList<string> OutputTokens, IReadOnlyList<float[]> Attention);
+
 /// <summary>What one local training step did.</summary>
 public sealed record StepReport(long Step, double Loss, double GradientNorm, double LearningRate, double TeacherProbability, long Tokens, bool Applied);
 
@@ -118,6 +121,9 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Decodes raw source text with greedy (width 1) or beam search.</summary>
     public string Translate(string source, int beamWidth = 1) => Evaluation.Translate(this, [source], beamWidth)[0];
+
+    /// <summary>Decodes raw source text and keeps the attention weights (empty without attention).</summary>
+    public Translation TranslateWithAttention(string source, int beamWidth = 1) => Evaluation.TranslateWithAttention(this, source, beamWidth);
 
     public void Save(Stream stream) => Checkpoint.Write(this, stream);
 

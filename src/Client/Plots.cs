@@ -1,0 +1,75 @@
+using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Abstractions.Training;
+using ScottPlot;
+
+namespace Distributed.Client;
+
+/// <summary>The sweep's pictures, as PNG: learning curves of the top trials, and a trial's attention on an input.</summary>
+public static class Plots
+{
+    /// <summary>Training loss (left) and the objective at each evaluation (right) of each trial, by step.</summary>
+    public static void LearningCurves(SweepStatus sweep, IReadOnlyList<(SweepTrial Trial, TrialMetrics Metrics)> trials, string path)
+    {
+        var metric = sweep.Spec.Objective.Metric.ToString();
+        var figure = new Multiplot();
+        figure.AddPlots(2);
+        figure.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        Plot loss = figure.GetPlot(0), objective = figure.GetPlot(1);
+        foreach (var (trial, metrics) in trials)
+        {
+            var label = $"#{trial.Number} " + string.Join(" ", trial.Factors.Select(f => $"{f.Factor}={f.Value}"));
+            // A trailing mean over 20 steps shows the trend through the batch-to-batch noise.
+            var steps = metrics.Steps.Select(s => (double)s.Step).ToArray();
+            var smoothed = Smooth(metrics.Steps.Select(s => s.Loss).ToArray(), 20);
+            if (steps.Length > 0) loss.Add.ScatterLine(steps, smoothed).LegendText = label;
+            var evaluations = metrics.Evaluations;
+            if (evaluations.Count > 0)
+            {
+                var line = objective.Add.Scatter(evaluations.Select(e => (double)e.Step).ToArray(), evaluations.Select(e => sweep.Spec.Objective.Of(e)).ToArray());
+                line.LegendText = label;
+            }
+        }
+        loss.ShowLegend(Alignment.UpperRight);
+        loss.Title("training loss (mean of 20 steps)");
+        loss.XLabel("step");
+        loss.YLabel("loss");
+        objective.Title($"validation {metric}");
+        objective.XLabel("step");
+        objective.YLabel(metric);
+        objective.ShowLegend(Alignment.LowerRight);
+        figure.SavePng(path, 1400, 560);
+    }
+
+    /// <summary>A heat map of attention[output step][source position], the tokens along the axes.</summary>
+    public static void Attention(TrialPrediction prediction, string title, string path)
+    {
+        if (prediction.Attention.Count == 0) throw new UsageException("this trial's model has no attention (attention: none) to plot");
+        int rows = prediction.Attention.Count, columns = prediction.Attention[0].Length;
+        var values = new double[rows, columns];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++) values[r, c] = prediction.Attention[r][c];
+        var plot = new Plot();
+        var map = plot.Add.Heatmap(values);
+        map.Colormap = new ScottPlot.Colormaps.Viridis();
+        plot.Add.ColorBar(map);
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, columns).Select(c => (double)c).ToArray(), prediction.SourceTokens.ToArray());
+        plot.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(), prediction.OutputTokens.ToArray());
+        plot.Title(title);
+        plot.XLabel("source");
+        plot.YLabel("output");
+        plot.SavePng(path, Math.Max(640, 60 * columns + 200), Math.Max(420, 40 * rows + 160));
+    }
+
+    static double[] Smooth(double[] values, int window)
+    {
+        var result = new double[values.Length];
+        double sum = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            sum += values[i];
+            if (i >= window) sum -= values[i - window];
+            result[i] = sum / Math.Min(i + 1, window);
+        }
+        return result;
+    }
+}
