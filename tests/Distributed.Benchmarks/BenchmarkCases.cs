@@ -35,6 +35,10 @@ public static class BenchmarkCases
             () => TrialBenchmarks.Exchange(twoProcesses: true)),
         new("memory-5000-steps", "resident size growth from step 500 to step 5000 of one trial (target < 0.05)",
             TrialBenchmarks.Memory),
+        new("sweep-wall-time", "16 short trials, 2 at once: sweep wall time / (sum of trial times / 2) (target <= 1.10)",
+            SweepBenchmarks.WallTime),
+        new("asha-vs-grid", "ASHA on the quick-start study vs its full grid: same best configuration, steps used / grid's steps (target <= 0.40)",
+            SweepBenchmarks.AshaVersusGrid),
     ];
 
     static string VersusPeer(string name, ModelOptions model, string peerArguments)

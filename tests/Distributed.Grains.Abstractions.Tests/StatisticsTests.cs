@@ -30,19 +30,20 @@ public class StatisticsTests
     }
 
     [Fact]
-    public void Asha_keeps_the_first_at_a_rung_and_stops_those_below_the_top_third_of_the_earlier_ones()
+    public void Asha_promotes_the_best_floor_n_over_eta_at_a_rung()
     {
-        Assert.False(EarlyStoppingRules.AshaStops(0.1, [], 3, Max));
-        // Earlier values 0.2, 0.5, 0.8: the 66.7th percentile is 0.2 + (0.5-0.2)*... = 0.6 (rank 1.333 between 0.5 and 0.8).
-        Assert.Equal(0.6, EarlyStoppingRules.Percentile([0.2, 0.5, 0.8], 100 * (1 - 1 / 3.0)), 10);
-        Assert.True(EarlyStoppingRules.AshaStops(0.59, [0.2, 0.5, 0.8], 3, Max));
-        Assert.False(EarlyStoppingRules.AshaStops(0.61, [0.2, 0.5, 0.8], 3, Max));
-        // Minimising a loss: the cutoff is the 33.3rd percentile of the losses, 0.3 + (0.5-0.3)*0.667 = 0.4333.
-        Assert.False(EarlyStoppingRules.AshaStops(0.43, [0.3, 0.5, 0.9], 3, Min));
-        Assert.True(EarlyStoppingRules.AshaStops(0.44, [0.3, 0.5, 0.9], 3, Min));
-        // η = 2 with one earlier value: the median is that value, so only a better (or equal) trial goes on.
-        Assert.True(EarlyStoppingRules.AshaStops(0.4, [0.5], 2, Max));
-        Assert.False(EarlyStoppingRules.AshaStops(0.5, [0.5], 2, Max));
+        KeyValuePair<int, double> P(int trial, double value) => new(trial, value);
+        // Fewer than η at the rung: nobody goes on yet.
+        Assert.Empty(EarlyStoppingRules.AshaTop([P(1, 0.9), P(2, 0.1)], 3, Max));
+        // Three: the best one. Six: the best two.
+        Assert.Equal([1], EarlyStoppingRules.AshaTop([P(1, 0.9), P(2, 0.1), P(3, 0.5)], 3, Max));
+        Assert.Equal([4, 1], EarlyStoppingRules.AshaTop([P(1, 0.9), P(2, 0.1), P(3, 0.5), P(4, 0.95), P(5, 0.2), P(6, 0.3)], 3, Max));
+        // Minimising a loss: the lowest.
+        Assert.Equal([2], EarlyStoppingRules.AshaTop([P(1, 0.9), P(2, 0.1), P(3, 0.5)], 3, Min));
+        // With nothing else left to run, the best one at a rung may always go on.
+        Assert.Equal([1], EarlyStoppingRules.AshaTop([P(1, 0.9), P(2, 0.1)], 3, Max, atLeastOne: true));
+        // A tie goes to the one recorded first.
+        Assert.Equal([3], EarlyStoppingRules.AshaTop([P(3, 0.5), P(1, 0.5)], 2, Max));
     }
 
     [Fact]

@@ -40,7 +40,8 @@ public class SweepSpecTests
         { Base + "repeats: 0", "repeats: must be 1..100" },
         { Base + "maxConcurrent: 0", "maxConcurrent: must be 1..256" },
         { Base + "objective: { metric: accuracy }", "objective.metric: 'accuracy' must be one of loss, perplexity, tokenAccuracy, exactMatch, bleu" },
-        { Base + "earlyStopping: { rule: asha, gracePeriod: 10 }", "earlyStopping.gracePeriod: must be at least schedule.evaluateEvery (25)" },
+        { Base + "earlyStopping: { rule: median, gracePeriod: 10 }", "earlyStopping.gracePeriod: must be at least schedule.evaluateEvery (25)" },
+        { Base + "earlyStopping: { rule: asha, gracePeriod: 50 }", "earlyStopping.gracePeriod: must be below schedule.steps (50)" },
         { Base + "earlyStopping: { rule: hyperband }", "earlyStopping.rule: 'hyperband' must be one of none, asha, median" },
         { Base + "search: { method: random, samples: 0 }", "search.samples: must be 1..100000" },
         { "model: [1, 2", "spec.yaml:2:1: While parsing a flow sequence" },
@@ -144,7 +145,7 @@ public class SweepSpecTests
     }
 
     [Theory]
-    [InlineData("quickstart.yaml", 4)]
+    [InlineData("quickstart.yaml", 24)]
     [InlineData("comparison-study.yaml", 72)]
     [InlineData("attention-vs-length.json", 12)]
     public void The_samples_are_valid(string file, int trials)

@@ -66,21 +66,28 @@ public class SweepTests(SharedClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Asha_stops_a_trial_that_is_worse_than_those_before_it_at_a_rung()
+    public async Task Asha_pauses_every_trial_at_the_first_rung_and_promotes_only_the_best()
     {
-        // One at a time: the good learning rate reaches every rung first; the hopeless one meets it at the first rung.
-        var spec = Spec("learningRate: [0.01, 0.00001]", maxConcurrent: 1, steps: 600,
-            extra: "earlyStopping: { rule: asha, gracePeriod: 20, reductionFactor: 2 }");
+        // Rungs at 20, 60 and 180 of 200 steps with η = 3: of four learning rates, the best goes on at each rung.
+        var spec = Spec("learningRate: [0.00001, 0.01, 0.00003, 0.0001]", maxConcurrent: 2, steps: 200,
+            extra: "earlyStopping: { rule: asha, gracePeriod: 20, reductionFactor: 3 }");
         var sweep = cluster.Client.GetGrain<ISweepGrain>("asha");
         await sweep.SubmitAsync(spec);
         var status = await WaitAsync(sweep, TimeSpan.FromSeconds(120));
 
-        Assert.Equal(TrialState.Completed, status.Trials[0].State);
-        var stopped = status.Trials[1];
-        Assert.Equal(TrialState.StoppedEarly, stopped.State);
-        Assert.StartsWith("ASHA: Loss", stopped.Reason);
-        Assert.True(stopped.Step < 600, $"stopped at {stopped.Step}");
-        Assert.True(status.StepsRun < status.StepsPlanned);
+        var best = status.Trials.Single(t => t.State == TrialState.Completed);
+        Assert.Equal("0.01", best.Factors[0].Value);
+        Assert.Equal(200, best.Step);
+        Assert.All(status.Trials.Where(t => t != best), t =>
+        {
+            Assert.Equal(TrialState.StoppedEarly, t.State);
+            Assert.Equal(20, t.Step);
+            Assert.StartsWith("ASHA: Loss", t.Reason);
+        });
+        Assert.Equal(200 + 3 * 20, status.StepsRun);
+        // A promoted trial carried on from its rung's checkpoint: one run per stretch, no step twice.
+        var metrics = await cluster.Trial(best.TrialId).GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
     }
 
     [Fact]

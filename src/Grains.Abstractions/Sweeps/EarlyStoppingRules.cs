@@ -9,7 +9,7 @@ public readonly record struct TrialPoint([property: Id(0)] int Trial, [property:
 /// </summary>
 public static class EarlyStoppingRules
 {
-    /// <summary>ASHA's rungs: grace × η^k steps, below the trial length.</summary>
+    /// <summary>ASHA's rungs: grace × η^k steps, below the trial length (which is the last rung).</summary>
     public static IReadOnlyList<long> Rungs(EarlyStopping rule, long steps)
     {
         var rungs = new List<long>();
@@ -18,17 +18,18 @@ public static class EarlyStoppingRules
     }
 
     /// <summary>
-    /// ASHA as a stopping rule (Li et al. 2020; Ray Tune's AsyncHyperBand): when a trial first reaches a rung, it is
-    /// stopped if its value is worse than the (1 − 1/η) quantile of the values the trials before it recorded there.
-    /// The first trial at a rung always goes on. <paramref name="recorded"/> holds those earlier values.
+    /// ASHA's promotion test (Li et al. 2020, algorithm 2): of the trials that reached a rung, the best
+    /// floor(n / η) may go on to the next one. Returns those trials, best first; none until η have reached it.
+    /// With <paramref name="atLeastOne"/> (a finite sweep with nothing else left to run) the best one always may.
     /// </summary>
-    public static bool AshaStops(double value, IReadOnlyCollection<double> recorded, int reductionFactor, Objective objective)
+    public static IReadOnlyList<int> AshaTop(IReadOnlyList<KeyValuePair<int, double>> recorded, int reductionFactor, Objective objective, bool atLeastOne = false)
     {
-        if (recorded.Count == 0) return false;
-        // Flip minimised objectives so "better" is always "larger" for the quantile.
-        double sign = objective.Direction == ObjectiveMode.Max ? 1 : -1;
-        double cutoff = Percentile(recorded.Select(v => v * sign).ToList(), (1 - 1.0 / reductionFactor) * 100);
-        return value * sign < cutoff;
+        int top = Math.Max(recorded.Count / reductionFactor, atLeastOne ? 1 : 0);
+        var ranked = objective.Direction == ObjectiveMode.Max
+            ? recorded.OrderByDescending(p => p.Value)
+            : recorded.OrderBy(p => p.Value);
+        // Ties go to the trial that got there first, as the rung's arrival order is the only other thing known.
+        return ranked.ThenBy(p => recorded.ToList().IndexOf(p)).Take(top).Select(p => p.Key).ToList();
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Distributed.Grains.Abstractions.Training;
+using Orleans.Concurrency;
 
 namespace Distributed.Grains.Abstractions.Sweeps;
 
@@ -68,6 +69,8 @@ public interface ISweepGrain : IGrainWithStringKey
     [Alias("GetStatus")] Task<SweepStatus?> GetStatusAsync();
     /// <summary>Stops running trials (keeping what they produced) and queued ones never start.</summary>
     [Alias("Cancel")] Task<SweepStatus?> CancelAsync();
+    /// <summary>A trial of this sweep evaluated or ended: look now rather than at the next poll. One-way, so a trial never waits on its sweep.</summary>
+    [Alias("TrialChanged"), OneWay] Task TrialChangedAsync(string trialId);
 }
 
 /// <summary>Every sweep id, so `list` can show them and a restarted silo can resume the unfinished ones.</summary>

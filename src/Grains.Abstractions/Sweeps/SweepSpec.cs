@@ -97,7 +97,7 @@ public sealed record Objective
 public enum StoppingRule
 {
     None,
-    /// <summary>Asynchronous successive halving (Li et al. 2020): at each rung keep the top 1/reductionFactor.</summary>
+    /// <summary>Asynchronous successive halving (Li et al. 2020): trials pause at each rung; the top 1/reductionFactor are promoted.</summary>
     Asha,
     /// <summary>Stop a trial whose best so far is worse than the median of the others at the same step (Golovin et al. 2017).</summary>
     Median,
@@ -157,8 +157,10 @@ public sealed record SweepSpec
         errors.Check(EarlyStopping.GracePeriod >= 1, "earlyStopping.gracePeriod", "must be >= 1");
         errors.Check(EarlyStopping.ReductionFactor >= 2, "earlyStopping.reductionFactor", "must be >= 2");
         errors.Check(EarlyStopping.MinTrials >= 1, "earlyStopping.minTrials", "must be >= 1");
-        errors.Check(EarlyStopping.Rule == StoppingRule.None || EarlyStopping.GracePeriod >= Schedule.EvaluateEvery, "earlyStopping.gracePeriod",
-            $"must be at least schedule.evaluateEvery ({Schedule.EvaluateEvery}): trials are judged on their evaluations");
+        errors.Check(EarlyStopping.Rule != StoppingRule.Median || EarlyStopping.GracePeriod >= Schedule.EvaluateEvery, "earlyStopping.gracePeriod",
+            $"must be at least schedule.evaluateEvery ({Schedule.EvaluateEvery}): the median rule judges trials on their evaluations");
+        errors.Check(EarlyStopping.Rule != StoppingRule.Asha || EarlyStopping.GracePeriod < Schedule.Steps, "earlyStopping.gracePeriod",
+            $"must be below schedule.steps ({Schedule.Steps}): ASHA's first rung comes before the end");
         return errors.List;
     }
 }

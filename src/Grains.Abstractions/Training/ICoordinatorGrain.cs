@@ -22,4 +22,8 @@ public sealed record TrialRun(
     [property: Id(2)] TrialSpec Spec,
     [property: Id(3)] long StartStep,
     [property: Id(4)] string? CheckpointPath,
-    [property: Id(5)] int RecoveriesSoFar);
+    [property: Id(5)] int RecoveriesSoFar)
+{
+    /// <summary>Pause here (checkpoint and evaluate, then end as paused) instead of at the schedule's last step.</summary>
+    [Id(6)] public long? StopAt { get; init; }
+}

@@ -9,13 +9,17 @@ public interface ITrialGrain : IGrainWithStringKey
 {
     /// <summary>Validates and starts the trial. Starting again with the same spec returns its status; another spec is refused.</summary>
     [Alias("Start")] Task<TrialStatus> StartAsync(TrialSpec spec);
+    /// <summary>Starts the trial as part of a sweep, which hears of each new evaluation at once (to stop it early in time).</summary>
+    [Alias("StartInSweep")] Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string sweepId, long? pauseAt);
+    /// <summary>Carries a paused trial on from its checkpoint, to <paramref name="pauseAt"/> or (null) to the end.</summary>
+    [Alias("Resume")] Task<TrialStatus> ResumeAsync(long? pauseAt);
     [Alias("GetStatus")] Task<TrialStatus> GetStatusAsync();
     [Alias("GetSpec")] Task<TrialSpec?> GetSpecAsync();
     /// <summary>Step metrics after <paramref name="afterStep"/> (use -1 for all) and every evaluation after it.</summary>
     [Alias("GetMetrics")] Task<TrialMetrics> GetMetricsAsync(long afterStep);
     /// <summary>Stops a running trial; what it produced is kept.</summary>
     [Alias("Cancel")] Task<TrialStatus> CancelAsync();
-    /// <summary>Ends a running trial as stopped early (a sweep's stopping rule), keeping what it produced.</summary>
+    /// <summary>Ends a running or paused trial as stopped early (a sweep's stopping rule), keeping what it produced.</summary>
     [Alias("StopEarly")] Task<TrialStatus> StopEarlyAsync(string reason);
     /// <summary>Decodes <paramref name="input"/> with the trial's latest checkpoint (greedy, or beam search when the width is above 1).</summary>
     [Alias("Predict")] Task<TrialPrediction> PredictAsync(string input, int beamWidth);

@@ -6,6 +6,8 @@ public enum TrialState
 {
     Queued,
     Running,
+    /// <summary>Stopped at a rung with a checkpoint, waiting for a sweep to promote it (ASHA) or end it.</summary>
+    Paused,
     Completed,
     StoppedEarly,
     Diverged,

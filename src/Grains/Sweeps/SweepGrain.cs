@@ -94,6 +94,8 @@ public sealed partial class SweepGrain(
         return Status();
     }
 
+    public Task TrialChangedAsync(string trialId) => TickAsync(CancellationToken.None);
+
     void Poll() => timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(PollEvery, PollEvery));
 
     ITrialGrain Trial(SweepTrial t) => GrainFactory.GetGrain<ITrialGrain>(t.TrialId);
@@ -113,8 +115,9 @@ public sealed partial class SweepGrain(
             {
                 var grain = Trial(t);
                 long seen = R.History.Where(p => p.Trial == t.Number).Select(p => p.Step).DefaultIfEmpty(0).Max();
-                var metrics = await grain.GetMetricsAsync(seen);
+                // Status first: once it says paused or ended, the metrics read next hold every evaluation before that.
                 var status = await grain.GetStatusAsync();
+                var metrics = await grain.GetMetricsAsync(seen);
                 foreach (var evaluation in metrics.Evaluations.Where(e => e.Step > seen))
                 {
                     R.History.Add(new TrialPoint(t.Number, evaluation.Step, spec.Objective.Of(evaluation)));
@@ -134,16 +137,41 @@ public sealed partial class SweepGrain(
             }
         }
 
+        var rule = spec.EarlyStopping;
+        var rungs = rule.Rule == StoppingRule.Asha ? EarlyStoppingRules.Rungs(rule, spec.Schedule.Steps) : [];
         int running = R.Trials.Count(t => t.State == TrialState.Running);
-        for (int i = 0; i < R.Trials.Count && running < spec.MaxConcurrent; i++)
+        while (running < spec.MaxConcurrent)
         {
-            if (R.Trials[i].State != TrialState.Queued) continue;
-            // Same id, same spec: starting again after a restart returns the trial that already exists.
-            var status = await Trial(R.Trials[i]).StartAsync(plan[i].Spec);
-            R.Trials[i] = Merge(R.Trials[i], status);
+            // ASHA: promote a paused trial when one is in the top 1/η of its rung, else start a new one at the bottom.
+            // Only when nothing at all runs or waits does the best paused trial go on regardless of η.
+            bool idle = running == 0 && R.Trials.All(t => t.State != TrialState.Queued);
+            if ((Promotable(rungs, false) ?? (idle ? Promotable(rungs, true) : null)) is var (index, rung))
+            {
+                long? next = rung + 1 < rungs.Count ? rungs[rung + 1] : null;
+                R.Trials[index] = Merge(R.Trials[index], await Trial(R.Trials[index]).ResumeAsync(next));
+            }
+            else if (NextQueued(rungs.Count > 0) is var queued and >= 0)
+            {
+                // Same id, same spec: starting again after a restart returns the trial that already exists.
+                var status = await Trial(R.Trials[queued]).StartInSweepAsync(plan[queued].Spec, SweepId, rungs.Count > 0 ? rungs[0] : null);
+                R.Trials[queued] = Merge(R.Trials[queued], status);
+            }
+            else
+            {
+                break;
+            }
             running++;
             changed = true;
         }
+        // Nothing left to run or promote: the trials still paused at a rung were not good enough to go on.
+        if (running == 0 && R.Trials.All(t => t.State != TrialState.Queued) && Promotable(rungs, true) is null)
+            for (int i = 0; i < R.Trials.Count; i++)
+                if (R.Trials[i].State == TrialState.Paused)
+                {
+                    var reason = $"ASHA: {spec.Objective.Metric} {R.Trials[i].Final:G4} at step {R.Trials[i].Step} was not in the top 1/{rule.ReductionFactor} of its rung";
+                    R.Trials[i] = Merge(R.Trials[i], await Trial(R.Trials[i]).StopEarlyAsync(reason));
+                    changed = true;
+                }
 
         if (R.Trials.All(t => t.IsFinished)) await FinishAsync(SweepState.Completed);
         else if (changed) await record.WriteStateAsync();
@@ -157,15 +185,12 @@ public sealed partial class SweepGrain(
         switch (rule.Rule)
         {
             case StoppingRule.Asha:
+                // Promotion, not stopping: record the value at each rung the trial reached; the scheduler does the rest.
                 foreach (var rung in EarlyStoppingRules.Rungs(rule, spec.Schedule.Steps))
                 {
                     if (step < rung) break;
                     var recorded = R.Rungs.TryGetValue(rung, out var list) ? list : R.Rungs[rung] = [];
-                    if (recorded.Any(p => p.Key == trial)) continue;
-                    var earlier = recorded.Select(p => p.Value).ToList();
-                    recorded.Add(new(trial, value));
-                    if (EarlyStoppingRules.AshaStops(value, earlier, rule.ReductionFactor, spec.Objective))
-                        return $"ASHA: {spec.Objective.Metric} {value:G4} at rung {rung} is below the top 1/{rule.ReductionFactor} of the {earlier.Count} trials before it";
+                    if (recorded.All(p => p.Key != trial)) recorded.Add(new(trial, value));
                 }
                 return null;
             case StoppingRule.Median:
@@ -175,6 +200,34 @@ public sealed partial class SweepGrain(
             default:
                 return null;
         }
+    }
+
+    /// <summary>
+    /// The next trial to start: in grid order, or for ASHA in a seeded shuffle of it, so that the first trials at a
+    /// rung are a fair sample of the space rather than its first corner (async promotion favours early arrivals).
+    /// </summary>
+    int NextQueued(bool shuffled)
+    {
+        if (!shuffled) return R.Trials.FindIndex(t => t.State == TrialState.Queued);
+        var order = Enumerable.Range(0, R.Trials.Count).ToArray();
+        new Random(unchecked((int)R.Spec!.Search.Seed)).Shuffle(order);
+        return order.Where(i => R.Trials[i].State == TrialState.Queued).DefaultIfEmpty(-1).First();
+    }
+
+    /// <summary>A paused trial (index, rung number) that ASHA may promote now, the best of the highest rung first.</summary>
+    (int Index, int Rung)? Promotable(IReadOnlyList<long> rungs, bool atLeastOne)
+    {
+        var spec = R.Spec!;
+        for (int k = rungs.Count - 1; k >= 0; k--)
+        {
+            if (!R.Rungs.TryGetValue(rungs[k], out var recorded)) continue;
+            foreach (var number in EarlyStoppingRules.AshaTop(recorded, spec.EarlyStopping.ReductionFactor, spec.Objective, atLeastOne))
+            {
+                int index = R.Trials.FindIndex(t => t.Number == number);
+                if (index >= 0 && R.Trials[index].State == TrialState.Paused && R.Trials[index].Step == rungs[k]) return (index, k);
+            }
+        }
+        return null;
     }
 
     SweepTrial Merge(SweepTrial t, TrialStatus status)

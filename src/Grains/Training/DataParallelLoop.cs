@@ -130,7 +130,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var parallel = spec.Parallel;
         Averaged? average = null;
         var lap = Stopwatch.StartNew();
-        while (step < schedule.Steps)
+        long stopAt = Math.Min(run.StopAt ?? schedule.Steps, schedule.Steps);
+        while (step < stopAt)
         {
             bool checksum = workers.Length > 1 && step % parallel.ChecksumEvery == 0;
             var gradients = await ExchangeAsync(step, average, compute: true, checksum);
@@ -149,19 +150,24 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 gradients.Sum(g => g.Examples) / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability, seconds, gradients.Max(g => g.ComputeSeconds)));
             step++;
 
-            bool evaluate = step % schedule.EvaluateEvery == 0 || step == schedule.Steps;
-            bool save = step % schedule.CheckpointEvery == 0 || step == schedule.Steps;
+            bool evaluate = step % schedule.EvaluateEvery == 0 || step == stopAt;
+            bool save = step % schedule.CheckpointEvery == 0 || step == stopAt;
             if (evaluate || save)
             {
                 await ExchangeAsync(step, average, compute: false, checksum: false);
                 average = null;
                 if (save) await SaveAsync();
-                if (evaluate) await EvaluateAsync();
+                if (evaluate)
+                {
+                    await EvaluateAsync();
+                    // At once: a sweep's stopping rule judges on evaluations, and every step after one may be wasted.
+                    await ReportAsync(final: false);
+                }
                 lap.Restart();
             }
             if (sinceReport.Elapsed >= ReportEvery) await ReportAsync(final: false);
         }
-        return (TrialState.Completed, null);
+        return step < schedule.Steps ? (TrialState.Paused, $"paused at step {step}") : (TrialState.Completed, null);
     }
 
     /// <summary>The averaged gradient of a step, and the factor global norm clipping scales it by when it is applied.</summary>

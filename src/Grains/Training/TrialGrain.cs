@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,10 @@ public sealed class TrialRecord
     [Id(8)] public List<EvaluationMetrics> Evaluations { get; set; } = [];
     [Id(9)] public DateTimeOffset? StartedAt { get; set; }
     [Id(10)] public DateTimeOffset? EndedAt { get; set; }
+    /// <summary>The sweep this trial belongs to, told of every evaluation and of the end.</summary>
+    [Id(11)] public string? SweepId { get; set; }
+    /// <summary>Where the current run pauses (a sweep's rung); null runs to the end.</summary>
+    [Id(12)] public long? PauseAt { get; set; }
 }
 
 /// <summary>
@@ -47,7 +52,9 @@ public sealed class TrialGrain(
         return Task.CompletedTask;
     }
 
-    public async Task<TrialStatus> StartAsync(TrialSpec spec)
+    public Task<TrialStatus> StartAsync(TrialSpec spec) => StartInSweepAsync(spec, null, null);
+
+    public async Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string? sweepId, long? pauseAt)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.EnsureValid();
@@ -57,11 +64,13 @@ public sealed class TrialGrain(
             return Status();
         }
         R.Spec = spec;
+        R.SweepId = sweepId;
+        R.PauseAt = pauseAt;
         R.State = TrialState.Running;
         R.RunId = 1;
         R.StartedAt = DateTimeOffset.UtcNow;
         await record.WriteStateAsync();
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, spec, 0, null, 0));
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, spec, 0, null, 0) { StopAt = pauseAt });
         Watch();
         return Status();
     }
@@ -81,15 +90,28 @@ public sealed class TrialGrain(
         return predictor.PredictAsync(R.CheckpointPath, input, beamWidth);
     }
 
+    public async Task<TrialStatus> ResumeAsync(long? pauseAt)
+    {
+        if (R.State != TrialState.Paused) return Status();
+        R.PauseAt = pauseAt;
+        R.State = TrialState.Running;
+        R.RunId++;
+        R.Reason = null;
+        await record.WriteStateAsync();
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec!, R.CheckpointStep ?? 0, R.CheckpointPath, R.Recoveries) { StopAt = pauseAt });
+        Watch();
+        return Status();
+    }
+
     public Task<TrialStatus> CancelAsync() => StopAsync(TrialState.Cancelled, "cancelled by the user");
 
     public Task<TrialStatus> StopEarlyAsync(string reason) => StopAsync(TrialState.StoppedEarly, reason);
 
     async Task<TrialStatus> StopAsync(TrialState state, string reason)
     {
-        if (R.Spec is not null && R.State == TrialState.Running)
+        if (R.Spec is not null && R.State is TrialState.Running or TrialState.Paused)
         {
-            await Coordinator.StopAsync(R.RunId);
+            if (R.State == TrialState.Running) await Coordinator.StopAsync(R.RunId);
             await EndAsync(state, reason);
         }
         return Status();
@@ -114,8 +136,11 @@ public sealed class TrialGrain(
             R.CheckpointStep = step;
             R.CheckpointPath = report.CheckpointPath;
         }
-        if (report.Outcome is { } outcome) await EndAsync(outcome, report.Reason);
+        if (report.Outcome == TrialState.Paused) await PauseAsync(report.Reason);
+        else if (report.Outcome is { } outcome) await EndAsync(outcome, report.Reason);
         else if (report.CheckpointStep is not null || report.RestartedFrom is not null) await record.WriteStateAsync();
+        if (R.SweepId is { } sweep && (report.Evaluations.Count > 0 || report.Outcome is not null))
+            await GrainFactory.GetGrain<ISweepGrain>(sweep).TrialChangedAsync(TrialId);
     }
 
     void Watch() => watchdog ??= this.RegisterGrainTimer(CheckCoordinatorAsync, new GrainTimerCreationOptions(WatchEvery, WatchEvery) { Interleave = true });
@@ -159,7 +184,16 @@ public sealed class TrialGrain(
         R.Reason = $"resumed from step {from} after losing the coordinator";
         await record.WriteStateAsync();
         log.LogWarning("Trial {Trial}: coordinator lost; run {Run} resumes from step {Step}", TrialId, R.RunId, from);
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.Recoveries));
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.Recoveries) { StopAt = R.PauseAt });
+    }
+
+    async Task PauseAsync(string? reason)
+    {
+        R.State = TrialState.Paused;
+        R.Reason = reason;
+        await record.WriteStateAsync();
+        watchdog?.Dispose();
+        watchdog = null;
     }
 
     async Task EndAsync(TrialState state, string? reason)
