@@ -149,7 +149,11 @@ public static class SweepCommands
                     return 0;
                 }
                 default:
-                    var text = format == "csv" ? SweepReport.Csv(status) : SweepReport.ToJson(status);
+                    var histories = new Dictionary<int, TrialMetrics>();
+                    if (format == "json")
+                        foreach (var t in status.Trials.Where(t => t.StartedAt is not null))
+                            histories[t.Number] = await connection.Grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
+                    var text = format == "csv" ? SweepReport.Csv(status) : SweepReport.ToJson(status, histories);
                     try
                     {
                         await File.WriteAllTextAsync(outFile!, text);

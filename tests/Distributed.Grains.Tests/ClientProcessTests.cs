@@ -58,6 +58,15 @@ public class ClientProcessTests : IDisposable
         Assert.Equal(5, lines.Length);
         Assert.StartsWith("trial,trial_id,configuration,repeat,seed,layers,state", lines[0]);
 
+        var json = await Run("export", "tiny", "--format", "json", "--out", "tiny.json");
+        Assert.Equal(0, json.Exit);
+        using (var document = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(directory, "tiny.json"))))
+        {
+            var first = document.RootElement.GetProperty("trials")[0];
+            Assert.Equal(40, first.GetProperty("history").GetProperty("steps").GetArrayLength());
+            Assert.Equal(2, first.GetProperty("history").GetProperty("evaluations").GetArrayLength());
+        }
+
         var predict = await Run("predict", "tiny", "--beam", "2", "4321");
         Assert.True(predict.Exit == 0, predict.Error);
         Assert.NotEmpty(predict.Output.Trim());

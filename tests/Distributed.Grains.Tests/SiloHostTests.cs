@@ -83,6 +83,16 @@ public class SiloHostTests
             Assert.Equal(30, status.Step);
             Assert.True(File.Exists(Path.Combine(directory, "artifacts", status.CheckpointPath!)), "the checkpoint is in the silo's data directory");
             await host.StopAsync();
+
+            // The command-line client against the same silo, through its gateway.
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "distributed.dll"), "list", "--json", "--cluster", "127.0.0.1:30411", "--cluster-id", "silo-test" })
+                start.ArgumentList.Add(a);
+            using var client = Process.Start(start)!;
+            var listed = await client.StandardOutput.ReadToEndAsync();
+            await client.WaitForExitAsync();
+            Assert.True(client.ExitCode == 0, await client.StandardError.ReadToEndAsync());
+            Assert.Equal("[]", listed.Trim());
         }
         finally
         {

@@ -74,11 +74,12 @@ public static class SweepReport
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public static string ToJson(SweepStatus sweep) => JsonSerializer.Serialize(new
+    /// <summary>The sweep as JSON; with <paramref name="histories"/> (trial number to metrics) every trial carries its metric history.</summary>
+    public static string ToJson(SweepStatus sweep, IReadOnlyDictionary<int, TrialMetrics>? histories = null) => JsonSerializer.Serialize(new
     {
         sweep.SweepId, sweep.Spec.Name, sweep.State, sweep.CreatedAt, sweep.EndedAt, sweep.StepsRun, sweep.StepsPlanned,
         Objective = new { sweep.Spec.Objective.Metric, Mode = sweep.Spec.Objective.Direction },
-        sweep.Trials,
+        Trials = sweep.Trials.Select(t => new { Trial = t, History = histories?.GetValueOrDefault(t.Number) }),
         Effects = Effects(sweep),
     }, Json);
 
