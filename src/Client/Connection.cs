@@ -15,9 +15,9 @@ namespace Distributed.Client;
 public sealed class Connection : IAsyncDisposable
 {
     readonly IHost host;
-    readonly FileStream? ownership;
+    readonly DataDirectoryOwner? ownership;
 
-    Connection(IHost host, FileStream? ownership, string description)
+    Connection(IHost host, DataDirectoryOwner? ownership, string description)
     {
         this.host = host;
         this.ownership = ownership;
@@ -49,24 +49,18 @@ public sealed class Connection : IAsyncDisposable
             return await ClientAsync(endpoint, clusterId, serviceId, null, $"cluster {cluster}");
         }
 
-        Directory.CreateDirectory(dataDir);
-        var lockPath = Path.Combine(dataDir, "embedded.lock");
-        FileStream ownership;
-        try
+        var owner = DataDirectoryOwner.TryTake(dataDir);
+        if (owner is null)
         {
-            ownership = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            // Another client runs the embedded silo of this directory: use its gateway (written once its silo is up).
-            var gatewayFile = Path.Combine(dataDir, "embedded.gateway");
+            // Another process (a silo, or another client's embedded silo) owns this directory: join its cluster.
             for (int attempt = 0; ; attempt++)
             {
-                if (File.Exists(gatewayFile) && int.TryParse(await File.ReadAllTextAsync(gatewayFile), out var port))
+                if (DataDirectoryOwner.Read(dataDir) is { } gateway)
                 {
                     try
                     {
-                        return await ClientAsync(new IPEndPoint(IPAddress.Loopback, port), "embedded", "embedded", null, $"the embedded silo of another client ({dataDir})");
+                        return await ClientAsync(new IPEndPoint(IPAddress.Loopback, gateway.Port), gateway.ClusterId, gateway.ServiceId, null,
+                            $"the silo that owns {dataDir}");
                     }
                     catch (ConnectionException) when (attempt < 30)
                     {
@@ -74,7 +68,7 @@ public sealed class Connection : IAsyncDisposable
                 }
                 else if (attempt >= 30)
                 {
-                    throw new ConnectionException($"{dataDir} is held by another client whose silo did not come up");
+                    throw new ConnectionException($"{dataDir} is held by another process whose silo did not come up");
                 }
                 await Task.Delay(1000);
             }
@@ -87,13 +81,21 @@ public sealed class Connection : IAsyncDisposable
             SiloPort = siloPort, GatewayPort = gatewayPort, DataDirectory = dataDir, ClusterId = "embedded", ServiceId = "embedded",
         }));
         var host = builder.Build();
-        File.Delete(Path.Combine(dataDir, "embedded.gateway"));
-        await host.StartAsync();
-        await File.WriteAllTextAsync(Path.Combine(dataDir, "embedded.gateway"), gatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return new Connection(host, ownership, $"embedded silo ({dataDir})");
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            owner.Dispose();
+            host.Dispose();
+            throw;
+        }
+        owner.Publish(new DataDirectoryOwner.Gateway(gatewayPort, "embedded", "embedded"));
+        return new Connection(host, owner, $"embedded silo ({dataDir})");
     }
 
-    static async Task<Connection> ClientAsync(IPEndPoint gateway, string clusterId, string serviceId, FileStream? ownership, string description)
+    static async Task<Connection> ClientAsync(IPEndPoint gateway, string clusterId, string serviceId, DataDirectoryOwner? ownership, string description)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();

@@ -44,6 +44,18 @@ public class SiloHostTests
         Assert.Equal("/tmp/y", options.DataDirectory);
     }
 
+    static async Task<(int Exit, string Output, string Error)> RunAsync(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, args[0]));
+        foreach (var a in args.Skip(1)) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        return (process.ExitCode, await output, await error);
+    }
+
     [Fact]
     public async Task The_silo_process_runs_a_trial_for_a_client_and_exits_2_on_bad_settings()
     {
@@ -84,15 +96,18 @@ public class SiloHostTests
             Assert.True(File.Exists(Path.Combine(directory, "artifacts", status.CheckpointPath!)), "the checkpoint is in the silo's data directory");
             await host.StopAsync();
 
-            // The command-line client against the same silo, through its gateway.
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "distributed.dll"), "list", "--json", "--cluster", "127.0.0.1:30411", "--cluster-id", "silo-test" })
-                start.ArgumentList.Add(a);
-            using var client = Process.Start(start)!;
-            var listed = await client.StandardOutput.ReadToEndAsync();
-            await client.WaitForExitAsync();
-            Assert.True(client.ExitCode == 0, await client.StandardError.ReadToEndAsync());
-            Assert.Equal("[]", listed.Trim());
+            // The command-line client against the same silo: through its gateway, or by its data directory.
+            foreach (var target in new[] { new[] { "--cluster", "127.0.0.1:30411", "--cluster-id", "silo-test" }, new[] { "--data-dir", directory } })
+            {
+                var (exit, listed, error) = await RunAsync(["distributed.dll", "list", "--json", .. target]);
+                Assert.True(exit == 0, error);
+                Assert.Equal("[]", listed.Trim());
+            }
+            // A second cluster over the same directory is refused, naming the setting.
+            var second = await RunAsync(["Distributed.Silo.dll", "--silo-port", "11412", "--gateway-port", "30412", "--data-dir", directory]);
+            Assert.Equal(2, second.Exit);
+            Assert.Contains("silo.dataDirectory (--data-dir):", second.Error);
+            Assert.Contains("is in use by another silo or client", second.Error);
         }
         finally
         {
