@@ -76,6 +76,13 @@ public sealed class BenchmarkSilo : IAsyncDisposable
         return (status, await trial.GetMetricsAsync(-1));
     }
 
+    /// <summary>Runs one case against a fresh silo and returns its JSON line.</summary>
+    public static string Measure(Func<BenchmarkSilo, Task<System.Text.Json.Nodes.JsonObject>> body) => Task.Run(async () =>
+    {
+        await using var silo = await StartAsync();
+        return (await body(silo)).ToJsonString();
+    }).GetAwaiter().GetResult();
+
     public async ValueTask DisposeAsync()
     {
         if (second is { HasExited: false })

@@ -7,7 +7,7 @@ namespace Distributed.Benchmarks;
 /// <summary>Sweeps through a real silo: how close scheduling comes to ideal, and what ASHA saves on the quick start.</summary>
 public static class SweepBenchmarks
 {
-    public static string WallTime() => Run(async silo =>
+    public static string WallTime() => BenchmarkSilo.Measure(async silo =>
     {
         var spec = Read("""
             data: { task: reverse, examples: 2000, minLength: 6, maxLength: 10 }
@@ -33,7 +33,7 @@ public static class SweepBenchmarks
         };
     });
 
-    public static string AshaVersusGrid() => Run(async silo =>
+    public static string AshaVersusGrid() => BenchmarkSilo.Measure(async silo =>
     {
         var quickstart = SweepSpecReader.ReadFile(Path.Combine(Repository.Root(), "samples", "quickstart.yaml"));
         var asha = quickstart.Spec ?? throw new InvalidOperationException(string.Join("; ", quickstart.Errors));
@@ -74,12 +74,6 @@ public static class SweepBenchmarks
         while (!(status = (await sweep.GetStatusAsync())!).IsFinished) await Task.Delay(200);
         return status;
     }
-
-    static string Run(Func<BenchmarkSilo, Task<JsonObject>> body) => Task.Run(async () =>
-    {
-        await using var silo = await BenchmarkSilo.StartAsync();
-        return (await body(silo)).ToJsonString();
-    }).GetAwaiter().GetResult();
 }
 
 static class Repository

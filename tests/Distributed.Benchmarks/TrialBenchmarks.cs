@@ -35,7 +35,7 @@ public static class TrialBenchmarks
 
     public static string OneWorkerVersusRaw()
     {
-        return Run(async silo =>
+        return BenchmarkSilo.Measure(async silo =>
         {
             // Alternating rounds, medians: the machine's speed drifts by a few percent within a minute.
             var spec = Spec(PeerModel, 1, Steps + Warmup);
@@ -79,7 +79,7 @@ public static class TrialBenchmarks
 
     public static string TwoWorkersVersusOne()
     {
-        return Run(async silo =>
+        return BenchmarkSilo.Measure(async silo =>
         {
             var singles = new List<double>();
             var pairs = new List<double>();
@@ -130,7 +130,7 @@ public static class TrialBenchmarks
 
     public static string Exchange(bool twoProcesses)
     {
-        return Run(async silo =>
+        return BenchmarkSilo.Measure(async silo =>
         {
             if (twoProcesses) await silo.AddSiloProcessAsync();
             const int steps = 150;
@@ -161,7 +161,7 @@ public static class TrialBenchmarks
 
     public static string Memory()
     {
-        return Run(async silo =>
+        return BenchmarkSilo.Measure(async silo =>
         {
             const int steps = 5000, settle = 500;
             long atSettle = 0, atEnd = 0, lastStep = 0;
@@ -197,12 +197,4 @@ public static class TrialBenchmarks
         return self.WorkingSet64;
     }
 
-    static string Run(Func<BenchmarkSilo, Task<JsonObject>> body)
-    {
-        return Task.Run(async () =>
-        {
-            await using var silo = await BenchmarkSilo.StartAsync();
-            return (await body(silo)).ToJsonString();
-        }).GetAwaiter().GetResult();
-    }
 }

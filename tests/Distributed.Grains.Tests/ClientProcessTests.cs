@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Distributed.Grains.Tests;
 
 // The `distributed` client run as a separate process, end to end, on its embedded silo.
@@ -9,22 +7,7 @@ public class ClientProcessTests : IDisposable
 
     public ClientProcessTests() => Directory.CreateDirectory(directory);
 
-    async Task<(int Exit, string Output, string Error)> Run(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "distributed.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        return (process.ExitCode, await output, await error);
-    }
+    Task<(int Exit, string Output, string Error)> Run(params string[] args) => Processes.RunAsync("distributed.dll", args, directory);
 
     [Fact]
     public async Task Submit_wait_runs_a_sweep_and_the_queries_read_it_back()

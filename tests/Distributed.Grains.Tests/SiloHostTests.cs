@@ -44,17 +44,7 @@ public class SiloHostTests
         Assert.Equal("/tmp/y", options.DataDirectory);
     }
 
-    static async Task<(int Exit, string Output, string Error)> RunAsync(string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, args[0]));
-        foreach (var a in args.Skip(1)) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        return (process.ExitCode, await output, await error);
-    }
+    static Task<(int Exit, string Output, string Error)> RunAsync(string[] args) => Processes.RunAsync(args[0], args.Skip(1));
 
     [Fact]
     public async Task The_silo_process_runs_a_trial_for_a_client_and_exits_2_on_bad_settings()
