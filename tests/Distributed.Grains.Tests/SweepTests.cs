@@ -91,6 +91,22 @@ public class SweepTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task The_median_rule_stops_a_trial_worse_than_the_others_at_the_same_step()
+    {
+        // One at a time: the two good learning rates finish first, then the hopeless one meets their median.
+        var spec = Spec("learningRate: [0.01, 0.003, 0.00001]", maxConcurrent: 1, steps: 200,
+            extra: "earlyStopping: { rule: median, gracePeriod: 40, minTrials: 2 }");
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("median");
+        await sweep.SubmitAsync(spec);
+        var status = await WaitAsync(sweep, TimeSpan.FromSeconds(120));
+
+        Assert.Equal([TrialState.Completed, TrialState.Completed, TrialState.StoppedEarly], status.Trials.Select(t => t.State));
+        var stopped = status.Trials[2];
+        Assert.StartsWith("median rule: best Loss so far is worse than the median of the other trials at step 40", stopped.Reason);
+        Assert.True(stopped.Step < 200, $"stopped at {stopped.Step}");
+    }
+
+    [Fact]
     public async Task Submitting_the_same_id_returns_the_sweep_and_another_spec_is_refused()
     {
         var spec = Spec("layers: [1]", steps: 20);
