@@ -18,7 +18,7 @@ public sealed record DataParallelOptions
     [Id(3)] public TimeSpan LoadTimeout { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>Compare the replicas' parameter checksums every this many steps.</summary>
     [Id(4)] public int ChecksumEvery { get; init; } = 50;
-    /// <summary>Resumes from the last checkpoint after a lost worker or coordinator before the trial is failed.</summary>
+    /// <summary>Resumptions from the same checkpoint (no progress in between) after a lost worker or coordinator before the trial is failed.</summary>
     [Id(5)] public int MaxRecoveries { get; init; } = 5;
     /// <summary>Gradients larger than this go to and from other silos in bulk: over a direct link, or in Orleans chunks of this size.</summary>
     [Id(6)] public int ExchangeChunkBytes { get; init; } = 1 << 20;

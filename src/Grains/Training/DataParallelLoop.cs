@@ -29,6 +29,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     string? checkpoint = run.CheckpointPath;
     long? restartedFrom;
     byte[]? averageBuffer;
+    // Recoveries since the last new checkpoint: only a run that stops making progress is given up on.
+    int recoveries;
     // How each worker's gradient travels: inline (in this silo: shared, not copied; or small), over a direct link, or in chunks.
     GradientRoute[] routes = [];
     Socket?[] links = [];
@@ -58,7 +60,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 
     async Task RunAttemptsAsync()
     {
-        int recoveries = run.RecoveriesSoFar;
+        recoveries = run.RecoveriesSoFar;
         while (!cancel.IsCancellationRequested)
         {
             try
@@ -77,7 +79,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 recoveries++;
                 if (recoveries > spec.Parallel.MaxRecoveries)
                 {
-                    await FinishAsync(TrialState.Failed, $"gave up after {recoveries - 1} recoveries; last error: {e.Message}");
+                    await FinishAsync(TrialState.Failed, $"gave up after {recoveries - 1} recoveries without a new checkpoint; last error: {e.Message}");
                     return;
                 }
                 log.LogWarning(e, "Trial {Trial} run {Run} lost a worker at step {Step}; resuming from {Checkpoint}", run.TrialId, run.RunId, step, checkpoint ?? "the start");
@@ -277,6 +279,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var path = CheckpointPathOf(run.TrialId, step);
         await Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write a checkpoint");
         checkpoint = path;
+        recoveries = 0;
         await ReportAsync(final: false, checkpointStep: step);
         var all = await store.ListAsync($"trials/{run.TrialId}/checkpoints/", cancel);
         foreach (var old in all.Take(Math.Max(0, all.Count - KeptCheckpoints))) await store.DeleteAsync(old, cancel);

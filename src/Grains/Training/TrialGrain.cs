@@ -25,6 +25,8 @@ public sealed class TrialRecord
     [Id(11)] public string? SweepId { get; set; }
     /// <summary>Where the current run pauses (a sweep's rung); null runs to the end.</summary>
     [Id(12)] public long? PauseAt { get; set; }
+    /// <summary>Recoveries since the last new checkpoint: a trial that keeps making progress is never given up on.</summary>
+    [Id(13)] public int RecoveriesWithoutProgress { get; set; }
 }
 
 /// <summary>
@@ -98,7 +100,7 @@ public sealed class TrialGrain(
         R.RunId++;
         R.Reason = null;
         await record.WriteStateAsync();
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec!, R.CheckpointStep ?? 0, R.CheckpointPath, R.Recoveries) { StopAt = pauseAt });
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec!, R.CheckpointStep ?? 0, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = pauseAt });
         Watch();
         return Status();
     }
@@ -125,6 +127,7 @@ public sealed class TrialGrain(
             R.Steps.RemoveAll(s => s.Step > from);
             R.Evaluations.RemoveAll(e => e.Step > from);
             R.Recoveries++;
+            R.RecoveriesWithoutProgress++;
             R.Reason = $"resumed from step {from} after losing a worker";
         }
         long last = R.Steps.Count > 0 ? R.Steps[^1].Step : 0;
@@ -133,6 +136,7 @@ public sealed class TrialGrain(
         failedChecks = 0;
         if (report.CheckpointStep is { } step)
         {
+            if (step > (R.CheckpointStep ?? 0)) R.RecoveriesWithoutProgress = 0;
             R.CheckpointStep = step;
             R.CheckpointPath = report.CheckpointPath;
         }
@@ -172,9 +176,9 @@ public sealed class TrialGrain(
     {
         failedChecks = 0;
         R.Recoveries++;
-        if (R.Recoveries > R.Spec!.Parallel.MaxRecoveries)
+        if (++R.RecoveriesWithoutProgress > R.Spec!.Parallel.MaxRecoveries)
         {
-            await EndAsync(TrialState.Failed, $"lost its coordinator {R.Recoveries} times; gave up");
+            await EndAsync(TrialState.Failed, $"lost its coordinator {R.RecoveriesWithoutProgress} times without a new checkpoint in between; gave up");
             return;
         }
         long from = R.CheckpointStep ?? 0;
@@ -184,7 +188,7 @@ public sealed class TrialGrain(
         R.Reason = $"resumed from step {from} after losing the coordinator";
         await record.WriteStateAsync();
         log.LogWarning("Trial {Trial}: coordinator lost; run {Run} resumes from step {Step}", TrialId, R.RunId, from);
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.Recoveries) { StopAt = R.PauseAt });
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = R.PauseAt });
     }
 
     async Task PauseAsync(string? reason)
