@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
+# The Azure Storage emulator the storage tests run against, installed from its lockfile (tests start and stop it).
+if [ ! -f tools/azurite/node_modules/azurite/dist/src/azurite.js ]; then
+  npm ci --prefix tools/azurite --no-audit --no-fund >/dev/null || { echo "npm ci for tools/azurite failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 dotnet test Distributed.sln -c Release --logger "trx" --results-directory "$results" "$@"
 status=$?
 
