@@ -14,15 +14,20 @@ if (options is null)
     return 2;
 }
 
-// The first silo of a cluster owns the data directory; silos joining it share the directory with it.
-using var owner = options.PrimarySiloPort is null ? DataDirectoryOwner.TryTake(options.DataDirectory) : null;
-if (options.PrimarySiloPort is null && owner is null)
+// The first silo of a local cluster owns the data directory; silos joining it share the directory with it.
+bool local = options.Storage == "local";
+using var owner = local && options.PrimarySiloPort is null ? DataDirectoryOwner.TryTake(options.DataDirectory) : null;
+if (local && options.PrimarySiloPort is null && owner is null)
 {
     Console.Error.WriteLine($"error: silo.dataDirectory (--data-dir): {Path.GetFullPath(options.DataDirectory)} is in use by another silo or client; give this cluster its own directory");
     return 2;
 }
 var builder = Host.CreateApplicationBuilder();
-builder.UseOrleans(silo => silo.UseLocalSilo(options));
+builder.UseOrleans(silo =>
+{
+    if (local) silo.UseLocalSilo(options);
+    else silo.UseAzureSilo(options);
+});
 using var host = builder.Build();
 try
 {
@@ -34,6 +39,7 @@ catch (Exception e)
     return 1;
 }
 owner?.Publish(new DataDirectoryOwner.Gateway(options.GatewayPort, options.ClusterId, options.ServiceId));
-Console.WriteLine($"silo up: cluster {options.ClusterId}, silo port {options.SiloPort}, gateway port {options.GatewayPort}, data {Path.GetFullPath(options.DataDirectory)}");
+Console.WriteLine($"silo up: cluster {options.ClusterId}, silo port {options.SiloPort}, gateway port {options.GatewayPort}, " +
+                  (local ? $"data {Path.GetFullPath(options.DataDirectory)}" : "storage azure"));
 await host.WaitForShutdownAsync();
 return 0;

@@ -22,6 +22,12 @@ public sealed record SiloHostOptions
     public int TorchThreadsPerReplica { get; init; } = 1;
     /// <summary>Port of the direct gradient links: 0 any free port, -1 off.</summary>
     public int GradientPort { get; init; }
+    /// <summary>local: localhost clustering and the data directory; azure: Azure Table membership, Blob state and artifacts.</summary>
+    public string Storage { get; init; } = "local";
+    /// <summary>Azure Storage connection string (a secret: prefer the environment variable).</summary>
+    public string? StorageConnection { get; init; }
+    /// <summary>Address other silos and clients reach this one at (a pod's IP on Kubernetes).</summary>
+    public string AdvertisedAddress { get; init; } = "127.0.0.1";
 
     /// <summary>Option name on the command line, and the environment variable behind it.</summary>
     static readonly (string Option, string Variable)[] Settings =
@@ -30,6 +36,8 @@ public sealed record SiloHostOptions
         ("silo-port", "DISTRIBUTED_SILO_PORT"), ("gateway-port", "DISTRIBUTED_GATEWAY_PORT"),
         ("primary-port", "DISTRIBUTED_PRIMARY_PORT"), ("data-dir", "DISTRIBUTED_DATA_DIR"),
         ("torch-threads", "DISTRIBUTED_TORCH_THREADS"), ("gradient-port", "DISTRIBUTED_GRADIENT_PORT"),
+        ("storage", "DISTRIBUTED_STORAGE"), ("storage-connection", "DISTRIBUTED_STORAGE_CONNECTION"),
+        ("address", "DISTRIBUTED_ADVERTISED_ADDRESS"),
     ];
 
     public static string Usage => "usage: Distributed.Silo [" + string.Join("] [", Settings.Select(s => $"--{s.Option} VALUE")) +
@@ -85,6 +93,9 @@ public sealed record SiloHostOptions
             DataDirectory = Text("data-dir", defaults.DataDirectory),
             TorchThreadsPerReplica = threads,
             GradientPort = gradientPort,
+            Storage = Text("storage", defaults.Storage),
+            StorageConnection = values.TryGetValue("storage-connection", out var c) ? c.Value : null,
+            AdvertisedAddress = Text("address", defaults.AdvertisedAddress),
         };
         if (errors.Count == 0) errors.AddRange(options.Validate());
         return (errors.Count == 0 ? options : null, errors);
@@ -98,11 +109,30 @@ public sealed record SiloHostOptions
         errors.Check(SiloPort != GatewayPort, "gatewayPort (--gateway-port)", $"must differ from the silo port {SiloPort}");
         errors.Check(PrimarySiloPort is null || PrimarySiloPort != SiloPort, "primarySiloPort (--primary-port)",
             "is this silo's own port; leave it out on the first silo");
+        errors.Check(Storage is "local" or "azure", "storage (--storage)", $"'{Storage}' must be local or azure");
+        errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection), "storageConnection (--storage-connection or DISTRIBUTED_STORAGE_CONNECTION)",
+            "is required with --storage azure");
+        errors.Check(Storage != "azure" || string.IsNullOrWhiteSpace(StorageConnection) || ParsesAsConnection(StorageConnection),
+            "storageConnection (--storage-connection or DISTRIBUTED_STORAGE_CONNECTION)", "is not an Azure Storage connection string (AccountName=...;AccountKey=...;... or UseDevelopmentStorage=true)");
+        errors.Check(System.Net.IPAddress.TryParse(AdvertisedAddress, out _), "advertisedAddress (--address)", $"'{AdvertisedAddress}' is not an IP address");
         errors.Add(Training.Validate("silo").Select(e => e
             .Replace("silo.dataDirectory", "silo.dataDirectory (--data-dir)", StringComparison.Ordinal)
             .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)
             .Replace("silo.gradientChannelPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)));
         return errors.List;
+    }
+
+    static bool ParsesAsConnection(string connection)
+    {
+        try
+        {
+            _ = new Azure.Storage.Blobs.BlobServiceClient(connection);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     public TrainingSiloOptions Training => new()

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Abstractions.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Distributed.Grains.Tests;
+
+// Real silo processes sharing membership, state and checkpoints through Azure Storage (a real Azurite).
+[Collection(AzuriteCollection.Name)]
+public partial class AzureClusterTests(Azurite azurite) : IAsyncDisposable
+{
+    readonly List<(Process Process, int SiloPort, ConcurrentQueue<string> Output)> silos = [];
+    readonly string clusterId = $"azure-{Guid.NewGuid():N}"[..16];
+
+    void StartSilo(int siloPort, int gatewayPort)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll"), "--storage", "azure", "--silo-port", $"{siloPort}",
+                     "--gateway-port", $"{gatewayPort}", "--cluster-id", clusterId })
+            start.ArgumentList.Add(a);
+        start.Environment["DISTRIBUTED_STORAGE_CONNECTION"] = azurite.ConnectionString;
+        var process = Process.Start(start)!;
+        var output = new ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        silos.Add((process, siloPort, output));
+    }
+
+    [GeneratedRegex(@"Trial (\S+) run \d+: \d+ replicas of \d+ parameters at step \d+ on (.+)$")]
+    private static partial Regex ReplicasLine();
+
+    [Fact]
+    public async Task A_sweep_across_three_silo_processes_survives_kill_9_of_one()
+    {
+        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
+        for (int i = 0; i < 3; i++) StartSilo(basePort + i, basePort + 1000 + i);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (!silos.All(s => s.Output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal))))
+        {
+            Assert.True(DateTime.UtcNow < deadline && silos.All(s => !s.Process.HasExited),
+                "a silo did not start: " + string.Join(" | ", silos.SelectMany(s => s.Output).TakeLast(10)));
+            await Task.Delay(200);
+        }
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client => client.UseAzureStorageClustering(o => o.TableServiceClient = new Azure.Data.Tables.TableServiceClient(azurite.ConnectionString))
+            .Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "distributed"; }));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var grains = host.Services.GetRequiredService<IClusterClient>();
+
+        var (spec, errors) = SweepSpecReader.Read("""
+            data: { task: reverse, examples: 1500, minLength: 4, maxLength: 8 }
+            model: { embeddingSize: 16, hiddenSize: 32 }
+            training: { batchSize: 16, learningRate: 0.003 }
+            parallel: { workers: 2, exchangeTimeout: 5s, loadTimeout: 20s }
+            schedule: { steps: 400, evaluateEvery: 100, evaluationExamples: 50, checkpointEvery: 50 }
+            search: { space: { layers: [1, 2], bidirectional: [false, true] } }
+            maxConcurrent: 2
+            """, "azure.yaml");
+        Assert.Empty(errors);
+        var sweep = grains.GetGrain<ISweepGrain>("across");
+        await sweep.SubmitAsync(spec!);
+
+        // Kill -9 a silo that holds a worker of a running trial, once that trial has a checkpoint.
+        (Process Process, int SiloPort, ConcurrentQueue<string> Output) victim = default;
+        while (victim.Process is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline.AddSeconds(120), "no trial spread over the silos in time");
+            var status = (await sweep.GetStatusAsync())!;
+            foreach (var t in status.Trials.Where(t => t.State == TrialState.Running && t.Step >= 60))
+            {
+                var line = silos.SelectMany(s => s.Output).Select(l => ReplicasLine().Match(l)).FirstOrDefault(m => m.Success && m.Groups[1].Value == t.TrialId);
+                if (line is null) continue;
+                var chosen = silos.Skip(1).FirstOrDefault(s => line.Groups[2].Value.Contains($"127.0.0.1:{s.SiloPort}:", StringComparison.Ordinal));
+                if (chosen.Process is not null) victim = chosen;
+            }
+            await Task.Delay(100);
+        }
+        victim.Process.Kill(entireProcessTree: true);
+
+        SweepStatus done;
+        var end = DateTime.UtcNow.AddMinutes(4);
+        while (!(done = (await sweep.GetStatusAsync())!).IsFinished)
+        {
+            Assert.True(DateTime.UtcNow < end, "the sweep did not finish: " + string.Join(", ", done.Trials.Select(t => $"{t.Number}:{t.State}@{t.Step} {t.Reason}")));
+            await Task.Delay(500);
+        }
+        Assert.Equal(SweepState.Completed, done.State);
+        Assert.Equal(4, done.Trials.Count);
+        foreach (var t in done.Trials)
+        {
+            Assert.True(t.State == TrialState.Completed, $"trial {t.Number}: {t.State} {t.Reason}");
+            var metrics = await grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
+            // Every step once: a resumed trial dropped what came after its checkpoint and ran it again, once.
+            Assert.Equal(Enumerable.Range(1, 400).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        }
+        Assert.Contains(done.Trials, t => t.Reason?.StartsWith("resumed from step", StringComparison.Ordinal) == true);
+        await host.StopAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (process, _, _) in silos)
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+    }
+}
