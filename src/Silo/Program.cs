@@ -1,4 +1,5 @@
 using Distributed.Silo;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 if (args.Any(a => a is "-h" or "--help"))
@@ -23,6 +24,9 @@ if (local && options.PrimarySiloPort is null && owner is null)
     return 2;
 }
 var builder = Host.CreateApplicationBuilder();
+if (options.HealthPort > 0)
+    builder.Services.AddHostedService(services => new HealthEndpoint(options.HealthPort, services.GetRequiredService<IGrainFactory>(),
+        services.GetRequiredService<IHostApplicationLifetime>()));
 builder.UseOrleans(silo =>
 {
     if (local) silo.UseLocalSilo(options);

@@ -28,6 +28,8 @@ public sealed record SiloHostOptions
     public string? StorageConnection { get; init; }
     /// <summary>Address other silos and clients reach this one at (a pod's IP on Kubernetes).</summary>
     public string AdvertisedAddress { get; init; } = "127.0.0.1";
+    /// <summary>HTTP port of /healthz and /ready for Kubernetes probes; 0 (the default) serves none.</summary>
+    public int HealthPort { get; init; }
 
     /// <summary>Option name on the command line, and the environment variable behind it.</summary>
     static readonly (string Option, string Variable)[] Settings =
@@ -37,7 +39,7 @@ public sealed record SiloHostOptions
         ("primary-port", "DISTRIBUTED_PRIMARY_PORT"), ("data-dir", "DISTRIBUTED_DATA_DIR"),
         ("torch-threads", "DISTRIBUTED_TORCH_THREADS"), ("gradient-port", "DISTRIBUTED_GRADIENT_PORT"),
         ("storage", "DISTRIBUTED_STORAGE"), ("storage-connection", "DISTRIBUTED_STORAGE_CONNECTION"),
-        ("address", "DISTRIBUTED_ADVERTISED_ADDRESS"),
+        ("address", "DISTRIBUTED_ADVERTISED_ADDRESS"), ("health-port", "DISTRIBUTED_HEALTH_PORT"),
     ];
 
     public static string Usage => "usage: Distributed.Silo [" + string.Join("] [", Settings.Select(s => $"--{s.Option} VALUE")) +
@@ -96,6 +98,7 @@ public sealed record SiloHostOptions
             Storage = Text("storage", defaults.Storage),
             StorageConnection = values.TryGetValue("storage-connection", out var c) ? c.Value : null,
             AdvertisedAddress = Text("address", defaults.AdvertisedAddress),
+            HealthPort = values.ContainsKey("health-port") ? Port("health-port", 0) : 0,
         };
         if (errors.Count == 0) errors.AddRange(options.Validate());
         return (errors.Count == 0 ? options : null, errors);
