@@ -180,7 +180,7 @@ public static class SweepCommands
         var lastLine = DateTime.MinValue;
         while (true)
         {
-            var status = (await sweep.GetStatusAsync())!;
+            var status = await StatusAsync(sweep, output, quiet);
             if (!quiet)
             {
                 var lines = Progress(status);
@@ -199,6 +199,31 @@ public static class SweepCommands
             }
             if (status.IsFinished) return status;
             await Task.Delay(1000);
+        }
+    }
+
+    /// <summary>
+    /// The sweep's status, asked again while a silo that held it is being replaced (a call to a dead silo only
+    /// times out); after about five minutes without an answer the cluster counts as lost (exit code 1).
+    /// </summary>
+    static async Task<SweepStatus> StatusAsync(ISweepGrain sweep, TextWriter output, bool quiet)
+    {
+        var started = DateTime.UtcNow;
+        while (true)
+        {
+            try
+            {
+                return (await sweep.GetStatusAsync())!;
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException && DateTime.UtcNow - started < TimeSpan.FromMinutes(5))
+            {
+                if (!quiet) output.WriteLine($"waiting for the cluster: {e.GetBaseException().Message.Split('\n')[0]}");
+                await Task.Delay(2000);
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                throw new ConnectionException($"the cluster stopped answering: {e.GetBaseException().Message}");
+            }
         }
     }
 

@@ -79,6 +79,8 @@ public interface ISweepIndexGrain : IGrainWithIntegerKey
 {
     [Alias("Add")] Task AddAsync(string sweepId);
     [Alias("List")] Task<IReadOnlyList<string>> ListAsync();
-    /// <summary>Wakes every unfinished sweep (after a silo start).</summary>
+    /// <summary>The sweep ended: no need to wake it any more.</summary>
+    [Alias("Finished")] Task FinishedAsync(string sweepId);
+    /// <summary>Wakes every unfinished sweep (at a silo's start, and every half minute in case a silo holding one was lost).</summary>
     [Alias("ResumeAll")] Task ResumeAllAsync();
 }

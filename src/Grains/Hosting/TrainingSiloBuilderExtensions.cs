@@ -1,6 +1,7 @@
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Storage;
+using Distributed.Grains.Sweeps;
 using Distributed.Grains.Training;
 using Distributed.Models;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,7 +35,13 @@ public static class TrainingSiloBuilderExtensions
         // would otherwise cut short a long load or evaluation the spec allows.
         silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = TimeSpan.FromMinutes(30));
         // A restarted silo carries on with the sweeps that were running.
-        silo.AddStartupTask(async (services, _) => await services.GetRequiredService<IGrainFactory>().GetGrain<ISweepIndexGrain>(0).ResumeAllAsync());
+        // Not awaited: a sweep on a silo being replaced must not hold up this silo's start.
+        silo.AddStartupTask((services, cancellation) =>
+        {
+            _ = services.GetRequiredService<IGrainFactory>().GetGrain<ISweepIndexGrain>(0).ResumeAllAsync();
+            return Task.CompletedTask;
+        });
+        silo.Services.AddHostedService<SweepWaker>();
         return silo;
     }
 }

@@ -257,6 +257,7 @@ public sealed partial class SweepGrain(
         await record.WriteStateAsync();
         timer?.Dispose();
         timer = null;
+        await GrainFactory.GetGrain<ISweepIndexGrain>(0).FinishedAsync(SweepId);
         log.LogInformation("Sweep {Sweep} {State}", SweepId, state);
     }
 
