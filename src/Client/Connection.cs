@@ -30,23 +30,40 @@ public sealed class Connection : IAsyncDisposable
     public bool Embedded => ownership is not null;
 
     /// <summary>Where to connect, read from the command line (or environment) before any option is refused as unknown.</summary>
-    public sealed record Target(string? Cluster, string ClusterId, string ServiceId, string DataDirectory)
+    public sealed record Target(string? Cluster, string ClusterId, string ServiceId, string DataDirectory, string? StorageConnection)
     {
         public static Target From(CommandLine cli) => new(
             cli.Text("cluster") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_CLUSTER"),
             cli.Text("cluster-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_CLUSTER_ID") ?? "distributed",
             cli.Text("service-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_SERVICE_ID") ?? "distributed",
-            Path.GetFullPath(cli.Text("data-dir") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_DATA_DIR") ?? ".distributed"));
+            Path.GetFullPath(cli.Text("data-dir") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_DATA_DIR") ?? ".distributed"),
+            cli.Text("storage-connection") ?? (Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE") == "azure"
+                ? Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE_CONNECTION") : null));
     }
 
     public static async Task<Connection> OpenAsync(Target target)
     {
-        var (cluster, clusterId, serviceId, dataDir) = target;
+        var (cluster, clusterId, serviceId, dataDir, storage) = target;
+        if (cluster is null && storage is not null)
+        {
+            // The cluster's own membership table lists its gateways: any silo that is up will do.
+            Azure.Data.Tables.TableServiceClient tables;
+            try
+            {
+                tables = new Azure.Data.Tables.TableServiceClient(storage);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+            {
+                throw new UsageException("--storage-connection (or DISTRIBUTED_STORAGE_CONNECTION): not an Azure Storage connection string");
+            }
+            return await ClientAsync(client => client.UseAzureStorageClustering(o => o.TableServiceClient = tables), clusterId, serviceId,
+                $"cluster {clusterId} (membership in Azure Table)");
+        }
         if (cluster is not null)
         {
             if (!IPEndPoint.TryParse(Resolve(cluster), out var endpoint) || endpoint.Port == 0)
                 throw new UsageException($"--cluster: '{cluster}' is not HOST:PORT of a gateway");
-            return await ClientAsync(endpoint, clusterId, serviceId, null, $"cluster {cluster}");
+            return await ClientAsync(client => client.UseStaticClustering(endpoint), clusterId, serviceId, $"cluster {cluster}");
         }
 
         var owner = DataDirectoryOwner.TryTake(dataDir);
@@ -59,8 +76,8 @@ public sealed class Connection : IAsyncDisposable
                 {
                     try
                     {
-                        return await ClientAsync(new IPEndPoint(IPAddress.Loopback, gateway.Port), gateway.ClusterId, gateway.ServiceId, null,
-                            $"the silo that owns {dataDir}");
+                        return await ClientAsync(client => client.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gateway.Port)),
+                            gateway.ClusterId, gateway.ServiceId, $"the silo that owns {dataDir}");
                     }
                     catch (ConnectionException) when (attempt < 30)
                     {
@@ -95,15 +112,19 @@ public sealed class Connection : IAsyncDisposable
         return new Connection(host, owner, $"embedded silo ({dataDir})");
     }
 
-    static async Task<Connection> ClientAsync(IPEndPoint gateway, string clusterId, string serviceId, DataDirectoryOwner? ownership, string description)
+    static async Task<Connection> ClientAsync(Action<IClientBuilder> clustering, string clusterId, string serviceId, string description)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.UseOrleansClient(client => client.UseStaticClustering(gateway).Configure<Orleans.Configuration.ClusterOptions>(o =>
+        builder.UseOrleansClient(client =>
         {
-            o.ClusterId = clusterId;
-            o.ServiceId = serviceId;
-        }));
+            clustering(client);
+            client.Configure<Orleans.Configuration.ClusterOptions>(o =>
+            {
+                o.ClusterId = clusterId;
+                o.ServiceId = serviceId;
+            });
+        });
         var host = builder.Build();
         try
         {
@@ -112,9 +133,9 @@ public sealed class Connection : IAsyncDisposable
         catch (Exception e)
         {
             host.Dispose();
-            throw new ConnectionException($"cannot reach the gateway {gateway} ({description}): {e.GetBaseException().Message}");
+            throw new ConnectionException($"cannot reach {description}: {e.GetBaseException().Message}");
         }
-        return new Connection(host, ownership, description);
+        return new Connection(host, null, description);
     }
 
     static string Resolve(string hostAndPort)

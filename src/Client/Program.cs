@@ -16,7 +16,8 @@ const string usage = """
       plot ID --attention "INPUT" --out FILE.png [--trial N] [--beam K]   attention weights of a trial on an input
       predict ID [--trial N] [--beam K] "INPUT"       decode an input with a trial's checkpoint (default: the best trial)
       cancel ID                                       stop running trials (their results are kept), start no more
-      every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y] | --data-dir DIR
+      every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y]
+        | --storage-connection CONN (a cluster on Azure Storage, found through its membership table) | --data-dir DIR
 
     one local model, no cluster:
       train [options]                                 train one replica and print its metrics (train --help)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A cluster on this machine: Azurite plus K silo processes on loopback (silo ports 11111.., gateways 30000..,
+# health 8080..), sharing membership, state and checkpoints through Azure Storage. Ctrl-C stops everything.
+#   scripts/cluster.sh [K]          (default 3)
+# Then, in another terminal, the client finds the silos through the cluster's membership table:
+#   export DISTRIBUTED_STORAGE=azure DISTRIBUTED_STORAGE_CONNECTION='UseDevelopmentStorage=true'
+#   dotnet run -c Release --project src/Client -- submit samples/quickstart.yaml --wait
+set -euo pipefail
+cd "$(dirname "$0")/.."
+k=${1:-3}
+if ! [[ "$k" =~ ^[1-9][0-9]?$ ]]; then echo "error: K must be 1..99, not '$k'" >&2; exit 2; fi
+
+[ -f tools/azurite/node_modules/azurite/dist/src/azurite.js ] || npm ci --prefix tools/azurite --no-audit --no-fund >/dev/null
+dotnet build -c Release src/Silo/Distributed.Silo.csproj >/dev/null
+
+state=$(mktemp -d)
+pids=()
+stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop EXIT INT TERM
+
+node tools/azurite/node_modules/azurite/dist/src/azurite.js --silent --location "$state/azurite" \
+  --disableTelemetry --skipApiVersionCheck --loose &
+pids+=($!)
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/10002) 2>/dev/null && break; sleep 0.2; done
+
+export DISTRIBUTED_STORAGE=azure
+export DISTRIBUTED_STORAGE_CONNECTION='UseDevelopmentStorage=true'
+for i in $(seq 0 $((k - 1))); do
+  dotnet src/Silo/bin/Release/net10.0/Distributed.Silo.dll --silo-port $((11111 + i)) --gateway-port $((30000 + i)) \
+    --health-port $((8080 + i)) > "$state/silo-$i.log" 2>&1 &
+  pids+=($!)
+done
+for i in $(seq 0 $((k - 1))); do
+  for _ in $(seq 150); do grep -q "silo up" "$state/silo-$i.log" 2>/dev/null && break; sleep 0.2; done
+  grep -q "silo up" "$state/silo-$i.log" || { echo "error: silo $i did not start; see $state/silo-$i.log" >&2; exit 1; }
+done
+echo "$k silos up (logs in $state); Azurite on 10000-10002. Ctrl-C stops them."
+echo "client: DISTRIBUTED_STORAGE=azure DISTRIBUTED_STORAGE_CONNECTION='UseDevelopmentStorage=true' dotnet run -c Release --project src/Client -- list"
+wait
