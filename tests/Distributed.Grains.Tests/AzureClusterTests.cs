@@ -11,7 +11,7 @@ namespace Distributed.Grains.Tests;
 
 // Real silo processes sharing membership, state and checkpoints through Azure Storage (a real Azurite).
 [Collection(AzuriteCollection.Name)]
-public partial class AzureClusterTests(Azurite azurite) : IAsyncDisposable
+public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
 {
     readonly List<(Process Process, int SiloPort, ConcurrentQueue<string> Output)> silos = [];
     readonly string clusterId = $"azure-{Guid.NewGuid():N}"[..16];
@@ -122,7 +122,10 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // xunit 2 disposes test classes through IDisposable or IAsyncLifetime only: the silo processes must not outlive the test.
+    public async Task DisposeAsync()
     {
         foreach (var (process, _, _) in silos)
         {
