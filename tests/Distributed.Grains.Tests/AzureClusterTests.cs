@@ -35,11 +35,8 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
     [GeneratedRegex(@"Trial (\S+) run \d+: \d+ replicas of \d+ parameters at step \d+ on (.+)$")]
     private static partial Regex ReplicasLine();
 
-    [Fact]
-    public async Task A_sweep_across_three_silo_processes_survives_kill_9_of_one()
+    async Task WaitUpAsync()
     {
-        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
-        for (int i = 0; i < 3; i++) StartSilo(basePort + i, basePort + 1000 + i);
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (!silos.All(s => s.Output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal))))
         {
@@ -47,13 +44,62 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
                 "a silo did not start: " + string.Join(" | ", silos.SelectMany(s => s.Output).TakeLast(10)));
             await Task.Delay(200);
         }
+    }
 
+    /// <summary>A client that finds the silos through the cluster's membership table, as `distributed` does.</summary>
+    async Task<IHost> ClientAsync()
+    {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(client => client.UseAzureStorageClustering(o => o.TableServiceClient = new Azure.Data.Tables.TableServiceClient(azurite.ConnectionString))
             .Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "distributed"; }));
-        using var host = builder.Build();
+        var host = builder.Build();
         await host.StartAsync();
+        return host;
+    }
+
+    [Fact]
+    public async Task A_silo_that_joins_mid_sweep_gets_workers_of_new_trials()
+    {
+        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
+        for (int i = 0; i < 2; i++) StartSilo(basePort + i, basePort + 1000 + i);
+        await WaitUpAsync();
+        using var host = await ClientAsync();
+        var grains = host.Services.GetRequiredService<IClusterClient>();
+        var (spec, errors) = SweepSpecReader.Read("""
+            data: { task: reverse, examples: 800, minLength: 3, maxLength: 6 }
+            model: { embeddingSize: 8, hiddenSize: 16 }
+            training: { batchSize: 16 }
+            parallel: { workers: 2 }
+            schedule: { steps: 150, evaluateEvery: 75, evaluationExamples: 30, checkpointEvery: 75 }
+            search: { space: { learningRate: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008] } }
+            maxConcurrent: 2
+            """, "join.yaml");
+        Assert.Empty(errors);
+        var sweep = grains.GetGrain<ISweepGrain>("join");
+        await sweep.SubmitAsync(spec!);
+        while ((await sweep.GetStatusAsync())!.Trials.All(t => t.State == TrialState.Queued)) await Task.Delay(100);
+
+        StartSilo(basePort + 2, basePort + 1002);
+        await WaitUpAsync();
+        var done = await StatusAsync(sweep);
+        var end = DateTime.UtcNow.AddMinutes(3);
+        while (!(done = await StatusAsync(sweep)).IsFinished && DateTime.UtcNow < end) await Task.Delay(300);
+        Assert.Equal(SweepState.Completed, done.State);
+        // Some trial started after the join put a worker on the new silo.
+        var placements = silos.SelectMany(s => s.Output).Select(l => ReplicasLine().Match(l)).Where(m => m.Success).ToList();
+        Assert.Contains(placements, m => m.Groups[2].Value.Contains($"127.0.0.1:{basePort + 2}:", StringComparison.Ordinal));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_sweep_across_three_silo_processes_survives_kill_9_of_one()
+    {
+        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
+        for (int i = 0; i < 3; i++) StartSilo(basePort + i, basePort + 1000 + i);
+        await WaitUpAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        using var host = await ClientAsync();
         var grains = host.Services.GetRequiredService<IClusterClient>();
 
         var (spec, errors) = SweepSpecReader.Read("""
