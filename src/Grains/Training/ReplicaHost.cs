@@ -21,8 +21,6 @@ public sealed class ReplicaHost(TrainingSiloOptions options) : IDisposable
         if (replicas.TryRemove(key, out var replica)) replica.Dispose();
     }
 
-    public IReadOnlyCollection<Replica> Replicas => replicas.Values.ToList();
-
     internal Replica? Find(string key) => replicas.GetValueOrDefault(key);
 
     internal PreparedData Data(DataOptions data)
