@@ -59,6 +59,52 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sweep_survives_a_restart_of_the_storage_emulator()
+    {
+        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
+        for (int i = 0; i < 2; i++) StartSilo(basePort + i, basePort + 1000 + i);
+        await WaitUpAsync();
+        using var host = await ClientAsync();
+        var grains = host.Services.GetRequiredService<IClusterClient>();
+        var (spec, errors) = SweepSpecReader.Read("""
+            data: { task: reverse, examples: 800, minLength: 3, maxLength: 6 }
+            model: { embeddingSize: 8, hiddenSize: 16 }
+            training: { batchSize: 16 }
+            parallel: { workers: 2, exchangeTimeout: 10s, loadTimeout: 20s }
+            schedule: { steps: 600, evaluateEvery: 100, evaluationExamples: 30, checkpointEvery: 50 }
+            search: { space: { layers: [1, 2, 3] } }
+            maxConcurrent: 2
+            """, "storage.yaml");
+        Assert.Empty(errors);
+        var sweep = grains.GetGrain<ISweepGrain>("storage-restart");
+        await sweep.SubmitAsync(spec!);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while ((await StatusAsync(sweep)).Trials.All(t => t.Step < 60))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no trial reached step 60");
+            await Task.Delay(100);
+        }
+
+        await azurite.RestartAsync(TimeSpan.FromSeconds(3));
+
+        SweepStatus done;
+        var end = DateTime.UtcNow.AddMinutes(4);
+        while (!(done = await StatusAsync(sweep)).IsFinished)
+        {
+            Assert.True(DateTime.UtcNow < end, "the sweep did not finish: " + string.Join(", ", done.Trials.Select(t => $"{t.Number}:{t.State}@{t.Step} {t.Reason}")));
+            await Task.Delay(500);
+        }
+        Assert.Equal(SweepState.Completed, done.State);
+        foreach (var t in done.Trials)
+        {
+            Assert.True(t.State == TrialState.Completed, $"trial {t.Number}: {t.State} {t.Reason}");
+            var metrics = await grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
+            Assert.Equal(Enumerable.Range(1, 600).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        }
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task A_silo_that_joins_mid_sweep_gets_workers_of_new_trials()
     {
         int basePort = 11500 + Random.Shared.Next(0, 200) * 3;

@@ -6,7 +6,7 @@ namespace Distributed.Grains.Tests;
 
 /// <summary>
 /// A real Azure Storage emulator (Azurite, from tools/azurite, installed by `npm ci` from its lockfile when missing),
-/// in memory on free ports, for as long as the tests that share it run.
+/// on free ports, keeping its data in a temporary folder so that it can be restarted under running silos.
 /// </summary>
 public sealed class Azurite : IAsyncLifetime
 {
@@ -14,40 +14,55 @@ public sealed class Azurite : IAsyncLifetime
     // Azurite's well-known development key (public, the same in every Azurite).
     const string Key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     Process? process;
+    readonly List<string> arguments = [];
+    readonly string location = Path.Combine(Path.GetTempPath(), $"azurite-{Guid.NewGuid():N}");
+    string tools = "";
+    int tablePort;
 
     public string ConnectionString { get; private set; } = "";
     public int BlobPort { get; private set; }
 
     public async Task InitializeAsync()
     {
-        var tools = Path.Combine(RepositoryRoot(), "tools", "azurite");
+        tools = Path.Combine(RepositoryRoot(), "tools", "azurite");
         var main = Path.Combine(tools, "node_modules", "azurite", "dist", "src", "azurite.js");
         if (!File.Exists(main)) await RunAsync("npm", "ci --no-audit --no-fund", tools, TimeSpan.FromMinutes(5));
         BlobPort = FreePort();
-        int queue = FreePort(), table = FreePort();
-        var start = new ProcessStartInfo("node")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = tools,
-        };
-        foreach (var a in new[] { main, "--silent", "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
-                     "--blobHost", "127.0.0.1", "--blobPort", $"{BlobPort}", "--queueHost", "127.0.0.1", "--queuePort", $"{queue}",
-                     "--tableHost", "127.0.0.1", "--tablePort", $"{table}" })
-            start.ArgumentList.Add(a);
+        int queue = FreePort();
+        tablePort = FreePort();
+        arguments.AddRange([main, "--silent", "--location", location, "--disableTelemetry", "--skipApiVersionCheck", "--loose",
+            "--blobHost", "127.0.0.1", "--blobPort", $"{BlobPort}", "--queueHost", "127.0.0.1", "--queuePort", $"{queue}",
+            "--tableHost", "127.0.0.1", "--tablePort", $"{tablePort}"]);
+        await StartAsync();
+        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};" +
+                           $"BlobEndpoint=http://127.0.0.1:{BlobPort}/{Account};TableEndpoint=http://127.0.0.1:{tablePort}/{Account};";
+    }
+
+    async Task StartAsync()
+    {
+        var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = tools };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
         process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!Listening(BlobPort) || !Listening(table))
+        while (!Listening(BlobPort) || !Listening(tablePort))
         {
             if (process.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException($"Azurite did not start (exit {(process.HasExited ? process.ExitCode : -1)})");
             await Task.Delay(100);
         }
-        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};" +
-                           $"BlobEndpoint=http://127.0.0.1:{BlobPort}/{Account};TableEndpoint=http://127.0.0.1:{table}/{Account};";
+    }
+
+    /// <summary>Stops the emulator (SIGTERM: it saves its data), leaves it down for <paramref name="down"/>, and starts it again on the same ports and data.</summary>
+    public async Task RestartAsync(TimeSpan down)
+    {
+        using (var kill = Process.Start("kill", $"-TERM {process!.Id}")) await kill.WaitForExitAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        process.Dispose();
+        await Task.Delay(down);
+        await StartAsync();
     }
 
     public async Task DisposeAsync()
@@ -58,6 +73,7 @@ public sealed class Azurite : IAsyncLifetime
             await process.WaitForExitAsync();
         }
         process?.Dispose();
+        try { Directory.Delete(location, recursive: true); } catch (IOException) { }
     }
 
     static bool Listening(int port)
