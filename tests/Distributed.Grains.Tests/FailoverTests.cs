@@ -4,7 +4,7 @@ using Orleans.TestingHost;
 namespace Distributed.Grains.Tests;
 
 // A silo goes away mid-trial; the trial resumes from its last checkpoint on the silos that remain and finishes.
-public class FailoverTests
+public partial class FailoverTests
 {
     const int Steps = 600;
 
@@ -31,6 +31,45 @@ public class FailoverTests
         await AssertResumedAndCompleteAsync(cluster, id);
         Assert.All(new[] { 0, 1 }, rank => Assert.NotEqual(victim, cluster.FindReplica(id, rank)?.Silo));
     }
+
+    [Fact]
+    public async Task A_stopping_silo_drains_its_workers_so_the_trial_resumes_where_it_was()
+    {
+        // No periodic checkpoint before the end: without draining, the trial would start again from step 0.
+        var spec = Spec() with { Schedule = Spec().Schedule with { CheckpointEvery = 100_000 } };
+        await using var cluster = await TrainingCluster.StartAsync(3);
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        var primary = cluster.Cluster.Silos[0];
+        // The silo to stop holds a worker but neither the coordinator (which takes the drained checkpoint) nor the membership.
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            var id = $"drain-{attempt}";
+            await cluster.Trial(id).StartAsync(spec);
+            var before = await cluster.WaitAsync(id, s => s.Step >= 100, TimeSpan.FromSeconds(60));
+            Assert.Null(before.CheckpointStep);
+            var coordinator = await management.GetActivationAddress(cluster.Client.GetGrain<ICoordinatorGrain>(id));
+            var victim = new[] { 0, 1 }.Select(rank => cluster.FindReplica(id, rank)?.Silo)
+                .FirstOrDefault(s => s is not null && s != primary && !s.SiloAddress.Equals(coordinator));
+            if (victim is null)
+            {
+                await cluster.Trial(id).CancelAsync();
+                continue;
+            }
+            await cluster.Cluster.StopSiloAsync(victim);
+
+            var status = await cluster.WaitFinishedAsync(id, 240);
+            Assert.True(status.State == TrialState.Completed, $"{status.State}: {status.Reason}");
+            var resumedFrom = long.Parse(ResumedFrom().Match(status.Reason!).Groups[1].Value);
+            Assert.True(resumedFrom >= before.Step, $"resumed from step {resumedFrom}, but the trial was at step {before.Step} when the silo began to stop");
+            var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
+            Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+            return;
+        }
+        Assert.Fail("no trial had a worker on a silo without its coordinator in 8 attempts");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("resumed from step ([0-9]+)")]
+    private static partial System.Text.RegularExpressions.Regex ResumedFrom();
 
     [Fact]
     public async Task Stopping_the_coordinators_silo_mid_trial_resumes_it_from_its_checkpoint()

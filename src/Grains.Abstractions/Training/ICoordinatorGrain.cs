@@ -12,6 +12,8 @@ public interface ICoordinatorGrain : IGrainWithStringKey
     /// <summary>True while run <paramref name="runId"/> is in progress on this activation.</summary>
     [Alias("IsRunning")] Task<bool> IsRunningAsync(long runId);
     [Alias("Stop")] Task StopAsync(long runId);
+    /// <summary>A worker on a stopping silo checkpointed its replica at <paramref name="step"/>: resume from there if it is newer.</summary>
+    [Alias("Drained")] Task DrainedAsync(long runId, long step, string path);
 }
 
 /// <summary>One attempt at a trial: from the start or from a checkpoint. A newer run id makes older ones stale everywhere.</summary>

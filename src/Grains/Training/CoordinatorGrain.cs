@@ -17,6 +17,7 @@ public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store,
     Task? loop;
     CancellationTokenSource? stop;
     TrialRun? current;
+    DataParallelLoop? running;
 
     public Task RunAsync(TrialRun run)
     {
@@ -26,7 +27,8 @@ public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store,
         current = run;
         stop = new CancellationTokenSource();
         // Started, not awaited: it runs in this activation's turns between the calls it makes.
-        loop = new DataParallelLoop(run, silo.SiloAddress.ToString(), grains, store, log, stop.Token).RunAsync();
+        running = new DataParallelLoop(run, silo.SiloAddress.ToString(), grains, store, log, stop.Token);
+        loop = running.RunAsync();
         return Task.CompletedTask;
     }
 
@@ -40,6 +42,9 @@ public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store,
         if (loop is not null) await Task.WhenAny(loop, Task.Delay(TimeSpan.FromSeconds(30)));
         await DataParallelLoop.ReleaseWorkersAsync(grains, current.TrialId, current.Spec.Parallel.Workers, log);
     }
+
+    public Task DrainedAsync(long id, long step, string path) =>
+        id == runId && running is not null ? running.DrainedAsync(step, path) : Task.CompletedTask;
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {

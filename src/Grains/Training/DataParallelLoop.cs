@@ -85,11 +85,34 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 log.LogWarning(e, "Trial {Trial} run {Run} lost a worker at step {Step}; resuming from {Checkpoint}", run.TrialId, run.RunId, step, checkpoint ?? "the start");
                 step = CheckpointStep();
                 restartedFrom = step;
-                pendingSteps.Clear();
-                pendingEvaluations.Clear();
+                // What came after the checkpoint is computed again; what came before it still stands.
+                pendingSteps.RemoveAll(s => s.Step > step);
+                pendingEvaluations.RemoveAll(e => e.Step > step);
                 // Give the cluster time to notice a dead silo before placing the replicas again.
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(8, 1 << Math.Min(recoveries - 1, 3))), cancel);
             }
+        }
+    }
+
+    /// <summary>A draining worker's checkpoint: newer than ours, it is where a recovery starts, and the trial hears of it.</summary>
+    public async Task DrainedAsync(long drainedStep, string path)
+    {
+        if (drainedStep <= CheckpointStep()) return;
+        checkpoint = path;
+        recoveries = 0;
+        // The metrics up to the drained step go with it: a run resumed from there will not compute them again.
+        var steps = pendingSteps.Where(s => s.Step <= drainedStep).ToList();
+        var evaluations = pendingEvaluations.Where(e => e.Step <= drainedStep).ToList();
+        try
+        {
+            await trial.ReportAsync(new TrialReport { RunId = run.RunId, Steps = steps, Evaluations = evaluations, CheckpointStep = drainedStep, CheckpointPath = path })
+                .WaitAsync(TimeSpan.FromSeconds(10));
+            pendingSteps.RemoveAll(s => s.Step <= drainedStep);
+            pendingEvaluations.RemoveAll(e => e.Step <= drainedStep);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogWarning(e, "Trial {Trial}: the drained checkpoint at step {Step} could not be reported", run.TrialId, drainedStep);
         }
     }
 

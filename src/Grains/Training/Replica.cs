@@ -23,6 +23,8 @@ public sealed class Replica : IDisposable
     readonly object linkLock = new();
     readonly ManualResetEventSlim linkReady = new(false);
     System.Net.Sockets.Socket? link;
+    // Where the data stood before the last computed step whose update is not applied yet (null: none open).
+    (int Epoch, int Position)? openStep;
 
     internal Replica(string key, ReplicaHost host, int torchThreads)
     {
@@ -40,6 +42,7 @@ public sealed class Replica : IDisposable
         trainer = null;
         gradient = null;
         assembled = null;
+        openStep = null;
         var spec = work.Spec;
         data = host.Data(spec.Data);
         int world = spec.Parallel.Workers;
@@ -73,6 +76,7 @@ public sealed class Replica : IDisposable
             }
             if (step.Scale != 1f) GradientClipping.Scale(t.Parameters.Gradients, step.Scale);
             t.OptimizerStep();
+            openStep = null;
         }
         if (t.Step != step.Step) throw new InvalidOperationException($"replica {Key} is at step {t.Step}, asked for step {step.Step}");
         ulong? checksum = step.Checksum ? GradientAverager.Checksum(t.Parameters.Values) : null;
@@ -80,7 +84,8 @@ public sealed class Replica : IDisposable
 
         // Dropout masks differ per worker and per step, yet are a pure function of both, so a resumed run draws the same ones.
         t.Model.Generator.manual_seed((long)SeededRandom.Mix(SeededRandom.Mix(t.Seed, (ulong)assignment!.Rank), (ulong)step.Step));
-        var examples = t.Batches!.Next();
+        openStep = (t.Batches!.Epoch, t.Batches.Position);
+        var examples = t.Batches.Next();
         GradientReport report;
         using (var batch = TrainingBatch.From(examples)) report = t.ComputeGradient(batch);
         // A lone worker's clipped gradient is the average, whatever the scope.
@@ -135,6 +140,29 @@ public sealed class Replica : IDisposable
         var examples = schedule.EvaluationExamples > 0 && schedule.EvaluationExamples < valid.Count ? valid.Take(schedule.EvaluationExamples).ToList() : valid;
         var r = t.Evaluate(examples, schedule.BeamWidth);
         return new EvaluationMetrics(step, r.Loss, r.Perplexity, r.TokenAccuracy, r.ExactMatch, r.Bleu, r.Examples);
+    });
+
+    /// <summary>
+    /// The replica as a checkpoint at its last completed update, even between a step's gradient and its update
+    /// (a silo draining): the data position goes back to before that step's batch for the save, so a resumed run
+    /// draws that batch again.
+    /// </summary>
+    public Task<(long Step, byte[] Bytes)> DrainCheckpointAsync() => thread.Run(() =>
+    {
+        var t = Loaded();
+        var batches = t.Batches!;
+        var current = (batches.Epoch, batches.Position);
+        if (openStep is { } open) batches.MoveTo(open.Epoch, open.Position);
+        try
+        {
+            var stream = new MemoryStream();
+            t.Save(stream);
+            return (t.Step, stream.ToArray());
+        }
+        finally
+        {
+            batches.MoveTo(current.Epoch, current.Position);
+        }
     });
 
     public Task<byte[]> CheckpointAsync() => thread.Run(() =>

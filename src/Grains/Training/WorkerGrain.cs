@@ -16,6 +16,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
 {
     Replica? replica;
     long runId = -1;
+    WorkerAssignment? assignment;
 
     public static string KeyOf(string trialId, int rank) => $"{trialId}/{rank}";
 
@@ -29,6 +30,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         replica ??= host.Open(this.GetPrimaryKeyString());
         var ready = await replica.LoadAsync(assignment, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
         runId = assignment.RunId;
+        this.assignment = assignment;
         return ready;
     }
 
@@ -64,10 +66,25 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        // A silo shutting down (SIGTERM, scale-in) drains: the replica is checkpointed where it stands, so the trial
+        // resumes elsewhere from here instead of from its last periodic checkpoint.
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && replica is not null && runId >= 0 && assignment is { } work)
+        {
+            try
+            {
+                var (step, bytes) = await replica.DrainCheckpointAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                var path = DataParallelLoop.CheckpointPathOf(work.TrialId, step);
+                await store.WriteAsync(path, bytes, cancellationToken);
+                await GrainFactory.GetGrain<ICoordinatorGrain>(work.TrialId).DrainedAsync(work.RunId, step, path).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Draining is an improvement, not a promise: the trial still has its last periodic checkpoint.
+            }
+        }
         Release();
-        return Task.CompletedTask;
     }
 
     Replica Current(long run)
