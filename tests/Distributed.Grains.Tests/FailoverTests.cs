@@ -68,6 +68,38 @@ public partial class FailoverTests
         Assert.Fail("no trial had a worker on a silo without its coordinator in 8 attempts");
     }
 
+    [Fact]
+    public async Task A_stopping_coordinator_hands_its_trial_over_from_where_it_stands()
+    {
+        var spec = Spec() with { Schedule = Spec().Schedule with { CheckpointEvery = 100_000 } };
+        await using var cluster = await TrainingCluster.StartAsync(3);
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        var primary = cluster.Cluster.Silos[0];
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            var id = $"hand-over-{attempt}";
+            await cluster.Trial(id).StartAsync(spec);
+            var before = await cluster.WaitAsync(id, s => s.Step >= 100, TimeSpan.FromSeconds(60));
+            var address = await management.GetActivationAddress(cluster.Client.GetGrain<ICoordinatorGrain>(id));
+            var host = cluster.Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(address));
+            if (host is null || host == primary)
+            {
+                await cluster.Trial(id).CancelAsync();
+                continue;
+            }
+            await cluster.Cluster.StopSiloAsync(host);
+
+            var status = await cluster.WaitFinishedAsync(id, 240);
+            Assert.True(status.State == TrialState.Completed, $"{status.State}: {status.Reason}");
+            var resumedFrom = long.Parse(ResumedFrom().Match(status.Reason!).Groups[1].Value);
+            Assert.True(resumedFrom >= before.Step, $"resumed from step {resumedFrom}, but the trial was at step {before.Step} when the silo began to stop");
+            var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
+            Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+            return;
+        }
+        Assert.Fail("no trial's coordinator landed outside the primary silo in 8 attempts");
+    }
+
     [System.Text.RegularExpressions.GeneratedRegex("resumed from step ([0-9]+)")]
     private static partial System.Text.RegularExpressions.Regex ResumedFrom();
 

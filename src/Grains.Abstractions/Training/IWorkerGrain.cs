@@ -21,6 +21,8 @@ public interface IWorkerGrain : IGrainWithStringKey
     [Alias("Evaluate")] Task<EvaluationMetrics?> EvaluateAsync(long runId, long step);
     /// <summary>Writes the replica (weights, optimizer, data position) to the artifact store.</summary>
     [Alias("SaveCheckpoint")] Task SaveCheckpointAsync(long runId, string path);
+    /// <summary>Checkpoints the replica where it stands (a stopping coordinator hands its trial over); null when it holds none of that run.</summary>
+    [Alias("Drain")] Task<DrainedCheckpoint?> DrainAsync(long runId);
     /// <summary>The replica's flat parameters.</summary>
     [Alias("GetParameters")] Task<Immutable<float[]>> GetParametersAsync();
     /// <summary>Frees the replica (the trial ended).</summary>
@@ -99,3 +101,7 @@ public sealed record WorkerGradient(
     [property: Id(5)] byte[]? Gradient,
     [property: Id(6)] ulong? Checksum,
     [property: Id(7)] double ComputeSeconds);
+
+/// <summary>A checkpoint written where a replica stood when its silo, or its coordinator's, began to stop.</summary>
+[GenerateSerializer, Immutable, Alias("DrainedCheckpoint")]
+public sealed record DrainedCheckpoint([property: Id(0)] long Step, [property: Id(1)] string Path);

@@ -46,9 +46,22 @@ public sealed class CoordinatorGrain(IGrainFactory grains, IArtifactStore store,
     public Task DrainedAsync(long id, long step, string path) =>
         id == runId && running is not null ? running.DrainedAsync(step, path) : Task.CompletedTask;
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        bool running = loop is { IsCompleted: false };
         stop?.Cancel();
-        return Task.CompletedTask;
+        // A silo stopping gracefully hands its runs over from where they stand, not from their last checkpoint.
+        if (running && reason.ReasonCode == DeactivationReasonCode.ShuttingDown && this.running is { } handing)
+        {
+            try
+            {
+                await loop!.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                log.LogDebug(e, "Run {Run} did not end cleanly before its hand-over", runId);
+            }
+            await handing.HandOverAsync();
+        }
     }
 }

@@ -37,6 +37,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     byte[]?[] received = [];
     List<Task> pendingSends = [];
     int chunks;
+    string[] replicaSilos = [];
     int parameterCount;
 
     public async Task RunAsync()
@@ -94,6 +95,30 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
     }
 
+    /// <summary>
+    /// This coordinator's silo is stopping and the run is cancelled: a worker elsewhere checkpoints its replica where
+    /// it stands, and the trial gets that checkpoint with the metrics up to it, so the next run starts from there.
+    /// </summary>
+    public async Task HandOverAsync()
+    {
+        foreach (int rank in Enumerable.Range(0, workers.Length).OrderBy(Local))
+        {
+            try
+            {
+                if (await workers[rank].DrainAsync(run.RunId).WaitAsync(TimeSpan.FromSeconds(30)) is not { } drained) continue;
+                await DrainedAsync(drained.Step, drained.Path);
+                return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                log.LogWarning(e, "Trial {Trial}: worker {Rank} could not checkpoint for the hand-over", run.TrialId, rank);
+            }
+        }
+
+        // Workers on this (stopping) silo are the last resort.
+        int Local(int r) => r < replicaSilos.Length && replicaSilos[r] == silo ? 1 : 0;
+    }
+
     /// <summary>A draining worker's checkpoint: newer than ours, it is where a recovery starts, and the trial hears of it.</summary>
     public async Task DrainedAsync(long drainedStep, string path)
     {
@@ -128,6 +153,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             throw new InvalidOperationException("the replicas differ right after loading");
         step = ready[0].Step;
         parameterCount = ready[0].Parameters;
+        replicaSilos = ready.Select(r => r.Silo).ToArray();
         long bytes = ready[0].Parameters * (long)sizeof(float);
         int perChunk = spec.Parallel.ExchangeChunkBytes;
         chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;

@@ -77,6 +77,21 @@ public sealed class TrialGrain(
         return Status();
     }
 
+    /// <summary>Metrics since the last checkpoint live in memory; a graceful stop writes them so the next activation has them.</summary>
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (R.Spec is null) return;
+        try
+        {
+            await record.WriteStateAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Another activation already wrote a newer record (a hand-over reached it first): that one stands.
+            log.LogDebug(e, "Trial {Trial}: state not written at deactivation", TrialId);
+        }
+    }
+
     public Task<TrialStatus> GetStatusAsync() => Task.FromResult(Status());
 
     public Task<TrialSpec?> GetSpecAsync() => Task.FromResult(R.Spec);

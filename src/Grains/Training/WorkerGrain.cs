@@ -70,14 +70,12 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
     {
         // A silo shutting down (SIGTERM, scale-in) drains: the replica is checkpointed where it stands, so the trial
         // resumes elsewhere from here instead of from its last periodic checkpoint.
-        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && replica is not null && runId >= 0 && assignment is { } work)
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && assignment is { } work && await SaveWhereItStandsAsync(cancellationToken) is { } drained)
         {
             try
             {
-                var (step, bytes) = await replica.DrainCheckpointAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-                var path = DataParallelLoop.CheckpointPathOf(work.TrialId, step);
-                await store.WriteAsync(path, bytes, cancellationToken);
-                await GrainFactory.GetGrain<ICoordinatorGrain>(work.TrialId).DrainedAsync(work.RunId, step, path).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+                await GrainFactory.GetGrain<ICoordinatorGrain>(work.TrialId).DrainedAsync(work.RunId, drained.Step, drained.Path)
+                    .WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -85,6 +83,25 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
             }
         }
         Release();
+    }
+
+    public Task<DrainedCheckpoint?> DrainAsync(long run) => run == runId ? SaveWhereItStandsAsync(CancellationToken.None) : Task.FromResult<DrainedCheckpoint?>(null);
+
+    /// <summary>Writes the replica as it stands to the artifact store; null when there is nothing to save or it failed.</summary>
+    async Task<DrainedCheckpoint?> SaveWhereItStandsAsync(CancellationToken cancellation)
+    {
+        if (replica is null || runId < 0 || assignment is not { } work) return null;
+        try
+        {
+            var (step, bytes) = await replica.DrainCheckpointAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellation);
+            var path = DataParallelLoop.CheckpointPathOf(work.TrialId, step);
+            await store.WriteAsync(path, bytes, cancellation);
+            return new DrainedCheckpoint(step, path);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return null;
+        }
     }
 
     Replica Current(long run)
