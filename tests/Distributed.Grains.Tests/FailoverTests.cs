@@ -1,4 +1,5 @@
 using Distributed.Grains.Abstractions.Training;
+using Orleans.Runtime;
 using Orleans.TestingHost;
 
 namespace Distributed.Grains.Tests;
@@ -38,34 +39,11 @@ public partial class FailoverTests
         // No periodic checkpoint before the end: without draining, the trial would start again from step 0.
         var spec = Spec() with { Schedule = Spec().Schedule with { CheckpointEvery = 100_000 } };
         await using var cluster = await TrainingCluster.StartAsync(3);
-        var management = cluster.Client.GetGrain<IManagementGrain>(0);
-        var primary = cluster.Cluster.Silos[0];
-        // The silo to stop holds a worker but neither the coordinator (which takes the drained checkpoint) nor the membership.
-        for (int attempt = 0; attempt < 8; attempt++)
-        {
-            var id = $"drain-{attempt}";
-            await cluster.Trial(id).StartAsync(spec);
-            var before = await cluster.WaitAsync(id, s => s.Step >= 100, TimeSpan.FromSeconds(60));
-            Assert.Null(before.CheckpointStep);
-            var coordinator = await management.GetActivationAddress(cluster.Client.GetGrain<ICoordinatorGrain>(id));
-            var victim = new[] { 0, 1 }.Select(rank => cluster.FindReplica(id, rank)?.Silo)
-                .FirstOrDefault(s => s is not null && s != primary && !s.SiloAddress.Equals(coordinator));
-            if (victim is null)
-            {
-                await cluster.Trial(id).CancelAsync();
-                continue;
-            }
-            await cluster.Cluster.StopSiloAsync(victim);
-
-            var status = await cluster.WaitFinishedAsync(id, 240);
-            Assert.True(status.State == TrialState.Completed, $"{status.State}: {status.Reason}");
-            var resumedFrom = long.Parse(ResumedFrom().Match(status.Reason!).Groups[1].Value);
-            Assert.True(resumedFrom >= before.Step, $"resumed from step {resumedFrom}, but the trial was at step {before.Step} when the silo began to stop");
-            var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
-            Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
-            return;
-        }
-        Assert.Fail("no trial had a worker on a silo without its coordinator in 8 attempts");
+        // The silo to stop holds a worker but not the coordinator, which takes the drained checkpoint.
+        var (id, before) = await StopASiloUnderATrialAsync(cluster, "drain", spec, s => s.Step >= 100, (id, coordinator) =>
+            new[] { 0, 1 }.Select(rank => cluster.FindReplica(id, rank)?.Silo).FirstOrDefault(s => s is not null && !s.SiloAddress.Equals(coordinator)));
+        Assert.Null(before.CheckpointStep);
+        await AssertResumedAndCompleteAsync(cluster, id, atLeast: before.Step);
     }
 
     [Fact]
@@ -73,69 +51,61 @@ public partial class FailoverTests
     {
         var spec = Spec() with { Schedule = Spec().Schedule with { CheckpointEvery = 100_000 } };
         await using var cluster = await TrainingCluster.StartAsync(3);
-        var management = cluster.Client.GetGrain<IManagementGrain>(0);
-        var primary = cluster.Cluster.Silos[0];
-        for (int attempt = 0; attempt < 8; attempt++)
-        {
-            var id = $"hand-over-{attempt}";
-            await cluster.Trial(id).StartAsync(spec);
-            var before = await cluster.WaitAsync(id, s => s.Step >= 100, TimeSpan.FromSeconds(60));
-            var address = await management.GetActivationAddress(cluster.Client.GetGrain<ICoordinatorGrain>(id));
-            var host = cluster.Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(address));
-            if (host is null || host == primary)
-            {
-                await cluster.Trial(id).CancelAsync();
-                continue;
-            }
-            await cluster.Cluster.StopSiloAsync(host);
-
-            var status = await cluster.WaitFinishedAsync(id, 240);
-            Assert.True(status.State == TrialState.Completed, $"{status.State}: {status.Reason}");
-            var resumedFrom = long.Parse(ResumedFrom().Match(status.Reason!).Groups[1].Value);
-            Assert.True(resumedFrom >= before.Step, $"resumed from step {resumedFrom}, but the trial was at step {before.Step} when the silo began to stop");
-            var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
-            Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
-            return;
-        }
-        Assert.Fail("no trial's coordinator landed outside the primary silo in 8 attempts");
+        var (id, before) = await StopASiloUnderATrialAsync(cluster, "hand-over", spec, s => s.Step >= 100, (_, coordinator) =>
+            cluster.Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(coordinator)));
+        await AssertResumedAndCompleteAsync(cluster, id, atLeast: before.Step);
     }
-
-    [System.Text.RegularExpressions.GeneratedRegex("resumed from step ([0-9]+)")]
-    private static partial System.Text.RegularExpressions.Regex ResumedFrom();
 
     [Fact]
     public async Task Stopping_the_coordinators_silo_mid_trial_resumes_it_from_its_checkpoint()
     {
         await using var cluster = await TrainingCluster.StartAsync(3);
+        var (id, _) = await StopASiloUnderATrialAsync(cluster, "lose-the-coordinator", Spec(), s => s.CheckpointStep >= 20, (_, coordinator) =>
+            cluster.Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(coordinator)));
+        await AssertResumedAndCompleteAsync(cluster, id);
+    }
+
+    /// <summary>
+    /// Starts trials until <paramref name="pick"/> (given the trial id and its coordinator's silo) names a silo the test
+    /// may stop — never the primary, which holds the test cluster's membership — then stops it. Returns the trial and
+    /// its status just before.
+    /// </summary>
+    static async Task<(string Id, TrialStatus Before)> StopASiloUnderATrialAsync(TrainingCluster cluster, string name, TrialSpec spec,
+        Func<TrialStatus, bool> ready, Func<string, SiloAddress?, InProcessSiloHandle?> pick)
+    {
         var management = cluster.Client.GetGrain<IManagementGrain>(0);
         var primary = cluster.Cluster.Silos[0];
-        // The coordinator must live on a silo the test may stop (not the primary, which holds the test cluster's membership).
         for (int attempt = 0; attempt < 8; attempt++)
         {
-            var id = $"lose-the-coordinator-{attempt}";
-            await cluster.Trial(id).StartAsync(Spec());
-            await cluster.WaitAsync(id, s => s.CheckpointStep >= 20, TimeSpan.FromSeconds(60));
-            var address = await management.GetActivationAddress(cluster.Client.GetGrain<ICoordinatorGrain>(id));
-            var host = cluster.Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(address));
-            if (host is null || host == primary)
+            var id = $"{name}-{attempt}";
+            await cluster.Trial(id).StartAsync(spec);
+            var before = await cluster.WaitAsync(id, ready, TimeSpan.FromSeconds(60));
+            var coordinator = await management.GetActivationAddress(cluster.Client.GetGrain<ICoordinatorGrain>(id));
+            var victim = pick(id, coordinator);
+            if (victim is null || victim == primary)
             {
                 await cluster.Trial(id).CancelAsync();
                 continue;
             }
-            await cluster.Cluster.StopSiloAsync(host);
-            await AssertResumedAndCompleteAsync(cluster, id);
-            return;
+            await cluster.Cluster.StopSiloAsync(victim);
+            return (id, before);
         }
-        Assert.Fail("no trial's coordinator landed outside the primary silo in 8 attempts");
+        throw new InvalidOperationException($"no '{name}' trial put what the test stops outside the primary silo in 8 attempts");
     }
 
-    static async Task AssertResumedAndCompleteAsync(TrainingCluster cluster, string id)
+    [System.Text.RegularExpressions.GeneratedRegex("resumed from step ([0-9]+)")]
+    private static partial System.Text.RegularExpressions.Regex ResumedFrom();
+
+    /// <summary>Completed, resumed from a checkpoint (at or after <paramref name="atLeast"/> when given), every step recorded once.</summary>
+    static async Task AssertResumedAndCompleteAsync(TrainingCluster cluster, string id, long? atLeast = null)
     {
         var status = await cluster.WaitFinishedAsync(id, 240);
         Assert.True(status.State == TrialState.Completed, $"{status.State}: {status.Reason}");
         Assert.Equal(Steps, status.Step);
         Assert.True(status.Recoveries >= 1, "the trial should have resumed at least once");
         Assert.Matches("resumed from step [1-9][0-9]*", status.Reason);
+        long resumedFrom = long.Parse(ResumedFrom().Match(status.Reason!).Groups[1].Value);
+        Assert.True(resumedFrom >= (atLeast ?? 0), $"resumed from step {resumedFrom}, but the trial was at step {atLeast} when the silo began to stop");
         var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
         Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
         var parameters = await cluster.FinalParametersAsync(status);
