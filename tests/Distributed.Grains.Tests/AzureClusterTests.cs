@@ -87,20 +87,7 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
 
         await azurite.RestartAsync(TimeSpan.FromSeconds(3));
 
-        SweepStatus done;
-        var end = DateTime.UtcNow.AddMinutes(4);
-        while (!(done = await StatusAsync(sweep)).IsFinished)
-        {
-            Assert.True(DateTime.UtcNow < end, "the sweep did not finish: " + string.Join(", ", done.Trials.Select(t => $"{t.Number}:{t.State}@{t.Step} {t.Reason}")));
-            await Task.Delay(500);
-        }
-        Assert.Equal(SweepState.Completed, done.State);
-        foreach (var t in done.Trials)
-        {
-            Assert.True(t.State == TrialState.Completed, $"trial {t.Number}: {t.State} {t.Reason}");
-            var metrics = await grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
-            Assert.Equal(Enumerable.Range(1, 600).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
-        }
+        await AssertEveryTrialCompletesEveryStepOnceAsync(grains, sweep, 600);
         await host.StopAsync();
     }
 
@@ -128,10 +115,7 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
 
         StartSilo(basePort + 2, basePort + 1002);
         await WaitUpAsync();
-        var done = await StatusAsync(sweep);
-        var end = DateTime.UtcNow.AddMinutes(3);
-        while (!(done = await StatusAsync(sweep)).IsFinished && DateTime.UtcNow < end) await Task.Delay(300);
-        Assert.Equal(SweepState.Completed, done.State);
+        await AssertEveryTrialCompletesEveryStepOnceAsync(grains, sweep, 150);
         // Some trial started after the join put a worker on the new silo.
         var placements = silos.SelectMany(s => s.Output).Select(l => ReplicasLine().Match(l)).Where(m => m.Success).ToList();
         Assert.Contains(placements, m => m.Groups[2].Value.Contains($"127.0.0.1:{basePort + 2}:", StringComparison.Ordinal));
@@ -178,6 +162,18 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         }
         victim.Process.Kill(entireProcessTree: true);
 
+        var done = await AssertEveryTrialCompletesEveryStepOnceAsync(grains, sweep, 400);
+        Assert.Equal(4, done.Trials.Count);
+        Assert.Contains(done.Trials, t => t.Reason?.StartsWith("resumed from step", StringComparison.Ordinal) == true);
+        await host.StopAsync();
+    }
+
+    /// <summary>
+    /// Waits for the sweep, then checks every trial completed and recorded every step once: a resumed trial dropped
+    /// what came after its checkpoint and ran it again, once.
+    /// </summary>
+    static async Task<SweepStatus> AssertEveryTrialCompletesEveryStepOnceAsync(IClusterClient grains, ISweepGrain sweep, int steps)
+    {
         SweepStatus done;
         var end = DateTime.UtcNow.AddMinutes(4);
         while (!(done = await StatusAsync(sweep)).IsFinished)
@@ -186,16 +182,13 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             await Task.Delay(500);
         }
         Assert.Equal(SweepState.Completed, done.State);
-        Assert.Equal(4, done.Trials.Count);
         foreach (var t in done.Trials)
         {
             Assert.True(t.State == TrialState.Completed, $"trial {t.Number}: {t.State} {t.Reason}");
             var metrics = await grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
-            // Every step once: a resumed trial dropped what came after its checkpoint and ran it again, once.
-            Assert.Equal(Enumerable.Range(1, 400).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+            Assert.Equal(Enumerable.Range(1, steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
         }
-        Assert.Contains(done.Trials, t => t.Reason?.StartsWith("resumed from step", StringComparison.Ordinal) == true);
-        await host.StopAsync();
+        return done;
     }
 
     /// <summary>A call that was on its way to the killed silo times out; asking again reaches the sweep where it lives now.</summary>
