@@ -305,7 +305,7 @@ public static class SweepCommands
     static string Duration(double seconds) => seconds < 90 ? $"{seconds:0}s" : seconds < 5400 ? $"{seconds / 60:0}m" : $"{seconds / 3600:0.0}h";
     static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
     static string F(double? v) => v is null || double.IsNaN(v.Value) ? "-" : v.Value.ToString("0.####", CultureInfo.InvariantCulture);
-    static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
+    static string Name<T>(T value) where T : struct, Enum => SweepReport.Name(value);
 }
 
 /// <summary>A spec with problems: each is printed on its own line, and the client exits with code 2.</summary>

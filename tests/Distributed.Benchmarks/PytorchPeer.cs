@@ -11,12 +11,17 @@ public static class PytorchPeer
 {
     public static string? ScriptPath()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        string root;
+        try
         {
-            var candidate = Path.Combine(dir.FullName, "..", "shared", "peers", "pytorch_seq2seq.py");
-            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "Distributed.sln"))) return Path.GetFullPath(candidate);
+            root = Repository.Root();
         }
-        return null;
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+        var candidate = Path.GetFullPath(Path.Combine(root, "..", "shared", "peers", "pytorch_seq2seq.py"));
+        return File.Exists(candidate) ? candidate : null;
     }
 
     /// <summary>The peer's JSON result, or null with the reason when it cannot run here.</summary>

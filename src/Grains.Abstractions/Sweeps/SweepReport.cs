@@ -83,7 +83,8 @@ public static class SweepReport
         Effects = Effects(sweep),
     }, Json);
 
-    static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
+    /// <summary>An enum value as specs and exports spell it ("exactMatch", "stoppedEarly").</summary>
+    public static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
     static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
     static string D(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
 
