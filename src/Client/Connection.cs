@@ -47,15 +47,9 @@ public sealed class Connection : IAsyncDisposable
         if (cluster is null && storage is not null)
         {
             // The cluster's own membership table lists its gateways: any silo that is up will do.
-            Azure.Data.Tables.TableServiceClient tables;
-            try
-            {
-                tables = new Azure.Data.Tables.TableServiceClient(storage);
-            }
-            catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
-            {
-                throw new UsageException("--storage-connection (or DISTRIBUTED_STORAGE_CONNECTION): not an Azure Storage connection string");
-            }
+            if (await StorageCheck.ProblemAsync(storage, TimeSpan.FromSeconds(20)) is { } problem)
+                throw new UsageException($"--storage-connection (or DISTRIBUTED_STORAGE_CONNECTION): {problem}");
+            var tables = new Azure.Data.Tables.TableServiceClient(storage);
             return await ClientAsync(client => client.UseAzureStorageClustering(o => o.TableServiceClient = tables), clusterId, serviceId,
                 $"cluster {clusterId} (membership in Azure Table)");
         }

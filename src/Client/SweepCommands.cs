@@ -27,11 +27,14 @@ public static class SweepCommands
                 var (spec, errors) = SweepSpecReader.ReadFile(file);
                 if (spec is null) throw new SpecException(errors);
                 id ??= spec.Name ?? Path.GetFileNameWithoutExtension(file);
+                var datasets = SpecDatasets.Prepare(spec, Path.GetDirectoryName(Path.GetFullPath(file))!);
+                spec = datasets.Spec;
                 await using var connection = await Connection.OpenAsync(target);
                 var sweep = connection.Grains.GetGrain<ISweepGrain>(id);
                 SweepStatus status;
                 try
                 {
+                    await datasets.UploadAsync(connection.Grains, json ? TextWriter.Null : output);
                     status = await sweep.SubmitAsync(spec);
                 }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException)

@@ -35,6 +35,8 @@ public static class AzureSilo
             blob.GrainStorageSerializer = new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>());
         }));
         silo.Services.AddSingleton<IArtifactStore>(new BlobArtifactStore(new BlobContainerClient(connection, "artifacts")));
+        // Keeps the cluster id, service id and advertised address set above; adds the pod watch (Role in deploy/k8s/base/rbac.yaml).
+        if (options.Kubernetes) silo.UseKubernetesHosting();
         return silo.AddDistributedTraining(options.Training);
     }
 }

@@ -23,6 +23,11 @@ if (local && options.PrimarySiloPort is null && owner is null)
     Console.Error.WriteLine($"error: silo.dataDirectory (--data-dir): {Path.GetFullPath(options.DataDirectory)} is in use by another silo or client; give this cluster its own directory");
     return 2;
 }
+if (!local && await StorageCheck.ProblemAsync(options.StorageConnection!, TimeSpan.FromSeconds(20)) is { } problem)
+{
+    Console.Error.WriteLine($"error: {SiloHostOptions.StorageConnectionSetting}: {problem}");
+    return 2;
+}
 var builder = Host.CreateApplicationBuilder();
 if (options.HealthPort > 0)
     builder.Services.AddHostedService(services => new HealthEndpoint(options.HealthPort, services.GetRequiredService<IGrainFactory>(),

@@ -30,6 +30,10 @@ public sealed record SiloHostOptions
     public string AdvertisedAddress { get; init; } = "127.0.0.1";
     /// <summary>HTTP port of /healthz and /ready for Kubernetes probes; 0 (the default) serves none.</summary>
     public int HealthPort { get; init; }
+    /// <summary>Runs as a Kubernetes pod: watches its cluster's pods so a deleted pod's silo is declared dead at once.</summary>
+    public bool Kubernetes { get; init; }
+    /// <summary>Where a pod finds its service account token; Orleans' Kubernetes hosting reads the API through it.</summary>
+    public const string ServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
     /// <summary>Option name on the command line, and the environment variable behind it.</summary>
     static readonly (string Option, string Variable)[] Settings =
@@ -40,6 +44,7 @@ public sealed record SiloHostOptions
         ("torch-threads", "DISTRIBUTED_TORCH_THREADS"), ("gradient-port", "DISTRIBUTED_GRADIENT_PORT"),
         ("storage", "DISTRIBUTED_STORAGE"), ("storage-connection", "DISTRIBUTED_STORAGE_CONNECTION"),
         ("address", "DISTRIBUTED_ADVERTISED_ADDRESS"), ("health-port", "DISTRIBUTED_HEALTH_PORT"),
+        ("kubernetes", "DISTRIBUTED_KUBERNETES"),
     ];
 
     public static string Usage => "usage: Distributed.Silo [" + string.Join("] [", Settings.Select(s => $"--{s.Option} VALUE")) +
@@ -82,6 +87,14 @@ public sealed record SiloHostOptions
             return fallback;
         }
 
+        bool Switch(string option)
+        {
+            if (!values.TryGetValue(option, out var v)) return false;
+            if (bool.TryParse(v.Value, out var on)) return on;
+            errors.Add($"{v.Source}: '{v.Value}' must be true or false");
+            return false;
+        }
+
         var defaults = new SiloHostOptions();
         int threads = Whole("torch-threads", defaults.TorchThreadsPerReplica);
         int gradientPort = Whole("gradient-port", defaults.GradientPort);
@@ -99,10 +112,19 @@ public sealed record SiloHostOptions
             StorageConnection = values.TryGetValue("storage-connection", out var c) ? c.Value : null,
             AdvertisedAddress = Text("address", defaults.AdvertisedAddress),
             HealthPort = values.ContainsKey("health-port") ? Port("health-port", 0) : 0,
+            Kubernetes = Switch("kubernetes"),
         };
         if (errors.Count == 0) errors.AddRange(options.Validate());
+        // Checked here, not in Validate: it is a fact about where the process runs, read from its environment.
+        if (options.Kubernetes && (environment["KUBERNETES_SERVICE_HOST"] is not string || !File.Exists(ServiceAccountToken)))
+            errors.Add($"silo.kubernetes ({values["kubernetes"].Source}): this process is not in a Kubernetes pod with a service account token " +
+                       $"(KUBERNETES_SERVICE_HOST, {ServiceAccountToken}); the silo reads its cluster's pods through the API");
         return (errors.Count == 0 ? options : null, errors);
     }
+
+    const string StorageConnectionField = "storageConnection (--storage-connection or DISTRIBUTED_STORAGE_CONNECTION)";
+    /// <summary>How messages name the storage connection setting.</summary>
+    public const string StorageConnectionSetting = "silo." + StorageConnectionField;
 
     public IReadOnlyList<string> Validate()
     {
@@ -113,11 +135,12 @@ public sealed record SiloHostOptions
         errors.Check(PrimarySiloPort is null || PrimarySiloPort != SiloPort, "primarySiloPort (--primary-port)",
             "is this silo's own port; leave it out on the first silo");
         errors.Check(Storage is "local" or "azure", "storage (--storage)", $"'{Storage}' must be local or azure");
-        errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection), "storageConnection (--storage-connection or DISTRIBUTED_STORAGE_CONNECTION)",
+        errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection), StorageConnectionField,
             "is required with --storage azure");
         errors.Check(Storage != "azure" || string.IsNullOrWhiteSpace(StorageConnection) || ParsesAsConnection(StorageConnection),
-            "storageConnection (--storage-connection or DISTRIBUTED_STORAGE_CONNECTION)", "is not an Azure Storage connection string (AccountName=...;AccountKey=...;... or UseDevelopmentStorage=true)");
+            StorageConnectionField, "is not an Azure Storage connection string (AccountName=...;AccountKey=...;... or UseDevelopmentStorage=true)");
         errors.Check(System.Net.IPAddress.TryParse(AdvertisedAddress, out _), "advertisedAddress (--address)", $"'{AdvertisedAddress}' is not an IP address");
+        errors.Check(!Kubernetes || Storage == "azure", "kubernetes (--kubernetes)", "needs --storage azure: pods share nothing but Azure Storage");
         errors.Add(Training.Validate("silo").Select(e => e
             .Replace("silo.dataDirectory", "silo.dataDirectory (--data-dir)", StringComparison.Ordinal)
             .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)

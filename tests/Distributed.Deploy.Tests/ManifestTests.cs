@@ -65,7 +65,6 @@ public class ManifestTests
         Assert.Equal("distributed", pod.Metadata.Labels["orleans/serviceId"]);
         Assert.Equal("distributed", pod.Metadata.Labels["orleans/clusterId"]);
         Assert.True(pod.Spec.SecurityContext.RunAsNonRoot);
-        Assert.False(pod.Spec.AutomountServiceAccountToken);
         var container = Assert.Single(pod.Spec.Containers);
         Assert.Equal("/ready", container.ReadinessProbe.HttpGet.Path);
         Assert.Equal("/healthz", container.LivenessProbe.HttpGet.Path);
@@ -87,6 +86,52 @@ public class ManifestTests
         Assert.Equal(secret.Metadata.Name, container.EnvFrom.Single(e => e.SecretRef is not null).SecretRef.Name);
         Assert.Contains("DISTRIBUTED_STORAGE_CONNECTION", secret.StringData.Keys);
         Assert.DoesNotContain("DISTRIBUTED_STORAGE_CONNECTION", config.Data.Keys);
+    }
+
+    [Fact]
+    public void The_silo_may_watch_and_delete_its_own_pods_and_nothing_else()
+    {
+        var all = Base();
+        var pod = all.OfType<V1Deployment>().Single().Spec.Template;
+        var account = all.OfType<V1ServiceAccount>().Single();
+        Assert.Equal(pod.Spec.ServiceAccountName, account.Metadata.Name);
+        // Orleans' Kubernetes hosting reads the API with the pod's token.
+        Assert.True(pod.Spec.AutomountServiceAccountToken);
+        Assert.NotEqual(false, account.AutomountServiceAccountToken);
+
+        var role = all.OfType<V1Role>().Single();
+        var rule = Assert.Single(role.Rules);
+        Assert.Equal([""], rule.ApiGroups);
+        Assert.Equal(["pods"], rule.Resources);
+        Assert.Equal(["delete", "get", "list", "patch", "watch"], rule.Verbs.Order());
+        Assert.Null(rule.ResourceNames);
+        var binding = all.OfType<V1RoleBinding>().Single();
+        Assert.Equal(("Role", role.Metadata.Name), (binding.RoleRef.Kind, binding.RoleRef.Name));
+        var subject = Assert.Single(binding.Subjects);
+        Assert.Equal(("ServiceAccount", account.Metadata.Name), (subject.Kind, subject.Name));
+        Assert.DoesNotContain(ManifestFiles().SelectMany(f => Load(Path.GetRelativePath(Root, f))), o => o is V1ClusterRole or V1ClusterRoleBinding);
+
+        // The pod watch selects silos by the orleans/* labels: they must name the cluster the silo joins.
+        var config = all.OfType<V1ConfigMap>().Single();
+        Assert.Equal("true", config.Data["DISTRIBUTED_KUBERNETES"]);
+        Assert.Equal(config.Data["DISTRIBUTED_SERVICE_ID"], pod.Metadata.Labels["orleans/serviceId"]);
+        Assert.Equal(config.Data["DISTRIBUTED_CLUSTER_ID"], pod.Metadata.Labels["orleans/clusterId"]);
+        var env = pod.Spec.Containers.Single().Env.ToDictionary(e => e.Name, e => e.ValueFrom?.FieldRef?.FieldPath);
+        Assert.Equal(("metadata.name", "metadata.namespace", "status.podIP"), (env["POD_NAME"], env["POD_NAMESPACE"], env["POD_IP"]));
+    }
+
+    [Fact]
+    public void The_data_directory_is_a_writable_volume()
+    {
+        // Datasets fetched from Blob storage are cached under the data directory; the root filesystem is read-only.
+        var all = Base();
+        var pod = all.OfType<V1Deployment>().Single().Spec.Template.Spec;
+        var container = pod.Containers.Single();
+        Assert.True(container.SecurityContext.ReadOnlyRootFilesystem);
+        var directory = all.OfType<V1ConfigMap>().Single().Data["DISTRIBUTED_DATA_DIR"];
+        var mount = Assert.Single(container.VolumeMounts, m => m.MountPath == directory);
+        Assert.NotEqual(true, mount.ReadOnlyProperty);
+        Assert.NotNull(pod.Volumes.Single(v => v.Name == mount.Name).EmptyDir);
     }
 
     [Fact]

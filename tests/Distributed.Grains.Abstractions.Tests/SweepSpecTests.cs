@@ -47,7 +47,23 @@ public class SweepSpecTests
         { "model: [1, 2", "spec.yaml:2:1: While parsing a flow sequence" },
         { Base + "data: { task: copy }", "spec.yaml:3:1: Duplicate key data" },
         { "- just\n- a list", "spec.yaml: a sweep spec is a map of fields" },
+        { Base + "search: { space: { tsvPath: ['dataset:12ab'] } }", "search.space.tsvPath[0]: 'dataset:12ab' must be dataset: followed by the file's SHA-256" },
     };
+
+    [Fact]
+    public void A_dataset_reference_names_a_sha256_and_optionally_a_file_name()
+    {
+        var hash = new string('a', 60) + "09ff";
+        Assert.Equal($"dataset:{hash}/pairs.tsv", Storage.DatasetReference.Format(hash, "pairs.tsv"));
+        foreach (var good in new[] { $"dataset:{hash}", $"dataset:{hash}/pairs.tsv" })
+        {
+            Assert.True(Storage.DatasetReference.TryParse(good, out var parsed), good);
+            Assert.Equal(hash, parsed);
+        }
+        foreach (var bad in new[] { "pairs.tsv", $"dataset:{hash.ToUpperInvariant()}", $"dataset:{hash[1..]}", $"dataset:{hash}/a/b.tsv", $"dataset:{hash}/", null })
+            Assert.False(Storage.DatasetReference.TryParse(bad, out _), bad);
+        Assert.Equal("datasets/" + hash + "/part-00012", Storage.DatasetReference.PartPath(hash, 12));
+    }
 
     [Theory]
     [MemberData(nameof(BadSpecs))]

@@ -15,12 +15,16 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
 {
     readonly List<(Process Process, int SiloPort, ConcurrentQueue<string> Output)> silos = [];
     readonly string clusterId = $"azure-{Guid.NewGuid():N}"[..16];
+    // Each silo its own data directory, as on separate machines: nothing passes between them but Azure Storage.
+    readonly string dataDirectories = Directory.CreateTempSubdirectory("distributed-azure-silos-").FullName;
+
+    string DataDirectory(int siloPort) => Path.Combine(dataDirectories, $"{siloPort}");
 
     void StartSilo(int siloPort, int gatewayPort)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll"), "--storage", "azure", "--silo-port", $"{siloPort}",
-                     "--gateway-port", $"{gatewayPort}", "--cluster-id", clusterId })
+                     "--gateway-port", $"{gatewayPort}", "--cluster-id", clusterId, "--data-dir", DataDirectory(siloPort) })
             start.ArgumentList.Add(a);
         start.Environment["DISTRIBUTED_STORAGE_CONNECTION"] = azurite.ConnectionString;
         var process = Process.Start(start)!;
@@ -56,6 +60,21 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         var host = builder.Build();
         await host.StartAsync();
         return host;
+    }
+
+    [Fact]
+    public async Task A_wrong_key_or_endpoint_stops_the_silo_at_start_naming_the_setting()
+    {
+        var wrongKey = Regex.Replace(azurite.ConnectionString, "AccountKey=[^;]+", "AccountKey=" + Convert.ToBase64String(new byte[64]));
+        var wrongEndpoint = Regex.Replace(azurite.ConnectionString, @"TableEndpoint=http://127\.0\.0\.1:\d+", "TableEndpoint=http://127.0.0.1:9");
+        foreach (var (connection, expected) in new[] { (wrongKey, "/devstoreaccount1 refused the account name or key (403"), (wrongEndpoint, "http://127.0.0.1:9/devstoreaccount1 could not be reached: Connection refused") })
+        {
+            var (exit, _, error) = await Processes.RunAsync("Distributed.Silo.dll", ["--storage", "azure", "--storage-connection", connection, "--data-dir", DataDirectory(0)]);
+            Assert.Equal(2, exit);
+            Assert.Contains("error: silo.storageConnection (--storage-connection or DISTRIBUTED_STORAGE_CONNECTION): the Table endpoint http://127.0.0.1:", error);
+            Assert.Contains(expected, error);
+        }
+        Assert.Null(await Distributed.Silo.StorageCheck.ProblemAsync(azurite.ConnectionString, TimeSpan.FromSeconds(20)));
     }
 
     [Fact]
@@ -99,8 +118,11 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         await WaitUpAsync();
         using var host = await ClientAsync();
         var grains = host.Services.GetRequiredService<IClusterClient>();
+        // The data is the user's file, uploaded into Blob storage and then deleted: the joining silo never saw it.
+        var files = Directory.CreateTempSubdirectory("distributed-join-").FullName;
+        File.WriteAllText(Path.Combine(files, "pairs.tsv"), DatasetTests.Corpus("xyz", 800, 5));
         var (spec, errors) = SweepSpecReader.Read("""
-            data: { task: reverse, examples: 800, minLength: 3, maxLength: 6 }
+            data: { tsvPath: pairs.tsv }
             model: { embeddingSize: 8, hiddenSize: 16 }
             training: { batchSize: 16 }
             parallel: { workers: 2 }
@@ -109,8 +131,11 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             maxConcurrent: 2
             """, "join.yaml");
         Assert.Empty(errors);
+        var datasets = Distributed.Client.SpecDatasets.Prepare(spec!, files);
+        await datasets.UploadAsync(grains, TextWriter.Null);
+        Directory.Delete(files, recursive: true);
         var sweep = grains.GetGrain<ISweepGrain>("join");
-        await sweep.SubmitAsync(spec!);
+        await sweep.SubmitAsync(datasets.Spec);
         while ((await sweep.GetStatusAsync())!.Trials.All(t => t.State == TrialState.Queued)) await Task.Delay(100);
 
         StartSilo(basePort + 2, basePort + 1002);
@@ -119,6 +144,8 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         // Some trial started after the join put a worker on the new silo.
         var placements = silos.SelectMany(s => s.Output).Select(l => ReplicasLine().Match(l)).Where(m => m.Success).ToList();
         Assert.Contains(placements, m => m.Groups[2].Value.Contains($"127.0.0.1:{basePort + 2}:", StringComparison.Ordinal));
+        // ...and it trained on the file it fetched from Blob storage.
+        Assert.True(File.Exists(Path.Combine(DataDirectory(basePort + 2), "datasets", datasets.Files.Single().Hash + ".tsv")));
         await host.StopAsync();
     }
 
@@ -218,5 +245,6 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             await process.WaitForExitAsync();
             process.Dispose();
         }
+        Directory.Delete(dataDirectories, recursive: true);
     }
 }

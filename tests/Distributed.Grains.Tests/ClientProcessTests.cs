@@ -83,6 +83,18 @@ public class ClientProcessTests : IDisposable
         Assert.Contains("error: search.space.dropout[1]: must be in [0, 1)", bad.Error);
         Assert.Contains("error: repeats: must be 1..100", bad.Error);
 
+        // The files a spec names are read before anything connects: a missing one or a bad line is named.
+        await File.WriteAllTextAsync(Path.Combine(directory, "pairs.tsv"), "ab\tba\nabc no tab\n");
+        await File.WriteAllTextAsync(Path.Combine(directory, "data.yaml"), "data: { tsvPath: pairs.tsv }\nsearch: { space: { tsvPath: [pairs.tsv, gone.tsv] } }\n");
+        var data = await Run("submit", "data.yaml");
+        Assert.Equal(2, data.Exit);
+        Assert.Contains($"error: data.tsvPath: {Path.Combine(directory, "pairs.tsv")}:2:", data.Error);
+        Assert.Contains($"error: search.space.tsvPath: file not found: {Path.Combine(directory, "gone.tsv")}", data.Error);
+
+        var storage = await Run("list", "--storage-connection", "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=AAAA;TableEndpoint=http://127.0.0.1:9/a;BlobEndpoint=http://127.0.0.1:9/a");
+        Assert.Equal(2, storage.Exit);
+        Assert.Contains("error: --storage-connection (or DISTRIBUTED_STORAGE_CONNECTION): the Table endpoint http://127.0.0.1:9/a could not be reached", storage.Error);
+
         var missing = await Run("submit", "nowhere.yaml");
         Assert.Equal(2, missing.Exit);
         Assert.Contains("nowhere.yaml: no such file", missing.Error);

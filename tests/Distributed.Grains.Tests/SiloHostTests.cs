@@ -23,6 +23,10 @@ public class SiloHostTests
     [InlineData(new[] { "--gradient-port", "-2" }, "silo.gradientPort (--gradient-port): must be -1 (off), 0 (any free port) or a port")]
     [InlineData(new[] { "--colour", "blue" }, "unknown argument '--colour'")]
     [InlineData(new[] { "--data-dir" }, "--data-dir: needs a value")]
+    [InlineData(new[] { "--kubernetes", "yes" }, "--kubernetes: 'yes' must be true or false")]
+    [InlineData(new[] { "--kubernetes", "true" }, "silo.kubernetes (--kubernetes): needs --storage azure: pods share nothing but Azure Storage")]
+    [InlineData(new[] { "--kubernetes", "true", "--storage", "azure", "--storage-connection", "UseDevelopmentStorage=true" },
+        "silo.kubernetes (--kubernetes): this process is not in a Kubernetes pod with a service account token (KUBERNETES_SERVICE_HOST, /var/run/secrets/kubernetes.io/serviceaccount/token); the silo reads its cluster's pods through the API")]
     public void A_bad_setting_is_named(string[] args, string message)
     {
         var (options, errors) = SiloHostOptions.Read(args, NoEnvironment);

@@ -1,3 +1,5 @@
+using Distributed.Grains.Abstractions.Storage;
+
 namespace Distributed.Models.Data;
 
 /// <summary>
@@ -9,7 +11,10 @@ public sealed record DataOptions
 {
     /// <summary>Built-in task; ignored when <see cref="TsvPath"/> is set.</summary>
     [Id(0)] public BuiltInTaskKind Task { get; init; } = BuiltInTaskKind.Reverse;
-    /// <summary>The user's parallel data (UTF-8, source TAB target per line).</summary>
+    /// <summary>
+    /// The user's parallel data (UTF-8, source TAB target per line): a file, or <c>dataset:&lt;sha256&gt;</c> naming one
+    /// the client uploaded into the cluster's store (submit uploads the files a sweep names and writes these).
+    /// </summary>
     [Id(1)] public string? TsvPath { get; init; }
     /// <summary>Examples generated for a built-in task (before the split).</summary>
     [Id(2)] public int Examples { get; init; } = 6000;
@@ -29,6 +34,8 @@ public sealed record DataOptions
         var errors = new OptionErrors(prefix);
         errors.Check(Enum.IsDefined(Task), "task", "must be copy, reverse, sort, addition or dateNormalisation");
         errors.Check(TsvPath is null || TsvPath.Length > 0, "tsvPath", "must not be empty");
+        errors.Check(!DatasetReference.IsReference(TsvPath) || DatasetReference.TryParse(TsvPath, out _),
+            "tsvPath", $"'{TsvPath}' must be dataset: followed by the file's SHA-256 (64 lowercase hex digits) and optionally /name");
         errors.Check(TsvPath is not null || Examples is >= 1 and <= 10_000_000, "examples", "must be 1..10000000");
         errors.Check(MinLength is >= 1 and <= 1000, "minLength", "must be 1..1000");
         errors.Check(MaxLength >= MinLength && MaxLength <= 1000, "maxLength", "must be minLength..1000");

@@ -1,5 +1,6 @@
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Datasets;
 using Distributed.Grains.Storage;
 using Distributed.Grains.Sweeps;
 using Distributed.Grains.Training;
@@ -25,6 +26,7 @@ public static class TrainingSiloBuilderExtensions
         silo.Services.AddSingleton(options);
         silo.Services.AddSingleton<ReplicaHost>();
         silo.Services.AddSingleton<Predictor>();
+        silo.Services.AddSingleton<DatasetCache>();
         silo.Services.AddSingleton<GradientChannelListener>();
         silo.Services.AddHostedService(services => services.GetRequiredService<GradientChannelListener>());
         silo.Services.TryAddSingleton<IArtifactStore>(_ => new LocalArtifactStore(Path.Combine(root, "artifacts")));

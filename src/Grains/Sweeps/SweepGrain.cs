@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Datasets;
 using Distributed.Grains.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,7 @@ public sealed class SweepRecord
 /// </summary>
 public sealed partial class SweepGrain(
     [PersistentState("sweep", StorageNames.State)] IPersistentState<SweepRecord> record,
+    DatasetCache datasets,
     ILogger<SweepGrain> log) : Grain, ISweepGrain
 {
     static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
@@ -61,6 +63,9 @@ public sealed partial class SweepGrain(
         var problems = spec.Validate().Select(e => e["sweep.".Length..]).Concat(spec.BaseTrial.Validate("")).ToList();
         var (trials, expansion) = SweepPlan.Expand(spec);
         problems.AddRange(expansion);
+        if (problems.Count == 0)
+            problems.AddRange((await datasets.MissingAsync(trials.Select(t => t.Spec.Data.TsvPath)))
+                .Select(d => $"data.tsvPath: {d} is not in the cluster's artifact store; `distributed submit` uploads the files a spec names"));
         if (problems.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, problems));
 
         R.Spec = spec;

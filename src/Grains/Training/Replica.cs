@@ -35,7 +35,8 @@ public sealed class Replica : IDisposable
 
     public string Key { get; }
 
-    public Task<ReplicaReady> LoadAsync(WorkerAssignment work, byte[]? checkpoint, string silo, string? linkEndpoint) => thread.Run(() =>
+    /// <param name="data">The spec's data options with any dataset reference replaced by this silo's copy of the file.</param>
+    public Task<ReplicaReady> LoadAsync(WorkerAssignment work, DataOptions data, byte[]? checkpoint, string silo, string? linkEndpoint) => thread.Run(() =>
     {
         DropLink();
         trainer?.Dispose();
@@ -44,11 +45,11 @@ public sealed class Replica : IDisposable
         assembled = null;
         openStep = null;
         var spec = work.Spec;
-        data = host.Data(spec.Data);
+        this.data = host.Data(data);
         int world = spec.Parallel.Workers;
         trainer = checkpoint is null
-            ? new Trainer(spec.Model, spec.Training, data.Vocabularies, spec.Schedule.Seed, data.Train, work.Rank, world)
-            : Trainer.Load(new MemoryStream(checkpoint), data.Train, work.Rank, world);
+            ? new Trainer(spec.Model, spec.Training, this.data.Vocabularies, spec.Schedule.Seed, this.data.Train, work.Rank, world)
+            : Trainer.Load(new MemoryStream(checkpoint), this.data.Train, work.Rank, world);
         assignment = work;
         return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo, linkEndpoint);
     });

@@ -1,5 +1,6 @@
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Datasets;
 using Distributed.Grains.Hosting;
 using Orleans.Concurrency;
 using Orleans.Runtime;
@@ -12,7 +13,7 @@ namespace Distributed.Grains.Training;
 /// that lost its trial can never drive these replicas.
 /// </summary>
 [SpreadPlacement]
-public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSiloDetails silo, GradientChannelListener links) : Grain, IWorkerGrain
+public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSiloDetails silo, GradientChannelListener links, DatasetCache datasets) : Grain, IWorkerGrain
 {
     Replica? replica;
     long runId = -1;
@@ -26,9 +27,10 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         if (assignment.CheckpointPath is not null)
             checkpoint = await store.ReadAsync(assignment.CheckpointPath)
                 ?? throw new InvalidOperationException($"checkpoint {assignment.CheckpointPath} is missing from the artifact store");
+        var data = await datasets.LocaliseAsync(assignment.Spec.Data);
         runId = -1;
         replica ??= host.Open(this.GetPrimaryKeyString());
-        var ready = await replica.LoadAsync(assignment, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
+        var ready = await replica.LoadAsync(assignment, data, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
         runId = assignment.RunId;
         this.assignment = assignment;
         return ready;

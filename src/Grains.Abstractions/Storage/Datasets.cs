@@ -1,0 +1,63 @@
+using System.Text.RegularExpressions;
+
+namespace Distributed.Grains.Abstractions.Storage;
+
+/// <summary>A dataset stored in the cluster's artifact store: its SHA-256, its size and how many parts hold it.</summary>
+[GenerateSerializer, Immutable, Alias("DatasetInfo")]
+public sealed record DatasetInfo(
+    [property: Id(0)] string Hash,
+    [property: Id(1)] long Bytes,
+    [property: Id(2)] int Parts,
+    [property: Id(3)] DateTimeOffset StoredAt);
+
+/// <summary>
+/// Uploads a dataset into the artifact store, keyed by the SHA-256 of its content (64 lowercase hex digits). Parts
+/// come in order from 0; completing checks that they hash to the key, so a stored dataset is always whole and right.
+/// </summary>
+public interface IDatasetGrain : IGrainWithStringKey
+{
+    /// <summary>The stored dataset, or null when it is not (completely) stored.</summary>
+    Task<DatasetInfo?> GetAsync();
+    /// <summary>Part <paramref name="part"/>; part 0 starts the upload over.</summary>
+    Task PutPartAsync(int part, byte[] content);
+    /// <summary>Checks the parts against the key and the size, then makes the dataset visible to every silo.</summary>
+    Task<DatasetInfo> CompleteAsync(long bytes);
+}
+
+/// <summary>
+/// How a spec names a stored dataset in <c>data.tsvPath</c>: <c>dataset:&lt;sha256&gt;</c>, optionally followed by
+/// <c>/file-name</c> for people reading it. The client writes these when it uploads the files a spec names.
+/// </summary>
+public static partial class DatasetReference
+{
+    public const string Scheme = "dataset:";
+    /// <summary>Bytes in one uploaded part: well under Orleans' message limit, and one blob each.</summary>
+    public const int PartBytes = 4 << 20;
+
+    public static string Format(string hash, string? fileName) =>
+        string.IsNullOrEmpty(fileName) ? Scheme + hash : $"{Scheme}{hash}/{fileName}";
+
+    public static bool IsReference(string? tsvPath) => tsvPath is not null && tsvPath.StartsWith(Scheme, StringComparison.Ordinal);
+
+    /// <summary>The hash a reference names; false for a file path or a malformed reference.</summary>
+    public static bool TryParse(string? tsvPath, out string hash)
+    {
+        hash = "";
+        if (!IsReference(tsvPath)) return false;
+        var match = Shape().Match(tsvPath!);
+        if (!match.Success) return false;
+        hash = match.Groups[1].Value;
+        return true;
+    }
+
+    public static bool IsHash(string key) => HashShape().IsMatch(key);
+
+    public static string ManifestPath(string hash) => $"datasets/{hash}/manifest.json";
+    public static string PartPath(string hash, int part) => $"datasets/{hash}/part-{part:D5}";
+
+    [GeneratedRegex("^dataset:([0-9a-f]{64})(/[^/]+)?$")]
+    private static partial Regex Shape();
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex HashShape();
+}

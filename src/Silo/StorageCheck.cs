@@ -1,0 +1,66 @@
+using Azure;
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+
+namespace Distributed.Silo;
+
+/// <summary>
+/// Asks the Table and Blob endpoints of a connection string one cheap question each before anything starts, so a
+/// wrong key, account or endpoint is reported as the setting it is rather than as a failed membership table.
+/// </summary>
+public static class StorageCheck
+{
+    /// <summary>What is wrong with reaching storage through <paramref name="connection"/>, or null when both services answer.</summary>
+    public static async Task<string?> ProblemAsync(string connection, TimeSpan timeout)
+    {
+        using var cancellation = new CancellationTokenSource(timeout);
+        var retry = (RetryOptions r) => { r.MaxRetries = 2; r.Delay = TimeSpan.FromMilliseconds(200); r.NetworkTimeout = timeout; };
+        var tableOptions = new TableClientOptions();
+        retry(tableOptions.Retry);
+        var blobOptions = new BlobClientOptions();
+        retry(blobOptions.Retry);
+        TableServiceClient tables;
+        BlobServiceClient blobs;
+        try
+        {
+            tables = new TableServiceClient(connection, tableOptions);
+            blobs = new BlobServiceClient(connection, blobOptions);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            return "is not an Azure Storage connection string (AccountName=...;AccountKey=...;... or UseDevelopmentStorage=true)";
+        }
+        return await AskAsync("Table", tables.Uri, async c => { await foreach (var _ in tables.QueryAsync(maxPerPage: 1, cancellationToken: c).AsPages()) break; }, cancellation)
+            ?? await AskAsync("Blob", blobs.Uri, async c => { await foreach (var _ in blobs.GetBlobContainersAsync(cancellationToken: c).AsPages(pageSizeHint: 1)) break; }, cancellation);
+    }
+
+    static async Task<string?> AskAsync(string service, Uri endpoint, Func<CancellationToken, Task> ask, CancellationTokenSource cancellation)
+    {
+        try
+        {
+            await ask(cancellation.Token);
+            return null;
+        }
+        catch (RequestFailedException e) when (e.Status is 401 or 403)
+        {
+            return $"the {service} endpoint {endpoint} refused the account name or key ({Status(e)})";
+        }
+        catch (RequestFailedException e)
+        {
+            return $"the {service} endpoint {endpoint} answered {Status(e)}";
+        }
+        catch (Exception e) when (e is OperationCanceledException || cancellation.IsCancellationRequested)
+        {
+            return $"the {service} endpoint {endpoint} did not answer in time";
+        }
+        catch (Exception e)
+        {
+            // The retry policy wraps each attempt's failure; the last one says what happened.
+            var cause = e is AggregateException many ? many.InnerExceptions[^1].GetBaseException() : e.GetBaseException();
+            return $"the {service} endpoint {endpoint} could not be reached: {cause.Message}";
+        }
+    }
+
+    static string Status(RequestFailedException e) => string.IsNullOrEmpty(e.ErrorCode) ? $"{e.Status}" : $"{e.Status} {e.ErrorCode}";
+}
