@@ -26,8 +26,9 @@ for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/10002) 2>/dev/null && break; s
 export DISTRIBUTED_STORAGE=azure
 export DISTRIBUTED_STORAGE_CONNECTION='UseDevelopmentStorage=true'
 for i in $(seq 0 $((k - 1))); do
+  # Each silo its own data directory (its cached datasets), as on separate machines.
   dotnet src/Silo/bin/Release/net10.0/Distributed.Silo.dll --silo-port $((11111 + i)) --gateway-port $((30000 + i)) \
-    --health-port $((8080 + i)) > "$state/silo-$i.log" 2>&1 &
+    --health-port $((8080 + i)) --data-dir "$state/silo-$i" > "$state/silo-$i.log" 2>&1 &
   pids+=($!)
 done
 for i in $(seq 0 $((k - 1))); do

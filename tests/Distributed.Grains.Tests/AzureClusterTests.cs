@@ -199,7 +199,7 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
     /// Waits for the sweep, then checks every trial completed and recorded every step once: a resumed trial dropped
     /// what came after its checkpoint and ran it again, once.
     /// </summary>
-    static async Task<SweepStatus> AssertEveryTrialCompletesEveryStepOnceAsync(IClusterClient grains, ISweepGrain sweep, int steps)
+    async Task<SweepStatus> AssertEveryTrialCompletesEveryStepOnceAsync(IClusterClient grains, ISweepGrain sweep, int steps)
     {
         SweepStatus done;
         var end = DateTime.UtcNow.AddMinutes(4);
@@ -215,6 +215,11 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             var metrics = await grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
             Assert.Equal(Enumerable.Range(1, steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
         }
+        // The results are also a document in Blob storage, every trial with its whole history.
+        var store = new Distributed.Grains.Storage.BlobArtifactStore(new Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, "artifacts"));
+        using var results = System.Text.Json.JsonDocument.Parse((await store.ReadAsync(Distributed.Grains.Storage.ResultDocuments.SweepJsonPath(done.SweepId)))!);
+        Assert.All(results.RootElement.GetProperty("trials").EnumerateArray(), t => Assert.Equal(steps, t.GetProperty("history").GetProperty("steps").GetArrayLength()));
+        Assert.Equal(done.Trials.Count, results.RootElement.GetProperty("trials").GetArrayLength());
         return done;
     }
 

@@ -1,5 +1,8 @@
+using System.Text;
+using System.Text.Json;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Tests;
 
@@ -63,6 +66,20 @@ public class SweepTests(SharedClusterFixture fixture)
         Assert.Equal(["layers=1 bidirectional=false", "layers=1 bidirectional=true", "layers=2 bidirectional=false", "layers=2 bidirectional=true"],
             status.Trials.Select(t => string.Join(" ", t.Factors.Select(f => $"{f.Factor}={f.Value}"))));
         Assert.Equal(status.Trials.Select(t => $"grid/{t.Number}"), status.Trials.Select(t => t.TrialId));
+
+        // The results are documents in the artifact store as well, readable with storage tools alone.
+        using (var results = JsonDocument.Parse((await cluster.Store.ReadAsync(ResultDocuments.SweepJsonPath("grid")))!))
+        {
+            var trials = results.RootElement.GetProperty("trials");
+            Assert.Equal(4, trials.GetArrayLength());
+            Assert.All(trials.EnumerateArray(), t => Assert.Equal(60, t.GetProperty("history").GetProperty("steps").GetArrayLength()));
+        }
+        var csv = Encoding.UTF8.GetString((await cluster.Store.ReadAsync(ResultDocuments.SweepCsvPath("grid")))!);
+        Assert.Equal(5, csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        using var trial = JsonDocument.Parse((await cluster.Store.ReadAsync(ResultDocuments.TrialPath("grid/1")))!);
+        Assert.Equal("completed", trial.RootElement.GetProperty("status").GetProperty("state").GetString());
+        Assert.Equal(60, trial.RootElement.GetProperty("steps").GetArrayLength());
+        Assert.Equal(1, trial.RootElement.GetProperty("spec").GetProperty("model").GetProperty("layers").GetInt32());
     }
 
     [Fact]

@@ -1,8 +1,10 @@
 using System.Text.RegularExpressions;
+using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Datasets;
 using Distributed.Grains.Hosting;
+using Distributed.Grains.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Distributed.Grains.Sweeps;
@@ -31,6 +33,7 @@ public sealed class SweepRecord
 public sealed partial class SweepGrain(
     [PersistentState("sweep", StorageNames.State)] IPersistentState<SweepRecord> record,
     DatasetCache datasets,
+    IArtifactStore store,
     ILogger<SweepGrain> log) : Grain, ISweepGrain
 {
     static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
@@ -263,6 +266,7 @@ public sealed partial class SweepGrain(
         timer?.Dispose();
         timer = null;
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).FinishedAsync(SweepId);
+        await ResultDocuments.WriteSweepAsync(store, GrainFactory, Status(), log);
         log.LogInformation("Sweep {Sweep} {State}", SweepId, state);
     }
 

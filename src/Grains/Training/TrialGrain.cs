@@ -1,6 +1,8 @@
+using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Hosting;
+using Distributed.Grains.Storage;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
@@ -37,6 +39,7 @@ public sealed class TrialRecord
 public sealed class TrialGrain(
     [PersistentState("trial", StorageNames.State)] IPersistentState<TrialRecord> record,
     Predictor predictor,
+    IArtifactStore store,
     ILogger<TrialGrain> log) : Grain, ITrialGrain
 {
     static readonly TimeSpan WatchEvery = TimeSpan.FromSeconds(2);
@@ -224,6 +227,7 @@ public sealed class TrialGrain(
         await record.WriteStateAsync();
         watchdog?.Dispose();
         watchdog = null;
+        await ResultDocuments.WriteTrialAsync(store, Status(), R.Spec!, new TrialMetrics(R.Steps, R.Evaluations), log);
     }
 
     TrialStatus Status() => new()
