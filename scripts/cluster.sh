@@ -14,13 +14,24 @@ if ! [[ "$k" =~ ^[1-9][0-9]?$ ]]; then echo "error: K must be 1..99, not '$k'" >
 dotnet build -c Release src/Silo/Distributed.Silo.csproj >/dev/null
 
 state=$(mktemp -d)
-pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+azurite=""
+silos=()
+# Silos first, while storage still answers (a silo leaving writes its membership row and drains its workers);
+# one still running after 40 s is killed. Then Azurite.
+stop() {
+  trap - EXIT INT TERM
+  kill -TERM "${silos[@]}" 2>/dev/null || true
+  for _ in $(seq 200); do kill -0 "${silos[@]}" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "${silos[@]}" 2>/dev/null || true
+  [ -z "$azurite" ] || kill -TERM "$azurite" 2>/dev/null || true
+  wait 2>/dev/null || true
+  exit 0
+}
 trap stop EXIT INT TERM
 
 node tools/azurite/node_modules/azurite/dist/src/azurite.js --silent --location "$state/azurite" \
   --disableTelemetry --skipApiVersionCheck --loose &
-pids+=($!)
+azurite=$!
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/10002) 2>/dev/null && break; sleep 0.2; done
 
 export DISTRIBUTED_STORAGE=azure
@@ -29,7 +40,7 @@ for i in $(seq 0 $((k - 1))); do
   # Each silo its own data directory (its cached datasets), as on separate machines.
   dotnet src/Silo/bin/Release/net10.0/Distributed.Silo.dll --silo-port $((11111 + i)) --gateway-port $((30000 + i)) \
     --health-port $((8080 + i)) --data-dir "$state/silo-$i" > "$state/silo-$i.log" 2>&1 &
-  pids+=($!)
+  silos+=($!)
 done
 for i in $(seq 0 $((k - 1))); do
   for _ in $(seq 150); do grep -q "silo up" "$state/silo-$i.log" 2>/dev/null && break; sleep 0.2; done
