@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
@@ -143,6 +142,6 @@ public sealed class SpecDatasets
     static string HashOf(string path)
     {
         using var file = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(file));
+        return DatasetReference.HashOf(file);
     }
 }

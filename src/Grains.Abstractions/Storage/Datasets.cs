@@ -52,6 +52,13 @@ public static partial class DatasetReference
 
     public static bool IsHash(string key) => HashShape().IsMatch(key);
 
+    /// <summary>The key a dataset is stored under: the SHA-256 of its bytes in lowercase hex.</summary>
+    public static string HashOf(Stream content) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
+
+    /// <inheritdoc cref="HashOf"/>
+    public static async Task<string> HashOfAsync(Stream content) =>
+        Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(content));
+
     public static string ManifestPath(string hash) => $"datasets/{hash}/manifest.json";
     public static string PartPath(string hash, int part) => $"datasets/{hash}/part-{part:D5}";
 

@@ -85,6 +85,6 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
     static async Task<string> HashOfFileAsync(string path)
     {
         await using var file = File.OpenRead(path);
-        return Convert.ToHexStringLower(await SHA256.HashDataAsync(file));
+        return await DatasetReference.HashOfAsync(file);
     }
 }
