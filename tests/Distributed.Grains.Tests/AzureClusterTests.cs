@@ -155,7 +155,6 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
         for (int i = 0; i < 3; i++) StartSilo(basePort + i, basePort + 1000 + i);
         await WaitUpAsync();
-        var deadline = DateTime.UtcNow.AddSeconds(90);
         using var host = await ClientAsync();
         var grains = host.Services.GetRequiredService<IClusterClient>();
 
@@ -173,26 +172,73 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         await sweep.SubmitAsync(spec!);
 
         // Kill -9 a silo that holds a worker of a running trial, once that trial has a checkpoint.
-        (Process Process, int SiloPort, ConcurrentQueue<string> Output) victim = default;
-        while (victim.Process is null)
-        {
-            Assert.True(DateTime.UtcNow < deadline.AddSeconds(120), "no trial spread over the silos in time");
-            var status = (await sweep.GetStatusAsync())!;
-            foreach (var t in status.Trials.Where(t => t.State == TrialState.Running && t.Step >= 60))
-            {
-                var line = silos.SelectMany(s => s.Output).Select(l => ReplicasLine().Match(l)).FirstOrDefault(m => m.Success && m.Groups[1].Value == t.TrialId);
-                if (line is null) continue;
-                var chosen = silos.Skip(1).FirstOrDefault(s => line.Groups[2].Value.Contains($"127.0.0.1:{s.SiloPort}:", StringComparison.Ordinal));
-                if (chosen.Process is not null) victim = chosen;
-            }
-            await Task.Delay(100);
-        }
-        victim.Process.Kill(entireProcessTree: true);
+        var (victim, _) = await ChooseASiloUnderATrialAsync(sweep, t => t.Step >= 60);
+        victim.Kill(entireProcessTree: true);
 
         var done = await AssertEveryTrialCompletesEveryStepOnceAsync(grains, sweep, 400);
         Assert.Equal(4, done.Trials.Count);
         Assert.Contains(done.Trials, t => t.Reason?.StartsWith("resumed from step", StringComparison.Ordinal) == true);
         await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task SIGTERM_drains_a_silo_process_so_its_trial_resumes_where_it_stood()
+    {
+        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
+        for (int i = 0; i < 3; i++) StartSilo(basePort + i, basePort + 1000 + i);
+        await WaitUpAsync();
+        using var host = await ClientAsync();
+        var grains = host.Services.GetRequiredService<IClusterClient>();
+        // No periodic checkpoint before the end: without draining, the trial would start again from step 0.
+        var (spec, errors) = SweepSpecReader.Read("""
+            data: { task: reverse, examples: 1500, minLength: 4, maxLength: 8 }
+            model: { embeddingSize: 16, hiddenSize: 32 }
+            training: { batchSize: 16, learningRate: 0.003 }
+            parallel: { workers: 2, exchangeTimeout: 10s, loadTimeout: 20s }
+            schedule: { steps: 600, evaluateEvery: 200, evaluationExamples: 50, checkpointEvery: 100000 }
+            search: { space: { layers: [1, 2] } }
+            maxConcurrent: 2
+            """, "drain.yaml");
+        Assert.Empty(errors);
+        var sweep = grains.GetGrain<ISweepGrain>("drain");
+        await sweep.SubmitAsync(spec!);
+
+        // What Kubernetes does to a pod it scales in: SIGTERM, then up to terminationGracePeriodSeconds to leave.
+        var (victim, trial) = await ChooseASiloUnderATrialAsync(sweep, t => t.Step >= 100);
+        using (var signal = Process.Start("kill", ["-TERM", $"{victim.Id}"])) await signal.WaitForExitAsync();
+        var exited = victim.WaitForExitAsync();
+        Assert.True(await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(60))) == exited, "the silo did not leave within 60 s of SIGTERM");
+        Assert.Equal(0, victim.ExitCode);
+
+        var done = await AssertEveryTrialCompletesEveryStepOnceAsync(grains, sweep, 600);
+        var reason = done.Trials.Single(t => t.TrialId == trial.TrialId).Reason ?? "";
+        var resumed = Regex.Match(reason, "resumed from step ([0-9]+)");
+        Assert.True(resumed.Success, $"trial {trial.TrialId}: '{reason}'");
+        Assert.True(long.Parse(resumed.Groups[1].Value) >= trial.Step,
+            $"resumed from step {resumed.Groups[1].Value}, but the trial was at step {trial.Step} when its silo was signalled");
+        await host.StopAsync();
+    }
+
+    /// <summary>
+    /// A silo process, not the first, that holds a worker of a running trial once <paramref name="ready"/> holds for
+    /// that trial (its placement is read from the silos' logs); the trial's status as it was then.
+    /// </summary>
+    async Task<(Process Silo, SweepTrial Trial)> ChooseASiloUnderATrialAsync(ISweepGrain sweep, Func<SweepTrial, bool> ready)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(210);
+        while (true)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no trial spread over the silos in time");
+            var status = (await sweep.GetStatusAsync())!;
+            foreach (var t in status.Trials.Where(t => t.State == TrialState.Running && ready(t)))
+            {
+                var line = silos.SelectMany(s => s.Output).Select(l => ReplicasLine().Match(l)).FirstOrDefault(m => m.Success && m.Groups[1].Value == t.TrialId);
+                if (line is null) continue;
+                var chosen = silos.Skip(1).FirstOrDefault(s => line.Groups[2].Value.Contains($"127.0.0.1:{s.SiloPort}:", StringComparison.Ordinal));
+                if (chosen.Process is not null) return (chosen.Process, t);
+            }
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>
