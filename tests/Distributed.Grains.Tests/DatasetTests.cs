@@ -153,6 +153,14 @@ public sealed class DatasetTests(SharedClusterFixture fixture) : IDisposable
         Assert.Equal([$"data.tsvPath: file not found: {Path.Combine(directory, "absent.tsv")} (relative paths are read from the spec file's directory)",
             $"search.space.tsvPath: file not found: {Path.Combine(directory, "other.tsv")} (relative paths are read from the spec file's directory)"], missing.Problems);
 
+        // A search value that sets several data options at once has its tsvPath read and rewritten too.
+        var maps = Assert.Throws<SpecException>(() => SpecDatasets.Prepare(Read("search: { space: { data: [{ tsvPath: ok.tsv, seed: 2 }, { tsvPath: gone.tsv }] } }"), directory));
+        Assert.StartsWith($"search.space.data: file not found: {Path.Combine(directory, "gone.tsv")}", Assert.Single(maps.Problems));
+        var rewritten = SpecDatasets.Prepare(Read("search: { space: { data: [{ tsvPath: ok.tsv, seed: 2 }] } }"), directory);
+        var value = System.Text.Json.Nodes.JsonNode.Parse(rewritten.Spec.Search.Space.Single().Values.Single())!;
+        Assert.Equal(rewritten.Files.Single().Reference, (string?)value["tsvPath"]);
+        Assert.Equal("2", value["seed"]!.ToString());
+
         var bad = Write("bad.tsv", "a\tb\nno tab here\nc\td\n");
         var line = Assert.Throws<SpecException>(() => SpecDatasets.Prepare(Read("data: { tsvPath: bad.tsv }"), directory));
         Assert.StartsWith($"data.tsvPath: {bad}:2:", Assert.Single(line.Problems));
