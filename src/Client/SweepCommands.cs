@@ -152,11 +152,7 @@ public static class SweepCommands
                     return 0;
                 }
                 default:
-                    var histories = new Dictionary<int, TrialMetrics>();
-                    if (format == "json")
-                        foreach (var t in status.Trials.Where(t => t.StartedAt is not null))
-                            histories[t.Number] = await connection.Grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
-                    var text = format == "csv" ? SweepReport.Csv(status) : SweepReport.ToJson(status, histories);
+                    var text = format == "csv" ? SweepReport.Csv(status) : SweepReport.ToJson(status, await SweepReport.HistoriesAsync(status, connection.Grains));
                     try
                     {
                         await File.WriteAllTextAsync(outFile!, text);

@@ -137,8 +137,8 @@ public sealed record SiloHostOptions
         errors.Check(Storage is "local" or "azure", "storage (--storage)", $"'{Storage}' must be local or azure");
         errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection), StorageConnectionField,
             "is required with --storage azure");
-        errors.Check(Storage != "azure" || string.IsNullOrWhiteSpace(StorageConnection) || ParsesAsConnection(StorageConnection),
-            StorageConnectionField, "is not an Azure Storage connection string (AccountName=...;AccountKey=...;... or UseDevelopmentStorage=true)");
+        errors.Check(Storage != "azure" || string.IsNullOrWhiteSpace(StorageConnection) || StorageCheck.Parses(StorageConnection),
+            StorageConnectionField, StorageCheck.NotAConnectionString);
         errors.Check(System.Net.IPAddress.TryParse(AdvertisedAddress, out _), "advertisedAddress (--address)", $"'{AdvertisedAddress}' is not an IP address");
         errors.Check(!Kubernetes || Storage == "azure", "kubernetes (--kubernetes)", "needs --storage azure: pods share nothing but Azure Storage");
         errors.Add(Training.Validate("silo").Select(e => e
@@ -146,19 +146,6 @@ public sealed record SiloHostOptions
             .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)
             .Replace("silo.gradientChannelPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)));
         return errors.List;
-    }
-
-    static bool ParsesAsConnection(string connection)
-    {
-        try
-        {
-            _ = new Azure.Storage.Blobs.BlobServiceClient(connection);
-            return true;
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
-        {
-            return false;
-        }
     }
 
     public TrainingSiloOptions Training => new()

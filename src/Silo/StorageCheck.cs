@@ -11,6 +11,23 @@ namespace Distributed.Silo;
 /// </summary>
 public static class StorageCheck
 {
+    public const string NotAConnectionString = "is not an Azure Storage connection string (AccountName=...;AccountKey=...;... or UseDevelopmentStorage=true)";
+
+    /// <summary>True when the Azure SDK accepts <paramref name="connection"/> as a connection string (nothing is called).</summary>
+    public static bool Parses(string connection)
+    {
+        try
+        {
+            _ = new BlobServiceClient(connection);
+            _ = new TableServiceClient(connection);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>What is wrong with reaching storage through <paramref name="connection"/>, or null when both services answer.</summary>
     public static async Task<string?> ProblemAsync(string connection, TimeSpan timeout)
     {
@@ -20,17 +37,9 @@ public static class StorageCheck
         retry(tableOptions.Retry);
         var blobOptions = new BlobClientOptions();
         retry(blobOptions.Retry);
-        TableServiceClient tables;
-        BlobServiceClient blobs;
-        try
-        {
-            tables = new TableServiceClient(connection, tableOptions);
-            blobs = new BlobServiceClient(connection, blobOptions);
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
-        {
-            return "is not an Azure Storage connection string (AccountName=...;AccountKey=...;... or UseDevelopmentStorage=true)";
-        }
+        if (!Parses(connection)) return NotAConnectionString;
+        var tables = new TableServiceClient(connection, tableOptions);
+        var blobs = new BlobServiceClient(connection, blobOptions);
         return await AskAsync("Table", tables.Uri, async c => { await foreach (var _ in tables.QueryAsync(maxPerPage: 1, cancellationToken: c).AsPages()) break; }, cancellation)
             ?? await AskAsync("Blob", blobs.Uri, async c => { await foreach (var _ in blobs.GetBlobContainersAsync(cancellationToken: c).AsPages(pageSizeHint: 1)) break; }, cancellation);
     }

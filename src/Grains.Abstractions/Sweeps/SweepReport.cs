@@ -74,6 +74,15 @@ public static class SweepReport
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>Every started trial's metric history, by trial number: what <see cref="ToJson"/> adds to each trial.</summary>
+    public static async Task<IReadOnlyDictionary<int, TrialMetrics>> HistoriesAsync(SweepStatus sweep, IGrainFactory grains)
+    {
+        var histories = new Dictionary<int, TrialMetrics>();
+        foreach (var t in sweep.Trials.Where(t => t.StartedAt is not null))
+            histories[t.Number] = await grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
+        return histories;
+    }
+
     /// <summary>The sweep as JSON; with <paramref name="histories"/> (trial number to metrics) every trial carries its metric history.</summary>
     public static string ToJson(SweepStatus sweep, IReadOnlyDictionary<int, TrialMetrics>? histories = null) => JsonSerializer.Serialize(new
     {

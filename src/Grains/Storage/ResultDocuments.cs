@@ -25,9 +25,7 @@ public static class ResultDocuments
     public static Task WriteSweepAsync(IArtifactStore store, IGrainFactory grains, SweepStatus status, ILogger log) =>
         BestEffortAsync(log, status.SweepId, async () =>
         {
-            var histories = new Dictionary<int, TrialMetrics>();
-            foreach (var t in status.Trials.Where(t => t.StartedAt is not null))
-                histories[t.Number] = await grains.GetGrain<ITrialGrain>(t.TrialId).GetMetricsAsync(-1);
+            var histories = await SweepReport.HistoriesAsync(status, grains);
             await store.WriteAsync(SweepJsonPath(status.SweepId), Encoding.UTF8.GetBytes(SweepReport.ToJson(status, histories)));
             await store.WriteAsync(SweepCsvPath(status.SweepId), Encoding.UTF8.GetBytes(SweepReport.Csv(status)));
         });
