@@ -15,6 +15,8 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
 {
     readonly List<(Process Process, int SiloPort, ConcurrentQueue<string> Output)> silos = [];
     readonly string clusterId = $"azure-{Guid.NewGuid():N}"[..16];
+    int basePort;
+    IHost? client;
     // Each silo its own data directory, as on separate machines: nothing passes between them but Azure Storage.
     readonly string dataDirectories = Directory.CreateTempSubdirectory("distributed-azure-silos-").FullName;
 
@@ -62,6 +64,26 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         return host;
     }
 
+    /// <summary>
+    /// <paramref name="count"/> silo processes on ports from <see cref="basePort"/> (silo) and basePort + 1000
+    /// (gateway), and a client that finds them through membership (stopped with the test).
+    /// </summary>
+    async Task<IClusterClient> StartClusterAsync(int count)
+    {
+        basePort = 11500 + Random.Shared.Next(0, 200) * 3;
+        for (int i = 0; i < count; i++) StartSilo(basePort + i, basePort + 1000 + i);
+        await WaitUpAsync();
+        client = await ClientAsync();
+        return client.Services.GetRequiredService<IClusterClient>();
+    }
+
+    static SweepSpec Spec(string yaml, string file)
+    {
+        var (spec, errors) = SweepSpecReader.Read(yaml, file);
+        Assert.Empty(errors);
+        return spec!;
+    }
+
     [Fact]
     public async Task A_wrong_key_or_endpoint_stops_the_silo_at_start_naming_the_setting()
     {
@@ -80,12 +102,8 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
     [Fact]
     public async Task A_sweep_survives_a_restart_of_the_storage_emulator()
     {
-        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
-        for (int i = 0; i < 2; i++) StartSilo(basePort + i, basePort + 1000 + i);
-        await WaitUpAsync();
-        using var host = await ClientAsync();
-        var grains = host.Services.GetRequiredService<IClusterClient>();
-        var (spec, errors) = SweepSpecReader.Read("""
+        var grains = await StartClusterAsync(2);
+        var spec = Spec("""
             data: { task: reverse, examples: 800, minLength: 3, maxLength: 6 }
             model: { embeddingSize: 8, hiddenSize: 16 }
             training: { batchSize: 16 }
@@ -94,9 +112,8 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             search: { space: { layers: [1, 2, 3] } }
             maxConcurrent: 2
             """, "storage.yaml");
-        Assert.Empty(errors);
         var sweep = grains.GetGrain<ISweepGrain>("storage-restart");
-        await sweep.SubmitAsync(spec!);
+        await sweep.SubmitAsync(spec);
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while ((await StatusAsync(sweep)).Trials.All(t => t.Step < 60))
         {
@@ -107,21 +124,16 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         await azurite.RestartAsync(TimeSpan.FromSeconds(3));
 
         await AssertEveryTrialCompletesEveryStepOnceAsync(grains, sweep, 600);
-        await host.StopAsync();
     }
 
     [Fact]
     public async Task A_silo_that_joins_mid_sweep_gets_workers_of_new_trials()
     {
-        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
-        for (int i = 0; i < 2; i++) StartSilo(basePort + i, basePort + 1000 + i);
-        await WaitUpAsync();
-        using var host = await ClientAsync();
-        var grains = host.Services.GetRequiredService<IClusterClient>();
+        var grains = await StartClusterAsync(2);
         // The data is the user's file, uploaded into Blob storage and then deleted: the joining silo never saw it.
         var files = Directory.CreateTempSubdirectory("distributed-join-").FullName;
         File.WriteAllText(Path.Combine(files, "pairs.tsv"), DatasetTests.Corpus("xyz", 800, 5));
-        var (spec, errors) = SweepSpecReader.Read("""
+        var spec = Spec("""
             data: { tsvPath: pairs.tsv }
             model: { embeddingSize: 8, hiddenSize: 16 }
             training: { batchSize: 16 }
@@ -130,8 +142,7 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             search: { space: { learningRate: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008] } }
             maxConcurrent: 2
             """, "join.yaml");
-        Assert.Empty(errors);
-        var datasets = Distributed.Client.SpecDatasets.Prepare(spec!, files);
+        var datasets = Distributed.Client.SpecDatasets.Prepare(spec, files);
         await datasets.UploadAsync(grains, TextWriter.Null);
         Directory.Delete(files, recursive: true);
         var sweep = grains.GetGrain<ISweepGrain>("join");
@@ -146,19 +157,14 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         Assert.Contains(placements, m => m.Groups[2].Value.Contains($"127.0.0.1:{basePort + 2}:", StringComparison.Ordinal));
         // ...and it trained on the file it fetched from Blob storage.
         Assert.True(File.Exists(Path.Combine(DataDirectory(basePort + 2), "datasets", datasets.Files.Single().Hash + ".tsv")));
-        await host.StopAsync();
     }
 
     [Fact]
     public async Task A_sweep_across_three_silo_processes_survives_kill_9_of_one()
     {
-        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
-        for (int i = 0; i < 3; i++) StartSilo(basePort + i, basePort + 1000 + i);
-        await WaitUpAsync();
-        using var host = await ClientAsync();
-        var grains = host.Services.GetRequiredService<IClusterClient>();
+        var grains = await StartClusterAsync(3);
 
-        var (spec, errors) = SweepSpecReader.Read("""
+        var spec = Spec("""
             data: { task: reverse, examples: 1500, minLength: 4, maxLength: 8 }
             model: { embeddingSize: 16, hiddenSize: 32 }
             training: { batchSize: 16, learningRate: 0.003 }
@@ -167,9 +173,8 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             search: { space: { layers: [1, 2], bidirectional: [false, true] } }
             maxConcurrent: 2
             """, "azure.yaml");
-        Assert.Empty(errors);
         var sweep = grains.GetGrain<ISweepGrain>("across");
-        await sweep.SubmitAsync(spec!);
+        await sweep.SubmitAsync(spec);
 
         // Kill -9 a silo that holds a worker of a running trial, once that trial has a checkpoint.
         var (victim, _) = await ChooseASiloUnderATrialAsync(sweep, t => t.Step >= 60);
@@ -178,19 +183,14 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         var done = await AssertEveryTrialCompletesEveryStepOnceAsync(grains, sweep, 400);
         Assert.Equal(4, done.Trials.Count);
         Assert.Contains(done.Trials, t => t.Reason?.StartsWith("resumed from step", StringComparison.Ordinal) == true);
-        await host.StopAsync();
     }
 
     [Fact]
     public async Task SIGTERM_drains_a_silo_process_so_its_trial_resumes_where_it_stood()
     {
-        int basePort = 11500 + Random.Shared.Next(0, 200) * 3;
-        for (int i = 0; i < 3; i++) StartSilo(basePort + i, basePort + 1000 + i);
-        await WaitUpAsync();
-        using var host = await ClientAsync();
-        var grains = host.Services.GetRequiredService<IClusterClient>();
+        var grains = await StartClusterAsync(3);
         // No periodic checkpoint before the end: without draining, the trial would start again from step 0.
-        var (spec, errors) = SweepSpecReader.Read("""
+        var spec = Spec("""
             data: { task: reverse, examples: 1500, minLength: 4, maxLength: 8 }
             model: { embeddingSize: 16, hiddenSize: 32 }
             training: { batchSize: 16, learningRate: 0.003 }
@@ -199,9 +199,8 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
             search: { space: { layers: [1, 2] } }
             maxConcurrent: 2
             """, "drain.yaml");
-        Assert.Empty(errors);
         var sweep = grains.GetGrain<ISweepGrain>("drain");
-        await sweep.SubmitAsync(spec!);
+        await sweep.SubmitAsync(spec);
 
         // What Kubernetes does to a pod it scales in: SIGTERM, then up to terminationGracePeriodSeconds to leave.
         var (victim, trial) = await ChooseASiloUnderATrialAsync(sweep, t => t.Step >= 100);
@@ -216,7 +215,6 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         Assert.True(resumed.Success, $"trial {trial.TrialId}: '{reason}'");
         Assert.True(long.Parse(resumed.Groups[1].Value) >= trial.Step,
             $"resumed from step {resumed.Groups[1].Value}, but the trial was at step {trial.Step} when its silo was signalled");
-        await host.StopAsync();
     }
 
     /// <summary>
@@ -290,6 +288,11 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
     // xunit 2 disposes test classes through IDisposable or IAsyncLifetime only: the silo processes must not outlive the test.
     public async Task DisposeAsync()
     {
+        if (client is not null)
+        {
+            await client.StopAsync();
+            client.Dispose();
+        }
         foreach (var (process, _, _) in silos)
         {
             if (!process.HasExited) process.Kill(entireProcessTree: true);
