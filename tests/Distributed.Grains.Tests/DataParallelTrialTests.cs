@@ -219,9 +219,11 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     [Fact]
     public async Task A_worker_that_never_answers_fails_the_trial_with_the_timeout_named()
     {
-        var spec = Specs.Tiny(workers: 2, steps: 200) with
+        var spec = Specs.Tiny(workers: 2) with
         {
             Parallel = Specs.Tiny(2).Parallel with { ExchangeTimeout = TimeSpan.FromSeconds(1), LoadTimeout = TimeSpan.FromSeconds(1), MaxRecoveries = 0 },
+            // No evaluation or checkpoint in range: the next call the hung worker gets is always a step's exchange.
+            Schedule = Specs.Tiny().Schedule with { Steps = 100_000, EvaluateEvery = 100_000, CheckpointEvery = 100_000 },
         };
         await cluster.Trial("hang").StartAsync(spec);
         await cluster.WaitAsync("hang", s => s.Step >= 3, TimeSpan.FromSeconds(60));
