@@ -200,7 +200,8 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     [Fact]
     public async Task A_stalled_worker_times_out_and_the_trial_resumes_from_its_checkpoint()
     {
-        var spec = Specs.Tiny(workers: 2, steps: 60) with
+        // Long enough that the stall always lands mid-run; worker 1 never evaluates or checkpoints, so it stalls an exchange.
+        var spec = Specs.Tiny(workers: 2, steps: 300) with
         {
             Parallel = Specs.Tiny(2).Parallel with { ExchangeTimeout = TimeSpan.FromSeconds(1), MaxRecoveries = 3 },
         };
@@ -213,7 +214,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.Equal(TrialState.Completed, status.State);
         Assert.True(status.Recoveries >= 1);
         var metrics = await cluster.Trial("stall").GetMetricsAsync(-1);
-        Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
     }
 
     [Fact]
