@@ -21,6 +21,8 @@ public sealed class TrainingCluster : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    public const int SegmentSteps = 10;
+
     public InProcessTestCluster Cluster { get; }
     public IClusterClient Client => Cluster.Client;
 
@@ -28,7 +30,8 @@ public sealed class TrainingCluster : IAsyncDisposable
     {
         var directory = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"distributed-tests-{Guid.NewGuid():N}");
         var builder = new InProcessTestClusterBuilder(silos);
-        builder.ConfigureSilo((_, silo) => silo.AddDistributedTraining(new TrainingSiloOptions { DataDirectory = directory }));
+        // Segments of 10 steps: every checkpoint of the tiny specs seals one, so every test also runs over sealed metrics.
+        builder.ConfigureSilo((_, silo) => silo.AddDistributedTraining(new TrainingSiloOptions { DataDirectory = directory, MetricSegmentSteps = SegmentSteps }));
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new TrainingCluster(cluster, directory);

@@ -18,12 +18,15 @@ public sealed record TrainingSiloOptions
     public int TorchThreadsPerReplica { get; init; } = 1;
     /// <summary>TCP port for direct gradient links from coordinators in other silos: 0 picks a free one, -1 turns them off.</summary>
     public int GradientChannelPort { get; init; }
+    /// <summary>Steps of a trial's metrics per sealed segment in the artifact store; the record keeps only the newer ones.</summary>
+    public int MetricSegmentSteps { get; init; } = 1000;
 
     public IReadOnlyList<string> Validate(string prefix = "silo")
     {
         var errors = new OptionErrors(prefix);
         errors.Check(!string.IsNullOrWhiteSpace(DataDirectory), "dataDirectory", "must be a directory path");
         errors.Check(TorchThreadsPerReplica is >= 1 and <= 256, "torchThreadsPerReplica", "must be 1..256");
+        errors.Check(MetricSegmentSteps is >= 1 and <= 1_000_000, "metricSegmentSteps", "must be 1..1000000");
         errors.Check(GradientChannelPort is >= -1 and <= 65535, "gradientChannelPort", "must be -1 (off), 0 (any free port) or a port");
         return errors.List;
     }

@@ -18,9 +18,13 @@ public static class ResultDocuments
     public static string SweepJsonPath(string sweepId) => $"sweeps/{sweepId}/results.json";
     public static string SweepCsvPath(string sweepId) => $"sweeps/{sweepId}/results.csv";
 
-    public static Task WriteTrialAsync(IArtifactStore store, TrialStatus status, TrialSpec spec, TrialMetrics metrics, ILogger log) =>
-        BestEffortAsync(log, status.TrialId, () => store.WriteAsync(TrialPath(status.TrialId),
-            JsonSerializer.SerializeToUtf8Bytes(new { Status = status, Spec = spec, metrics.Steps, metrics.Evaluations }, SweepReport.Json)));
+    public static Task WriteTrialAsync(IArtifactStore store, TrialStatus status, TrialSpec spec, Func<Task<TrialMetrics>> metrics, ILogger log) =>
+        BestEffortAsync(log, status.TrialId, async () =>
+        {
+            var history = await metrics();
+            await store.WriteAsync(TrialPath(status.TrialId),
+                JsonSerializer.SerializeToUtf8Bytes(new { Status = status, Spec = spec, history.Steps, history.Evaluations }, SweepReport.Json));
+        });
 
     public static Task WriteSweepAsync(IArtifactStore store, IGrainFactory grains, SweepStatus status, ILogger log) =>
         BestEffortAsync(log, status.SweepId, async () =>

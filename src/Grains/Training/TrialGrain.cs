@@ -8,7 +8,7 @@ using Orleans.Runtime;
 
 namespace Distributed.Grains.Training;
 
-/// <summary>A trial's durable record: what it is, where it is, and every metric it produced.</summary>
+/// <summary>A trial's durable record: what it is, where it is, and every metric it produced (older steps in segments).</summary>
 [GenerateSerializer, Alias("TrialRecord")]
 public sealed class TrialRecord
 {
@@ -29,6 +29,8 @@ public sealed class TrialRecord
     [Id(12)] public long? PauseAt { get; set; }
     /// <summary>Recoveries since the last new checkpoint: a trial that keeps making progress is never given up on.</summary>
     [Id(13)] public int RecoveriesWithoutProgress { get; set; }
+    /// <summary>Steps sealed in the artifact store, oldest first; <see cref="Steps"/> holds the ones after them.</summary>
+    [Id(14)] public List<MetricSegment> Segments { get; set; } = [];
 }
 
 /// <summary>
@@ -40,6 +42,7 @@ public sealed class TrialGrain(
     [PersistentState("trial", StorageNames.State)] IPersistentState<TrialRecord> record,
     Predictor predictor,
     IArtifactStore store,
+    TrainingSiloOptions options,
     ILogger<TrialGrain> log) : Grain, ITrialGrain
 {
     static readonly TimeSpan WatchEvery = TimeSpan.FromSeconds(2);
@@ -99,9 +102,9 @@ public sealed class TrialGrain(
 
     public Task<TrialSpec?> GetSpecAsync() => Task.FromResult(R.Spec);
 
-    public Task<TrialMetrics> GetMetricsAsync(long afterStep) => Task.FromResult(new TrialMetrics(
-        R.Steps.Where(s => s.Step > afterStep).ToList(),
-        R.Evaluations.Where(e => e.Step > afterStep).ToList()));
+    public async Task<TrialMetrics> GetMetricsAsync(long afterStep) => new(
+        await MetricHistory.ReadAsync(store, R, afterStep),
+        R.Evaluations.Where(e => e.Step > afterStep).ToList());
 
     public Task<TrialPrediction> PredictAsync(string input, int beamWidth)
     {
@@ -142,13 +145,12 @@ public sealed class TrialGrain(
         if (report.RunId != R.RunId || R.State != TrialState.Running) return;
         if (report.RestartedFrom is { } from)
         {
-            R.Steps.RemoveAll(s => s.Step > from);
-            R.Evaluations.RemoveAll(e => e.Step > from);
+            MetricHistory.ResumeFrom(R, from);
             R.Recoveries++;
             R.RecoveriesWithoutProgress++;
             R.Reason = $"resumed from step {from} after losing a worker";
         }
-        long last = R.Steps.Count > 0 ? R.Steps[^1].Step : 0;
+        long last = MetricHistory.Last(R)?.Step ?? 0;
         R.Steps.AddRange(report.Steps.Where(s => s.Step > last));
         R.Evaluations.AddRange(report.Evaluations);
         failedChecks = 0;
@@ -157,6 +159,7 @@ public sealed class TrialGrain(
             if (step > (R.CheckpointStep ?? 0)) R.RecoveriesWithoutProgress = 0;
             R.CheckpointStep = step;
             R.CheckpointPath = report.CheckpointPath;
+            await SealMetricsAsync();
         }
         if (report.Outcome == TrialState.Paused) await PauseAsync(report.Reason);
         else if (report.Outcome is { } outcome) await EndAsync(outcome, report.Reason);
@@ -200,8 +203,7 @@ public sealed class TrialGrain(
             return;
         }
         long from = R.CheckpointStep ?? 0;
-        R.Steps.RemoveAll(s => s.Step > from);
-        R.Evaluations.RemoveAll(e => e.Step > from);
+        MetricHistory.ResumeFrom(R, from);
         R.RunId++;
         R.Reason = $"resumed from step {from} after losing the coordinator";
         await record.WriteStateAsync();
@@ -227,22 +229,39 @@ public sealed class TrialGrain(
         await record.WriteStateAsync();
         watchdog?.Dispose();
         watchdog = null;
-        await ResultDocuments.WriteTrialAsync(store, Status(), R.Spec!, new TrialMetrics(R.Steps, R.Evaluations), log);
+        await ResultDocuments.WriteTrialAsync(store, Status(), R.Spec!, () => GetMetricsAsync(-1), log);
     }
 
-    TrialStatus Status() => new()
+    /// <summary>Moves the steps up to the checkpoint out of the record once there are enough; until the store takes them they stay.</summary>
+    async Task SealMetricsAsync()
     {
-        TrialId = TrialId,
-        State = R.State,
-        Step = R.Steps.Count > 0 ? R.Steps[^1].Step : R.CheckpointStep ?? 0,
-        Steps = R.Spec?.Schedule.Steps ?? 0,
-        Reason = R.Reason,
-        CheckpointStep = R.CheckpointStep,
-        CheckpointPath = R.CheckpointPath,
-        Recoveries = R.Recoveries,
-        LastStep = R.Steps.Count > 0 ? R.Steps[^1] : null,
-        LastEvaluation = R.Evaluations.Count > 0 ? R.Evaluations[^1] : null,
-        StartedAt = R.StartedAt,
-        EndedAt = R.EndedAt,
-    };
+        try
+        {
+            await MetricHistory.SealAsync(store, TrialId, R, options.MetricSegmentSteps);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log.LogWarning(e, "Trial {Trial}: metrics up to step {Step} stay in its record; the artifact store did not take them", TrialId, R.CheckpointStep);
+        }
+    }
+
+    TrialStatus Status()
+    {
+        var last = MetricHistory.Last(R);
+        return new()
+        {
+            TrialId = TrialId,
+            State = R.State,
+            Step = last?.Step ?? R.CheckpointStep ?? 0,
+            Steps = R.Spec?.Schedule.Steps ?? 0,
+            Reason = R.Reason,
+            CheckpointStep = R.CheckpointStep,
+            CheckpointPath = R.CheckpointPath,
+            Recoveries = R.Recoveries,
+            LastStep = last,
+            LastEvaluation = R.Evaluations.Count > 0 ? R.Evaluations[^1] : null,
+            StartedAt = R.StartedAt,
+            EndedAt = R.EndedAt,
+        };
+    }
 }
