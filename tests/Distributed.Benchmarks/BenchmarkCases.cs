@@ -39,6 +39,8 @@ public static class BenchmarkCases
             SweepBenchmarks.WallTime),
         new("asha-vs-grid", "ASHA on the quick-start study vs its full grid: same best configuration, steps used / grid's steps (target <= 0.40)",
             SweepBenchmarks.AshaVersusGrid),
+        new("trial-record-100k-steps", "bytes a 100k-step trial writes for its record, checkpoint every 100: sealed segments / whole history (ratio)",
+            RecordBenchmarks.HundredThousandSteps),
     ];
 
     static string VersusPeer(string name, ModelOptions model, string peerArguments)

@@ -21,6 +21,9 @@ public sealed record MetricSegment(
 /// </summary>
 public static class MetricHistory
 {
+    // The result documents' JSON, unindented: a segment is read by the cluster more often than by people.
+    static readonly JsonSerializerOptions Json = new(SweepReport.Json) { WriteIndented = false };
+
     public static string SegmentPath(string trialId, long firstStep) => $"trials/{trialId}/metrics/steps-{firstStep:D10}.json";
 
     /// <summary>The last step recorded, sealed or not.</summary>
@@ -38,7 +41,7 @@ public static class MetricHistory
         if (count < segmentSteps) return;
         var steps = record.Steps.GetRange(0, count);
         string path = SegmentPath(trialId, steps[0].Step);
-        await store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(steps, SweepReport.Json), cancellation);
+        await store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(steps, Json), cancellation);
         record.Segments.Add(new MetricSegment(steps[0].Step, steps[^1].Step, path, steps[^1]));
         record.Steps.RemoveRange(0, count);
     }
@@ -51,7 +54,7 @@ public static class MetricHistory
         {
             var bytes = await store.ReadAsync(segment.Path, cancellation)
                 ?? throw new InvalidOperationException($"metrics of steps {segment.FirstStep}..{segment.LastStep} are missing from the artifact store ({segment.Path})");
-            steps.AddRange(JsonSerializer.Deserialize<List<StepMetrics>>(bytes, SweepReport.Json)!.Where(s => s.Step > afterStep));
+            steps.AddRange(JsonSerializer.Deserialize<List<StepMetrics>>(bytes, Json)!.Where(s => s.Step > afterStep));
         }
         steps.AddRange(record.Steps.Where(s => s.Step > afterStep));
         return steps;
