@@ -65,6 +65,23 @@ public class SweepSpecTests
         Assert.Equal("datasets/" + hash + "/part-00012", Storage.DatasetReference.PartPath(hash, 12));
     }
 
+    [Fact]
+    public void A_swept_dataset_shows_in_the_results_by_its_file_name_and_a_short_hash()
+    {
+        string a = new string('a', 60) + "09ff", b = new string('b', 64);
+        var (spec, errors) = SweepSpecReader.Read(Base + $$"""
+            search:
+              space:
+                data: [{ tsvPath: 'dataset:{{a}}/short.tsv', maxLength: 12 }, { tsvPath: 'dataset:{{b}}' }]
+            """, "spec.yaml");
+        Assert.Empty(errors);
+        var (trials, problems) = SweepPlan.Expand(spec!);
+        Assert.Empty(problems);
+        Assert.Equal(["tsvPath=short.tsv@aaaaaaaaaaaa maxLength=12", "tsvPath=dataset:bbbbbbbbbbbb"], trials.Select(t => t.Factors.Single().Value));
+        // Only the display is short: the trial's spec keeps the whole reference.
+        Assert.Equal($"dataset:{a}/short.tsv", trials[0].Spec.Data.TsvPath);
+    }
+
     [Theory]
     [MemberData(nameof(BadSpecs))]
     public void A_bad_spec_is_refused_with_the_field_named(string yaml, string message)

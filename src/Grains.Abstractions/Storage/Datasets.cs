@@ -52,6 +52,15 @@ public static partial class DatasetReference
 
     public static bool IsHash(string key) => HashShape().IsMatch(key);
 
+    /// <summary>How a reference reads in tables: "name@" and 12 hex digits of its hash (enough to tell files apart).</summary>
+    public static string Display(string reference)
+    {
+        var match = Shape().Match(reference);
+        if (!match.Success) return reference;
+        string hash = match.Groups[1].Value[..12];
+        return match.Groups[2].Success ? $"{match.Groups[2].Value[1..]}@{hash}" : $"{Scheme}{hash}";
+    }
+
     /// <summary>The key a dataset is stored under: the SHA-256 of its bytes in lowercase hex.</summary>
     public static string HashOf(Stream content) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
 

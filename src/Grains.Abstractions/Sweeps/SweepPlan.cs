@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 
 namespace Distributed.Grains.Abstractions.Sweeps;
@@ -78,10 +79,11 @@ public static class SweepPlan
         _ => JsonValue.Create((int)d.Min + random.Next((int)(d.Max - d.Min) + 1)),
     };
 
-    /// <summary>How a value reads in tables: scalars as written (numbers rounded), maps as "k=v k=v".</summary>
+    /// <summary>How a value reads in tables: scalars as written (numbers rounded, datasets by name), maps as "k=v k=v".</summary>
     public static string Display(JsonNode? value) => value switch
     {
         null => "null",
+        _ when DatasetReference.IsReference(OptionBinder.Text(value)) => DatasetReference.Display(OptionBinder.Text(value)),
         JsonObject map => string.Join(" ", map.Select(p => $"{p.Key}={Display(p.Value)}")),
         JsonArray list => string.Join(",", list.Select(Display)),
         _ => double.TryParse(OptionBinder.Text(value), NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && OptionBinder.Text(value).Contains('.')
