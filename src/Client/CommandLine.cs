@@ -44,6 +44,9 @@ public sealed class CommandLine
         return positionals[positionalsUsed++];
     }
 
+    /// <summary>The next positional argument, or null when there is none.</summary>
+    public string? OptionalPositional() => positionalsUsed < positionals.Count ? positionals[positionalsUsed++] : null;
+
     public int Int(string name, int fallback) => Parse(name, fallback, s => (int.TryParse(s, out var v), v));
     public double Double(string name, double fallback) =>
         Parse(name, fallback, s => (double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v), v));

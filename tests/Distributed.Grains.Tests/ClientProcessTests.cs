@@ -103,6 +103,16 @@ public class ClientProcessTests : IDisposable
         Assert.Equal(2, unknown.Exit);
         Assert.Contains("no sweep 'no-such-sweep'", unknown.Error);
 
+        var action = await Run("datasets", "remove", "abcdef");
+        Assert.Equal(2, action.Exit);
+        Assert.Contains("datasets: unknown action 'remove'", action.Error);
+        var notStored = await Run("datasets", "delete", "abcdef");
+        Assert.Equal(2, notStored.Exit);
+        Assert.Contains("dataset: no stored dataset's SHA-256 starts with abcdef", notStored.Error);
+        var none = await Run("datasets");
+        Assert.Equal(0, none.Exit);
+        Assert.StartsWith("dataset  names  bytes  stored  sweeps  unfinished", none.Output);
+
         var option = await Run("results", "x", "--topp", "3");
         Assert.Equal(2, option.Exit);
         Assert.Contains("unknown option: --topp", option.Error);

@@ -91,6 +91,62 @@ public sealed class DatasetTests(SharedClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Datasets_are_listed_with_the_sweeps_naming_them_and_only_unneeded_ones_can_be_deleted()
+    {
+        Write("kept.tsv", Corpus("klm", 300, 7));
+        var sparePath = Write("spare.tsv", Corpus("uvw", 300, 8));
+        var kept = SpecDatasets.Prepare(Read("""
+            data: { tsvPath: kept.tsv }
+            model: { embeddingSize: 8, hiddenSize: 16 }
+            training: { batchSize: 8 }
+            schedule: { steps: 100000, evaluateEvery: 1000, evaluationExamples: 20, checkpointEvery: 1000 }
+            """), directory);
+        var spare = SpecDatasets.Prepare(Read("data: { tsvPath: spare.tsv }"), directory);
+        await kept.UploadAsync(cluster.Client, TextWriter.Null);
+        await spare.UploadAsync(cluster.Client, TextWriter.Null);
+        string keptHash = kept.Files[0].Hash, spareHash = spare.Files[0].Hash;
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("catalog");
+        await sweep.SubmitAsync(kept.Spec);
+        var catalog = cluster.Client.GetGrain<IDatasetCatalogGrain>(0);
+        try
+        {
+            var listed = (await catalog.ListAsync()).ToDictionary(d => d.Info.Hash);
+            Assert.Equal(["kept.tsv"], listed[keptHash].Names);
+            Assert.Equal(["catalog"], listed[keptHash].UnfinishedSweeps);
+            Assert.Empty(listed[spareHash].Sweeps);
+            Assert.Equal(new FileInfo(sparePath).Length, listed[spareHash].Info.Bytes);
+
+            // A running sweep's dataset stays; the message says which sweep holds it.
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => catalog.DeleteAsync(keptHash[..8]));
+            Assert.Contains("named by unfinished sweep catalog", refused.Message);
+            var bad = await Assert.ThrowsAsync<ArgumentException>(() => catalog.DeleteAsync("xyz"));
+            Assert.StartsWith("dataset: 'xyz' must be 6 to 64 lowercase hex digits", bad.Message);
+
+            var deleted = await catalog.DeleteAsync(spareHash[..8]);
+            Assert.Equal(spareHash, deleted.Info.Hash);
+            Assert.DoesNotContain(await catalog.ListAsync(), d => d.Info.Hash == spareHash);
+            Assert.Empty(await cluster.Store.ListAsync($"datasets/{spareHash}/"));
+            Assert.Null(await cluster.Client.GetGrain<IDatasetGrain>(spareHash).GetAsync());
+            var missing = await Assert.ThrowsAsync<ArgumentException>(() => catalog.DeleteAsync(spareHash));
+            Assert.Contains($"no stored dataset's SHA-256 starts with {spareHash}", missing.Message);
+
+            // Once its sweep is over, the dataset can go too, this silo's copy with it; the sweep keeps its results.
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while ((await sweep.GetStatusAsync())!.Trials[0].Step < 1 && DateTime.UtcNow < deadline) await Task.Delay(100);
+            Assert.True(File.Exists(Path.Combine(cluster.DataDirectory, "datasets", keptHash + ".tsv")));
+            await sweep.CancelAsync();
+            var gone = await catalog.DeleteAsync(keptHash);
+            Assert.Equal(["catalog"], gone.Sweeps);
+            Assert.False(File.Exists(Path.Combine(cluster.DataDirectory, "datasets", keptHash + ".tsv")));
+            Assert.Equal(SweepState.Cancelled, (await sweep.GetStatusAsync())!.State);
+        }
+        finally
+        {
+            await sweep.CancelAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_file_of_several_parts_is_stored_whole_and_checked()
     {
         // Over two parts' worth, so the upload and the fetch each cross part boundaries.

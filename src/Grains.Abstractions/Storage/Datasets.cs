@@ -52,13 +52,14 @@ public static partial class DatasetReference
 
     public static bool IsHash(string key) => HashShape().IsMatch(key);
 
+    /// <summary>The file name a reference carries for people, or null.</summary>
+    public static string? FileName(string reference) => Shape().Match(reference) is { Success: true } m && m.Groups[2].Success ? m.Groups[2].Value[1..] : null;
+
     /// <summary>How a reference reads in tables: "name@" and 12 hex digits of its hash (enough to tell files apart).</summary>
     public static string Display(string reference)
     {
-        var match = Shape().Match(reference);
-        if (!match.Success) return reference;
-        string hash = match.Groups[1].Value[..12];
-        return match.Groups[2].Success ? $"{match.Groups[2].Value[1..]}@{hash}" : $"{Scheme}{hash}";
+        if (!TryParse(reference, out var hash)) return reference;
+        return FileName(reference) is { } name ? $"{name}@{hash[..12]}" : $"{Scheme}{hash[..12]}";
     }
 
     /// <summary>The key a dataset is stored under: the SHA-256 of its bytes in lowercase hex.</summary>

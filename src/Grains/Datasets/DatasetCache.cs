@@ -32,6 +32,20 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
         }
     }
 
+    /// <summary>A deleted dataset: this silo's copy goes too (other silos' copies go with their data directories).</summary>
+    public void Forget(string hash)
+    {
+        files.TryRemove(hash, out _);
+        try
+        {
+            File.Delete(Path.Combine(directory, hash + ".tsv"));
+        }
+        catch (IOException)
+        {
+            // Still open in a load elsewhere on this machine: it is only a cached copy.
+        }
+    }
+
     /// <summary>Every dataset reference among <paramref name="tsvPaths"/> that the store does not hold.</summary>
     public async Task<IReadOnlyList<string>> MissingAsync(IEnumerable<string?> tsvPaths)
     {

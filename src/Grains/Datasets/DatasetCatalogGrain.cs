@@ -1,0 +1,69 @@
+using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Abstractions.Sweeps;
+
+namespace Distributed.Grains.Datasets;
+
+/// <summary>
+/// Lists the stored datasets with the sweeps that name them, and deletes one the unfinished sweeps do not need:
+/// its manifest first, so no silo fetches a half-deleted dataset, then its parts and this silo's copy.
+/// </summary>
+public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache) : Grain, IDatasetCatalogGrain
+{
+    const int ShortestPrefix = 6;
+
+    public async Task<IReadOnlyList<StoredDataset>> ListAsync()
+    {
+        var uses = await UsesAsync();
+        var stored = new List<StoredDataset>();
+        foreach (var path in await store.ListAsync("datasets/"))
+        {
+            var parts = path.Split('/');
+            if (parts is not [_, var hash, "manifest.json"] || !DatasetReference.IsHash(hash)) continue;
+            if (await DatasetManifest.ReadAsync(store, hash) is not { } info) continue;
+            var mine = uses.Where(u => u.Hash == hash).ToList();
+            stored.Add(new StoredDataset(info,
+                mine.Select(u => u.Name).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList(),
+                mine.Select(u => u.SweepId).Distinct().ToList(),
+                mine.Where(u => !u.Finished).Select(u => u.SweepId).Distinct().ToList()));
+        }
+        return stored;
+    }
+
+    public async Task<StoredDataset> DeleteAsync(string hashPrefix)
+    {
+        var prefix = (hashPrefix ?? "").Trim();
+        if (prefix.Length is < ShortestPrefix or > 64 || !prefix.All(char.IsAsciiHexDigitLower))
+            throw new ArgumentException($"dataset: '{hashPrefix}' must be {ShortestPrefix} to 64 lowercase hex digits of a dataset's SHA-256 (`distributed datasets` lists them)");
+        var matches = (await ListAsync()).Where(d => d.Info.Hash.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        var dataset = matches switch
+        {
+            [] => throw new ArgumentException($"dataset: no stored dataset's SHA-256 starts with {prefix} (`distributed datasets` lists them)"),
+            [var one] => one,
+            _ => throw new ArgumentException($"dataset: {prefix} starts {matches.Count} datasets' SHA-256 ({string.Join(", ", matches.Select(m => m.Info.Hash[..12]))}); give more digits"),
+        };
+        if (dataset.UnfinishedSweeps.Count > 0)
+            throw new InvalidOperationException($"dataset {dataset.Info.Hash[..12]} is named by unfinished sweep{(dataset.UnfinishedSweeps.Count > 1 ? "s" : "")} " +
+                $"{string.Join(", ", dataset.UnfinishedSweeps)}; cancel them or let them finish first");
+        string hash = dataset.Info.Hash;
+        await store.DeleteAsync(DatasetReference.ManifestPath(hash));
+        foreach (var part in await store.ListAsync($"datasets/{hash}/")) await store.DeleteAsync(part);
+        cache.Forget(hash);
+        return dataset;
+    }
+
+    sealed record Use(string Hash, string? Name, string SweepId, bool Finished);
+
+    // Every dataset reference of every sweep's trials, as the sweep itself expands them.
+    async Task<List<Use>> UsesAsync()
+    {
+        var uses = new List<Use>();
+        foreach (var id in await GrainFactory.GetGrain<ISweepIndexGrain>(0).ListAsync())
+        {
+            if (await GrainFactory.GetGrain<ISweepGrain>(id).GetStatusAsync() is not { } status) continue;
+            foreach (var path in SweepPlan.Expand(status.Spec).Trials.Select(t => t.Spec.Data.TsvPath).Distinct())
+                if (DatasetReference.TryParse(path, out var hash))
+                    uses.Add(new Use(hash, DatasetReference.FileName(path!), id, status.IsFinished));
+        }
+        return uses;
+    }
+}
