@@ -233,7 +233,10 @@ public static class SweepCommands
         var running = status.Trials.Where(t => t.State == TrialState.Running).ToList();
         var best = SweepReport.Leaderboard(status, 1).FirstOrDefault();
         double rate = running.Sum(t => t.WallTime is { TotalSeconds: > 0 } w ? t.Step / w.TotalSeconds : 0);
-        long remaining = status.Trials.Where(t => !t.IsFinished).Sum(t => t.Steps - t.Step);
+        // Under ASHA most trials stop at a rung: the remaining work is what the rule is expected to run, not every trial's full length.
+        long remaining = status.Spec.EarlyStopping.Rule == StoppingRule.Asha
+            ? Math.Max(0, EarlyStoppingRules.ExpectedSteps(status.Spec.EarlyStopping, status.Trials.Count, status.Spec.Schedule.Steps) - status.Trials.Sum(t => t.Step))
+            : status.Trials.Where(t => !t.IsFinished).Sum(t => t.Steps - t.Step);
         string eta = rate > 0 ? Duration(remaining / rate / Math.Max(1, Math.Min(status.Spec.MaxConcurrent, running.Count)) * running.Count) : "?";
         var lines = new List<string>
         {

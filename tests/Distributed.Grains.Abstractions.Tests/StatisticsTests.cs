@@ -30,6 +30,17 @@ public class StatisticsTests
     }
 
     [Fact]
+    public void Asha_is_expected_to_run_every_trial_to_the_first_rung_and_a_third_as_many_to_each_next()
+    {
+        var asha = new EarlyStopping { Rule = StoppingRule.Asha, GracePeriod = 20, ReductionFactor = 3 };
+        // Rungs 20, 60, 180 of 200: 27 trials to 20, 9 on to 60, 3 on to 180, the best to 200.
+        Assert.Equal(27 * 20 + 9 * 40 + 3 * 120 + 1 * 20, EarlyStoppingRules.ExpectedSteps(asha, 27, 200));
+        // Fewer trials than η: the best still goes on at every rung.
+        Assert.Equal(2 * 20 + 1 * 180, EarlyStoppingRules.ExpectedSteps(asha, 2, 200));
+        Assert.Equal(27 * 200, EarlyStoppingRules.ExpectedSteps(asha with { Rule = StoppingRule.Median }, 27, 200));
+    }
+
+    [Fact]
     public void Asha_promotes_the_best_floor_n_over_eta_at_a_rung()
     {
         KeyValuePair<int, double> P(int trial, double value) => new(trial, value);

@@ -18,6 +18,25 @@ public static class EarlyStoppingRules
     }
 
     /// <summary>
+    /// Steps a sweep of <paramref name="trials"/> trials of <paramref name="steps"/> steps is expected to run: with
+    /// ASHA, all of them up to the first rung, then about 1/η as many up to each next one (at least the best one);
+    /// without it, every trial to the end. What the watch's ETA is based on.
+    /// </summary>
+    public static long ExpectedSteps(EarlyStopping rule, int trials, long steps)
+    {
+        if (rule.Rule != StoppingRule.Asha) return trials * steps;
+        long total = 0, from = 0;
+        double reaching = trials;
+        foreach (var to in Rungs(rule, steps).Append(steps))
+        {
+            total += (long)Math.Max(1, Math.Floor(reaching)) * (to - from);
+            reaching /= rule.ReductionFactor;
+            from = to;
+        }
+        return total;
+    }
+
+    /// <summary>
     /// ASHA's promotion test (Li et al. 2020, algorithm 2): of the trials that reached a rung, the best
     /// floor(n / η) may go on to the next one. Returns those trials, best first; none until η have reached it.
     /// With <paramref name="atLeastOne"/> (a finite sweep with nothing else left to run) the best one always may.
