@@ -13,6 +13,11 @@ public interface IWorkerGrain : IGrainWithStringKey
     [Alias("Load")] Task<ReplicaReady> LoadAsync(WorkerAssignment assignment);
     /// <summary>Applies the previous step's averaged gradient (if any), then computes and clips this step's gradient.</summary>
     [Alias("Step")] Task<WorkerGradient> StepAsync(WorkerStep step);
+    /// <summary>
+    /// A lone worker's stretch: <paramref name="steps"/> steps in one call, each applying the one before it, as
+    /// <paramref name="first"/> and then <see cref="AverageSource.Own"/> would; it ends early at a non-finite loss or norm.
+    /// </summary>
+    [Alias("Stretch")] Task<WorkerGradient[]> StretchAsync(WorkerStep first, int steps);
     /// <summary>Slice <paramref name="chunk"/> of <paramref name="chunks"/> of this step's gradient, for a coordinator in another silo.</summary>
     [Alias("GetGradientChunk")] Task<byte[]> GetGradientChunkAsync(long runId, long step, int chunk, int chunks);
     /// <summary>Slice <paramref name="chunk"/> of the averaged gradient, applied with the next step (<see cref="AverageSource.Chunks"/>).</summary>

@@ -17,6 +17,10 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 {
     static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(1);
     const int KeptCheckpoints = 2;
+    // A lone worker's stretch: long enough that a round trip is a small share of it, short enough that a stop,
+    // a drain or a progress report waits at most about half a second for it.
+    const int MaxStretch = 16;
+    static readonly TimeSpan StretchTime = TimeSpan.FromSeconds(0.5);
 
     readonly TrialSpec spec = run.Spec;
     readonly ITrialGrain trial = grains.GetGrain<ITrialGrain>(run.TrialId);
@@ -182,24 +186,35 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         Averaged? average = null;
         var lap = Stopwatch.StartNew();
         long stopAt = Math.Min(run.StopAt ?? schedule.Steps, schedule.Steps);
+        double seconds = 0;
         while (step < stopAt)
         {
             bool checksum = workers.Length > 1 && step % parallel.ChecksumEvery == 0;
-            var gradients = await ExchangeAsync(step, average, compute: true, checksum);
+            // A lone worker has nothing to exchange: it runs a stretch of steps per call, so no step pays a round trip.
+            WorkerGradient[][] stretch = routes[0] == GradientRoute.Keep
+                ? (await StretchAsync(step, average, StretchLength(stopAt, seconds))).Select(g => new[] { g }).ToArray()
+                : [await ExchangeAsync(step, average, compute: true, checksum)];
+            for (int i = 0; i < stretch.Length; i++)
+            {
+                var gradients = stretch[i];
+                for (int rank = 0; rank < gradients.Length; rank++)
+                    if (!double.IsFinite(gradients[rank].Loss) || !double.IsFinite(gradients[rank].PreClipNorm))
+                        return (TrialState.Diverged, $"the loss is {gradients[rank].Loss} and the gradient norm {gradients[rank].PreClipNorm} at step {step + 1} on worker {rank}");
+                if (checksum && Mismatch(gradients) is { } mismatch) return (TrialState.Failed, mismatch);
 
-            for (int rank = 0; rank < gradients.Length; rank++)
-                if (!double.IsFinite(gradients[rank].Loss) || !double.IsFinite(gradients[rank].PreClipNorm))
-                    return (TrialState.Diverged, $"the loss is {gradients[rank].Loss} and the gradient norm {gradients[rank].PreClipNorm} at step {step + 1} on worker {rank}");
-            if (checksum && Mismatch(gradients) is { } mismatch) return (TrialState.Failed, mismatch);
+                average = await AverageAsync(gradients);
+                if (!double.IsFinite(average.Norm)) return (TrialState.Diverged, $"the averaged gradient norm is {average.Norm} at step {step + 1}");
 
-            average = await AverageAsync(gradients);
-            if (!double.IsFinite(average.Norm)) return (TrialState.Diverged, $"the averaged gradient norm is {average.Norm} at step {step + 1}");
-
-            double seconds = lap.Elapsed.TotalSeconds;
-            lap.Restart();
-            pendingSteps.Add(new StepMetrics(step + 1, gradients.Average(g => g.Loss), average.Norm, LearningRateSchedule.At(spec.Training, step),
-                gradients.Sum(g => g.Examples) / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability, seconds, gradients.Max(g => g.ComputeSeconds)));
-            step++;
+                // The steps of a stretch share its wall time.
+                if (i == 0)
+                {
+                    seconds = lap.Elapsed.TotalSeconds / stretch.Length;
+                    lap.Restart();
+                }
+                pendingSteps.Add(new StepMetrics(step + 1, gradients.Average(g => g.Loss), average.Norm, LearningRateSchedule.At(spec.Training, step),
+                    gradients.Sum(g => g.Examples) / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability, seconds, gradients.Max(g => g.ComputeSeconds)));
+                step++;
+            }
 
             bool evaluate = step % schedule.EvaluateEvery == 0 || step == stopAt;
             bool save = step % schedule.CheckpointEvery == 0 || step == stopAt;
@@ -219,6 +234,30 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             if (sinceReport.Elapsed >= ReportEvery) await ReportAsync(final: false);
         }
         return step < schedule.Steps ? (TrialState.Paused, $"paused at step {step}") : (TrialState.Completed, null);
+    }
+
+    /// <summary>
+    /// Steps from here to the next evaluation, checkpoint or stop, and no more than fit in <see cref="StretchTime"/>
+    /// at the last step's pace (one until there is a pace).
+    /// </summary>
+    int StretchLength(long stopAt, double stepSeconds)
+    {
+        static long Next(long at, int every) => (at / every + 1) * every;
+        long fit = stepSeconds > 0 ? (long)Math.Clamp(StretchTime.TotalSeconds / stepSeconds, 1, MaxStretch) : 1;
+        long end = Math.Min(Math.Min(stopAt, step + fit), Math.Min(Next(step, spec.Schedule.EvaluateEvery), Next(step, spec.Schedule.CheckpointEvery)));
+        return (int)(end - step);
+    }
+
+    /// <summary>The lone worker applies <paramref name="average"/> (its own last gradient) and computes the next steps.</summary>
+    async Task<WorkerGradient[]> StretchAsync(long at, Averaged? average, int steps)
+    {
+        var first = new WorkerStep(run.RunId, at, Compute: true, Checksum: false)
+        {
+            Apply = average is null ? AverageSource.None : AverageSource.Own,
+            Route = GradientRoute.Keep,
+        };
+        var replies = await Within([workers[0].StretchAsync(first, steps)], spec.Parallel.ExchangeTimeout * steps, $"compute steps {at + 1}..{at + steps}");
+        return replies[0];
     }
 
     /// <summary>The averaged gradient of a step, and the factor global norm clipping scales it by when it is applied.</summary>

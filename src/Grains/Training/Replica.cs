@@ -54,7 +54,28 @@ public sealed class Replica : IDisposable
         return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo, linkEndpoint);
     });
 
-    public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() =>
+    public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() => Step(step));
+
+    /// <summary>Steps one after another on the replica thread, each applying its own gradient from the one before.</summary>
+    public Task<WorkerGradient[]> StretchAsync(WorkerStep first, int steps)
+    {
+        if (first.Route != GradientRoute.Keep || !first.Compute || steps < 1)
+            throw new ArgumentException($"replica {Key}: a stretch computes 1 or more steps of a lone worker (route Keep); asked for {steps} with route {first.Route}");
+        return thread.Run(() =>
+        {
+            var done = new List<WorkerGradient>(steps);
+            for (var next = first; done.Count < steps; next = first with { Step = next.Step + 1, Apply = AverageSource.Own, Checksum = false })
+            {
+                var gradient = Step(next);
+                done.Add(gradient);
+                // The coordinator ends the trial diverged at this step; stepping on would only spread the NaNs.
+                if (!double.IsFinite(gradient.Loss) || !double.IsFinite(gradient.PreClipNorm)) break;
+            }
+            return done.ToArray();
+        });
+    }
+
+    WorkerGradient Step(WorkerStep step)
     {
         var t = Loaded();
         var clock = Stopwatch.StartNew();
@@ -100,7 +121,7 @@ public sealed class Replica : IDisposable
         gradient ??= new byte[t.Parameters.Count * sizeof(float)];
         MemoryMarshal.AsBytes(t.Parameters.Gradients).CopyTo(gradient);
         return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, gradient, checksum, computeSeconds);
-    });
+    }
 
     /// <summary>
     /// A copy of one slice of the gradient just computed. It runs on the grain, not the replica thread: between a

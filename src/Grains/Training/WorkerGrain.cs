@@ -38,6 +38,8 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => Current(step.RunId).StepAsync(step);
 
+    public Task<WorkerGradient[]> StretchAsync(WorkerStep first, int steps) => Current(first.RunId).StretchAsync(first, steps);
+
     public Task<byte[]> GetGradientChunkAsync(long run, long step, int chunk, int chunks) =>
         Task.FromResult(Current(run).GradientChunk(chunk, chunks));
 
