@@ -164,22 +164,29 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.Equal(TrialState.Cancelled, (await trial.GetStatusAsync()).State);
     }
 
-    [Fact]
-    public async Task A_diverging_trial_ends_diverged_at_that_step_and_leaves_the_others_alone()
+    // One worker runs stretches of steps per call, two exchange every step: both stop at the first non-finite step.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_diverging_trial_ends_diverged_at_that_step_and_leaves_the_others_alone(int workers)
     {
-        var healthy = Specs.Tiny(workers: 2, steps: 40);
-        var exploding = Specs.Tiny(workers: 2, steps: 500) with
+        var healthy = Specs.Tiny(workers, steps: 40);
+        var exploding = Specs.Tiny(workers, steps: 500) with
         {
             Training = Specs.Tiny().Training with { Optimizer = OptimizerKind.Sgd, Momentum = 0, LearningRate = 1e30, Clip = ClipMode.None },
         };
-        await cluster.Trial("healthy").StartAsync(healthy);
-        await cluster.Trial("exploding").StartAsync(exploding);
+        await cluster.Trial($"healthy-{workers}").StartAsync(healthy);
+        await cluster.Trial($"exploding-{workers}").StartAsync(exploding);
 
-        var diverged = await cluster.WaitFinishedAsync("exploding", 60);
+        var diverged = await cluster.WaitFinishedAsync($"exploding-{workers}", 60);
         Assert.Equal(TrialState.Diverged, diverged.State);
-        Assert.Contains("at step", diverged.Reason);
         Assert.True(diverged.Step < 10, $"it should stop at the first non-finite step, not at {diverged.Step}");
-        Assert.Equal(TrialState.Completed, (await cluster.WaitFinishedAsync("healthy")).State);
+        // The step named is the one after the last recorded, and every step before it was recorded.
+        Assert.Contains($"at step {diverged.Step + 1}", diverged.Reason);
+        var metrics = await cluster.Trial($"exploding-{workers}").GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, (int)diverged.Step).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        Assert.All(metrics.Steps, s => Assert.True(double.IsFinite(s.Loss)));
+        Assert.Equal(TrialState.Completed, (await cluster.WaitFinishedAsync($"healthy-{workers}")).State);
     }
 
     [Fact]
