@@ -84,6 +84,8 @@ public static class TrialBenchmarks
             var singles = new List<double>();
             var pairs = new List<double>();
             var shares = new List<double>();
+            var computes1 = new List<double>();
+            var computes2 = new List<double>();
             for (int round = 0; round < 3; round++)
             {
                 var (_, one) = await silo.RunAsync($"scale-1-{round}", Spec(PeerModel, 1, Steps + Warmup));
@@ -91,6 +93,8 @@ public static class TrialBenchmarks
                 singles.Add(SamplesPerSecond(one, Batch));
                 pairs.Add(SamplesPerSecond(two, 2 * Batch));
                 shares.Add(ExchangeShare(two));
+                computes1.Add(ComputeMilliseconds(one));
+                computes2.Add(ComputeMilliseconds(two));
             }
             double single = Median(singles), pair = Median(pairs);
             var line = new JsonObject
@@ -102,6 +106,9 @@ public static class TrialBenchmarks
                 ["rounds_2"] = string.Join(" ", pairs.Select(x => Math.Round(x))),
                 ["ratio"] = Math.Round(pair / single, 3),
                 ["exchange_share_2"] = Math.Round(Median(shares), 4),
+                // The slowest worker's compute per step: with two replicas on two cores, what sharing the machine costs.
+                ["compute_ms_1"] = Math.Round(Median(computes1), 2),
+                ["compute_ms_2_slowest"] = Math.Round(Median(computes2), 2),
             };
             var peer = $"--emb 64 --hidden 128 --len {Length} --batch {Batch} --steps {Steps} --warmup {Warmup} --threads 1 --attention additive";
             var (p1, problem1) = PytorchPeer.Run(peer + " --workers 1");
@@ -120,6 +127,9 @@ public static class TrialBenchmarks
             return line;
         });
     }
+
+    static double ComputeMilliseconds(TrialMetrics metrics) =>
+        1000 * metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).Average(s => s.ComputeSeconds);
 
     /// <summary>The part of each step that is not the slowest worker's own compute: messaging, averaging, copying.</summary>
     static double ExchangeShare(TrialMetrics metrics)

@@ -17,6 +17,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 {
     static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(1);
     const int KeptCheckpoints = 2;
+    // Parameters from which the mean of gradients already here is split across the cores.
+    const int ParallelMeanFrom = 1 << 16;
     // A lone worker's stretch: long enough that a round trip is a small share of it, short enough that a stop,
     // a drain or a progress report waits at most about half a second for it.
     const int MaxStretch = 16;
@@ -303,12 +305,12 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         if (routes[0] == GradientRoute.Keep) return new Averaged(gradients[0].PreClipNorm, 1f);
         int count = parameterCount;
         averageBuffer ??= new byte[count * sizeof(float)];
-        int pieces = Math.Max(chunks, 1);
-        var squares = new double[pieces];
         var training = spec.Training;
         bool global = spec.Parallel.ClipScope == ClipScope.Global;
         var remote = Enumerable.Range(0, workers.Length).Where(r => routes[r] == GradientRoute.Chunks).ToArray();
-        if (remote.Length == 0) pieces = 1;
+        // With every gradient here, the pieces are only for the cores: the replicas wait for this mean, so it may use them all.
+        int pieces = remote.Length > 0 ? Math.Max(chunks, 1) : count >= ParallelMeanFrom ? Math.Min(Environment.ProcessorCount, 8) : 1;
+        var squares = new double[pieces];
 
         async Task Chunk(int chunk)
         {
@@ -325,7 +327,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                     _ => GradientBytes.AsFloats(fetched[next++]),
                 });
             // Plain arithmetic, but it scales with workers x parameters: keep it off the grain's turn.
-            squares[chunk] = await Task.Run(() => MeanOf(slices, start, length, global && training.Clip == ClipMode.Value));
+            squares[chunk] = await Task.Run(() => MeanOf(slices, start, length, global, global && training.Clip == ClipMode.Value));
             if (remote.Length > 0)
             {
                 var outgoing = averageBuffer.AsSpan(start * sizeof(float), length * sizeof(float)).ToArray();
@@ -343,11 +345,15 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         return new Averaged(meanNorm, training.Clip == ClipMode.Norm ? GradientClipping.NormFactor(meanNorm, training.ClipThreshold) : 1f);
     }
 
-    /// <summary>Writes the mean of one chunk into the average buffer; returns its sum of squares before any clamping.</summary>
-    double MeanOf(List<ReadOnlyMemory<float>> slices, int start, int length, bool clampValues)
+    /// <summary>
+    /// Writes the mean of one chunk into the average buffer; returns its sum of squares before any clamping, which
+    /// only global clipping needs (per-worker clipping reports the workers' own norms).
+    /// </summary>
+    double MeanOf(List<ReadOnlyMemory<float>> slices, int start, int length, bool squares, bool clampValues)
     {
         var mean = MemoryMarshal.Cast<byte, float>(averageBuffer.AsSpan(start * sizeof(float), length * sizeof(float)));
         GradientAverager.Mean(slices, mean);
+        if (!squares) return 0;
         double norm = GradientClipping.L2Norm(mean);
         if (clampValues) GradientClipping.ClampValues(mean, (float)spec.Training.ClipThreshold);
         return norm * norm;

@@ -33,10 +33,20 @@ public static class GradientAverager
     /// </summary>
     public static void Mean(IReadOnlyList<ReadOnlyMemory<float>> gradients, Span<float> average)
     {
-        gradients[0].Span.CopyTo(average);
-        for (int w = 1; w < gradients.Count; w++) AddInto(gradients[w].Span, average);
-        GradientClipping.Scale(average, 1f / gradients.Count);
+        float scale = 1f / gradients.Count;
+        // Block by block, so copy, sums and scaling work in cache and each gradient is read from memory once.
+        for (int start = 0; start < average.Length; start += MeanBlock)
+        {
+            int length = Math.Min(MeanBlock, average.Length - start);
+            var block = average.Slice(start, length);
+            gradients[0].Span.Slice(start, length).CopyTo(block);
+            for (int w = 1; w < gradients.Count; w++) AddInto(gradients[w].Span.Slice(start, length), block);
+            GradientClipping.Scale(block, scale);
+        }
     }
+
+    // 16 KB: well inside L1 with the slices it sums.
+    const int MeanBlock = 4096;
 
     static void AddInto(ReadOnlySpan<float> x, Span<float> sum)
     {

@@ -77,6 +77,18 @@ public class DataParallelTests
     }
 
     [Fact]
+    public void The_mean_is_exact_across_blocks_and_their_ragged_end()
+    {
+        // Three workers, 10,001 values: two whole blocks of the blocked mean and a short one.
+        var random = new Random(5);
+        var gradients = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 10_001).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray();
+        var mean = new float[10_001];
+        GradientAverager.Mean(gradients.Select(g => (ReadOnlyMemory<float>)g).ToList(), mean);
+        for (int i = 0; i < mean.Length; i++)
+            Assert.Equal((gradients[0][i] + gradients[1][i] + gradients[2][i]) * (1f / 3), mean[i]);
+    }
+
+    [Fact]
     public void Checksum_tells_replicas_apart_after_one_differing_update()
     {
         var data = TinyModels.Reverse(32, 3, 6);
