@@ -25,6 +25,8 @@ stop() {
   kill -KILL "${silos[@]}" 2>/dev/null || true
   [ -z "$azurite" ] || kill -TERM "$azurite" 2>/dev/null || true
   wait 2>/dev/null || true
+  # Each run starts from a fresh directory, so nothing in it is ever used again.
+  rm -rf "$state"
   exit 0
 }
 trap stop EXIT INT TERM
