@@ -69,8 +69,11 @@ public static partial class DatasetReference
     public static async Task<string> HashOfAsync(Stream content) =>
         Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(content));
 
-    public static string ManifestPath(string hash) => $"datasets/{hash}/manifest.json";
-    public static string PartPath(string hash, int part) => $"datasets/{hash}/part-{part:D5}";
+    /// <summary>Where datasets live in the artifact store: one folder per hash, its parts and, last, its manifest.</summary>
+    public const string Root = "datasets/";
+    public static string FolderOf(string hash) => $"{Root}{hash}/";
+    public static string ManifestPath(string hash) => FolderOf(hash) + "manifest.json";
+    public static string PartPath(string hash, int part) => FolderOf(hash) + $"part-{part:D5}";
 
     [GeneratedRegex("^dataset:([0-9a-f]{64})(/[^/]+)?$")]
     private static partial Regex Shape();

@@ -105,7 +105,11 @@ public sealed record WorkerGradient(
     [property: Id(4)] int Examples,
     [property: Id(5)] byte[]? Gradient,
     [property: Id(6)] ulong? Checksum,
-    [property: Id(7)] double ComputeSeconds);
+    [property: Id(7)] double ComputeSeconds)
+{
+    /// <summary>False once the loss or the gradient norm is NaN or infinite: the trial has diverged at this step.</summary>
+    public bool IsFinite => double.IsFinite(Loss) && double.IsFinite(PreClipNorm);
+}
 
 /// <summary>A checkpoint written where a replica stood when its silo, or its coordinator's, began to stop.</summary>
 [GenerateSerializer, Immutable, Alias("DrainedCheckpoint")]

@@ -15,10 +15,10 @@ public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache
     {
         var uses = await UsesAsync();
         var stored = new List<StoredDataset>();
-        foreach (var path in await store.ListAsync("datasets/"))
+        foreach (var path in await store.ListAsync(DatasetReference.Root))
         {
-            var parts = path.Split('/');
-            if (parts is not [_, var hash, "manifest.json"] || !DatasetReference.IsHash(hash)) continue;
+            var hash = path[DatasetReference.Root.Length..].Split('/')[0];
+            if (!DatasetReference.IsHash(hash) || path != DatasetReference.ManifestPath(hash)) continue;
             if (await DatasetManifest.ReadAsync(store, hash) is not { } info) continue;
             var mine = uses.Where(u => u.Hash == hash).ToList();
             stored.Add(new StoredDataset(info,
@@ -46,7 +46,7 @@ public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache
                 $"{string.Join(", ", dataset.UnfinishedSweeps)}; cancel them or let them finish first");
         string hash = dataset.Info.Hash;
         await store.DeleteAsync(DatasetReference.ManifestPath(hash));
-        foreach (var part in await store.ListAsync($"datasets/{hash}/")) await store.DeleteAsync(part);
+        foreach (var part in await store.ListAsync(DatasetReference.FolderOf(hash))) await store.DeleteAsync(part);
         cache.Forget(hash);
         return dataset;
     }

@@ -200,7 +200,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             {
                 var gradients = stretch[i];
                 for (int rank = 0; rank < gradients.Length; rank++)
-                    if (!double.IsFinite(gradients[rank].Loss) || !double.IsFinite(gradients[rank].PreClipNorm))
+                    if (!gradients[rank].IsFinite)
                         return (TrialState.Diverged, $"the loss is {gradients[rank].Loss} and the gradient norm {gradients[rank].PreClipNorm} at step {step + 1} on worker {rank}");
                 if (checksum && Mismatch(gradients) is { } mismatch) return (TrialState.Failed, mismatch);
 

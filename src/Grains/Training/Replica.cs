@@ -69,7 +69,7 @@ public sealed class Replica : IDisposable
                 var gradient = Step(next);
                 done.Add(gradient);
                 // The coordinator ends the trial diverged at this step; stepping on would only spread the NaNs.
-                if (!double.IsFinite(gradient.Loss) || !double.IsFinite(gradient.PreClipNorm)) break;
+                if (!gradient.IsFinite) break;
             }
             return done.ToArray();
         });
