@@ -9,7 +9,9 @@ namespace Distributed.Models.Decoding;
 /// Batched beam search: keeps the <c>width</c> best hypotheses per source row, ranked by log-probability
 /// divided by the GNMT length penalty ((5 + length) / 6)^alpha. A hypothesis that emits EOS is kept with its
 /// score frozen; the search stops when every kept hypothesis has ended or at the maximum length.
-/// Width 1 takes the same tokens as greedy decoding.
+/// Width 1 takes the same tokens as greedy decoding. Rows do not interact, but the floats of one row depend on
+/// the batch's shape (GEMM kernels block by it), so a row decoded in a batch matches the row decoded alone where
+/// its <see cref="Decoded.Margins"/> exceed float rounding (about 1e-5 here), not bit for bit.
 /// </summary>
 public static class BeamSearch
 {
@@ -44,6 +46,7 @@ public static class BeamSearch
             var rowBase = (arange(batch, dtype: ScalarType.Int64) * k).unsqueeze(1);
             var padOnly = full(vocabulary, float.NegativeInfinity, dtype: ScalarType.Float64);
             padOnly[Vocabulary.Pad] = 0.0;
+            var margins = full(batch, double.PositiveInfinity, dtype: ScalarType.Float64);
 
             for (int t = 0; t < maxLength; t++)
             {
@@ -55,7 +58,10 @@ public static class BeamSearch
                 var candidateLengths = lengths + finished.logical_not().to(ScalarType.Float64);
                 var penalty = ((candidateLengths + 5) / 6).pow(alpha).unsqueeze(2);
                 var ranking = (candidates / penalty).view(batch, k * vocabulary);
-                var (_, best) = ranking.topk((int)k, dim: 1);
+                // One more than kept, for the gap between the last kept candidate and the first dropped one.
+                var (ranked, extended) = ranking.topk((int)k + 1, dim: 1);
+                var best = extended.narrow(1, 0, k);
+                margins = margins.minimum(Gap(ranked.select(1, k - 1), ranked.select(1, k)));
                 var parent = best.div(vocabulary, rounding_mode: RoundingMode.floor);
                 var token = best.remainder(vocabulary);
                 scores = candidates.view(batch, k * vocabulary).gather(1, best);
@@ -73,14 +79,24 @@ public static class BeamSearch
 
             var normalised = scores / ((lengths + 5) / 6).pow(alpha);
             var winner = normalised.argmax(1).data<long>().ToArray();
+            if (k > 1)
+            {
+                var (top, _) = normalised.topk(2, dim: 1);
+                margins = margins.minimum(Gap(top.select(1, 0), top.select(1, 1)));
+            }
             var finalScores = scores.data<double>().ToArray();
-            return Backtrack(batch, k, winner, finalScores, parents, chosenTokens, keepAttention ? attention : null, memory.Values.shape[1]);
+            return Backtrack(batch, k, winner, finalScores, parents, chosenTokens, keepAttention ? attention : null, memory.Values.shape[1])
+                with { Margins = margins.data<double>().ToArray() };
         }
         finally
         {
             model.train(wasTraining);
         }
     }
+
+    /// <summary>How far <paramref name="kept"/> is ahead of <paramref name="dropped"/>; infinite when nothing live was dropped.</summary>
+    static Tensor Gap(Tensor kept, Tensor dropped) =>
+        torch.where(dropped.isneginf(), double.PositiveInfinity, kept - dropped);
 
     static Decoded Backtrack(long batch, long k, long[] winner, double[] scores, List<long[]> parents, List<long[]> tokens,
         List<float[]>? attention, long sourceLength)

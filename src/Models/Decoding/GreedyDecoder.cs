@@ -22,6 +22,7 @@ public static class GreedyDecoder
             var tokens = full(batch, Vocabulary.Bos, dtype: ScalarType.Int64);
             var finished = zeros(batch, dtype: ScalarType.Bool);
             var score = zeros(batch, dtype: ScalarType.Float64);
+            var margins = full(batch, double.PositiveInfinity, dtype: ScalarType.Float64);
             var steps = new List<long[]>();
             var attention = new List<float[]>();
             for (int t = 0; t < maxLength; t++)
@@ -30,6 +31,10 @@ public static class GreedyDecoder
                 states = next;
                 logProbs = TokenMask.ForbidSpecials(logProbs);
                 var chosen = logProbs.argmax(1);
+                // The lead of the chosen token over the next: below float rounding, another batch may choose the other.
+                var (top, _) = logProbs.topk(2, dim: 1);
+                var lead = (top.select(1, 0) - top.select(1, 1)).to(ScalarType.Float64);
+                margins = torch.where(finished, margins, margins.minimum(lead));
                 score += torch.where(finished, 0.0, logProbs.gather(1, chosen.unsqueeze(1)).squeeze(1).to(ScalarType.Float64));
                 chosen = torch.where(finished, (long)Vocabulary.Pad, chosen);
                 steps.Add(chosen.data<long>().ToArray());
@@ -38,7 +43,8 @@ public static class GreedyDecoder
                 tokens = chosen;
                 if (finished.all().item<bool>()) break;
             }
-            return Collect(batch, steps, score.data<double>().ToArray(), keepAttention ? attention : null, memory.Values.shape[1]);
+            return Collect(batch, steps, score.data<double>().ToArray(), keepAttention ? attention : null, memory.Values.shape[1])
+                with { Margins = margins.data<double>().ToArray() };
         }
         finally
         {
