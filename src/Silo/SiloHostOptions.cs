@@ -32,6 +32,8 @@ public sealed record SiloHostOptions
     public int HealthPort { get; init; }
     /// <summary>Runs as a Kubernetes pod: watches its cluster's pods so a deleted pod's silo is declared dead at once.</summary>
     public bool Kubernetes { get; init; }
+    /// <summary>Bytes the replicas of this silo may hold; 0 takes 80% of the memory the process may use (its cgroup limit).</summary>
+    public long MemoryBudget { get; init; }
     /// <summary>Where a pod finds its service account token; Orleans' Kubernetes hosting reads the API through it.</summary>
     public const string ServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -44,7 +46,7 @@ public sealed record SiloHostOptions
         ("torch-threads", "DISTRIBUTED_TORCH_THREADS"), ("gradient-port", "DISTRIBUTED_GRADIENT_PORT"),
         ("storage", "DISTRIBUTED_STORAGE"), ("storage-connection", "DISTRIBUTED_STORAGE_CONNECTION"),
         ("address", "DISTRIBUTED_ADVERTISED_ADDRESS"), ("health-port", "DISTRIBUTED_HEALTH_PORT"),
-        ("kubernetes", "DISTRIBUTED_KUBERNETES"),
+        ("kubernetes", "DISTRIBUTED_KUBERNETES"), ("memory-budget", "DISTRIBUTED_MEMORY_BUDGET"),
     ];
 
     public static string Usage => "usage: Distributed.Silo [" + string.Join("] [", Settings.Select(s => $"--{s.Option} VALUE")) +
@@ -95,6 +97,14 @@ public sealed record SiloHostOptions
             return false;
         }
 
+        long Size(string option)
+        {
+            if (!values.TryGetValue(option, out var v)) return 0;
+            if (ByteSize.TryParse(v.Value, out var bytes)) return bytes;
+            errors.Add($"{v.Source}: '{v.Value}' is not a size (bytes, or a number with KiB, MiB, GiB, TiB)");
+            return 0;
+        }
+
         var defaults = new SiloHostOptions();
         int threads = Whole("torch-threads", defaults.TorchThreadsPerReplica);
         int gradientPort = Whole("gradient-port", defaults.GradientPort);
@@ -113,6 +123,7 @@ public sealed record SiloHostOptions
             AdvertisedAddress = Text("address", defaults.AdvertisedAddress),
             HealthPort = values.ContainsKey("health-port") ? Port("health-port", 0) : 0,
             Kubernetes = Switch("kubernetes"),
+            MemoryBudget = Size("memory-budget"),
         };
         if (errors.Count == 0) errors.AddRange(options.Validate());
         // Checked here, not in Validate: it is a fact about where the process runs, read from its environment.
@@ -144,12 +155,14 @@ public sealed record SiloHostOptions
         errors.Add(Training.Validate("silo").Select(e => e
             .Replace("silo.dataDirectory", "silo.dataDirectory (--data-dir)", StringComparison.Ordinal)
             .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)
-            .Replace("silo.gradientChannelPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)));
+            .Replace("silo.gradientChannelPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)
+            .Replace("silo.memoryBudget", "silo.memoryBudget (--memory-budget)", StringComparison.Ordinal)));
         return errors.List;
     }
 
     public TrainingSiloOptions Training => new()
     {
         DataDirectory = DataDirectory, TorchThreadsPerReplica = TorchThreadsPerReplica, GradientChannelPort = GradientPort,
+        MemoryBudget = MemoryBudget,
     };
 }

@@ -26,18 +26,27 @@ public sealed class TrainingCluster : IAsyncDisposable
     public InProcessTestCluster Cluster { get; }
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<TrainingCluster> StartAsync(short silos, string? dataDirectory = null)
+    public static Task<TrainingCluster> StartAsync(short silos, string? dataDirectory = null) => StartAsync(silos, _ => 0, dataDirectory);
+
+    /// <summary>A cluster whose silo <c>i</c> has the memory budget <paramref name="memoryBudget"/>(i) (0: the default).</summary>
+    public static async Task<TrainingCluster> StartAsync(short silos, Func<int, long> memoryBudget, string? dataDirectory = null)
     {
         var directory = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"distributed-tests-{Guid.NewGuid():N}");
         var builder = new InProcessTestClusterBuilder(silos);
         // Segments of 10 steps: every checkpoint of the tiny specs seals one, so every test also runs over sealed metrics.
-        builder.ConfigureSilo((_, silo) => silo.AddDistributedTraining(new TrainingSiloOptions { DataDirectory = directory, MetricSegmentSteps = SegmentSteps }));
+        builder.ConfigureSilo((options, silo) => silo.AddDistributedTraining(new TrainingSiloOptions
+        {
+            DataDirectory = directory, MetricSegmentSteps = SegmentSteps, MemoryBudget = memoryBudget(SiloIndex(options.SiloName)),
+        }));
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new TrainingCluster(cluster, directory);
     }
 
     public ITrialGrain Trial(string id) => Client.GetGrain<ITrialGrain>(id);
+
+    // The test host names its silos Primary, Secondary_1, Secondary_2, ...
+    static int SiloIndex(string name) => name.LastIndexOf('_') is var i && i >= 0 && int.TryParse(name[(i + 1)..], out var n) ? n : 0;
 
     public IArtifactStore Store => Cluster.Silos[0].ServiceProvider.GetRequiredService<IArtifactStore>();
 

@@ -28,6 +28,8 @@ public sealed record DataOptions
     /// <summary>Skip and count bad TSV lines instead of stopping at the first one.</summary>
     [Id(9)] public bool SkipBadLines { get; init; }
     [Id(10)] public int MaxLineLength { get; init; } = 1000;
+    /// <summary>Most tokens kept per vocabulary (most frequent first; the rest read as UNK): bounds the embedding and output layers.</summary>
+    [Id(11)] public int MaxVocabulary { get; init; } = 32_000;
 
     public IReadOnlyList<string> Validate(string prefix = "data")
     {
@@ -44,6 +46,7 @@ public sealed record DataOptions
         errors.Check(ValidFraction + TestFraction < 1, "testFraction", "validFraction + testFraction must be < 1");
         errors.Check(Enum.IsDefined(Tokenization), "tokenization", "must be character or word");
         errors.Check(MaxLineLength >= 1, "maxLineLength", "must be >= 1");
+        errors.Check(MaxVocabulary is >= 8 and <= 1_000_000, "maxVocabulary", "must be 8..1000000");
         return errors.List;
     }
 }

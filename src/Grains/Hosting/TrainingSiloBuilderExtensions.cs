@@ -8,6 +8,7 @@ using Distributed.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
 using Orleans.Storage;
 
@@ -25,6 +26,9 @@ public static class TrainingSiloBuilderExtensions
         var root = Path.GetFullPath(options.DataDirectory);
         silo.Services.AddSingleton(options);
         silo.Services.AddSingleton<ReplicaHost>();
+        silo.Services.AddSingleton<MemoryBudget>();
+        // Every silo publishes its budget, so placement and the start of a trial can see what the others hold.
+        silo.UseSiloMetadata(new Dictionary<string, string> { [MemoryBudget.MetadataKey] = MemoryBudget.Resolve(options.MemoryBudget).ToString(System.Globalization.CultureInfo.InvariantCulture) });
         silo.Services.AddSingleton<Predictor>();
         silo.Services.AddSingleton<DatasetCache>();
         silo.Services.AddSingleton<GradientChannelListener>();

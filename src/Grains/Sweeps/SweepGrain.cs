@@ -33,6 +33,7 @@ public sealed class SweepRecord
 public sealed partial class SweepGrain(
     [PersistentState("sweep", StorageNames.State)] IPersistentState<SweepRecord> record,
     DatasetCache datasets,
+    MemoryBudget memory,
     IArtifactStore store,
     ILogger<SweepGrain> log) : Grain, ISweepGrain
 {
@@ -47,6 +48,9 @@ public sealed partial class SweepGrain(
     private static partial Regex IdPattern();
 
     public static bool IsValidId(string id) => IdPattern().IsMatch(id);
+
+    static string Describe(PlannedTrial trial) =>
+        trial.Factors.Count == 0 ? "the base trial" : string.Join(", ", trial.Factors.Select(f => $"{f.Factor}={f.Value}"));
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -66,6 +70,10 @@ public sealed partial class SweepGrain(
         var problems = spec.Validate().Select(e => e["sweep.".Length..]).Concat(spec.BaseTrial.Validate("")).ToList();
         var (trials, expansion) = SweepPlan.Expand(spec);
         problems.AddRange(expansion);
+        // Trials differ in few options, so the distinct specs are few: each is checked against the silos' budgets once.
+        if (problems.Count == 0)
+            problems.AddRange(trials.GroupBy(t => System.Text.Json.JsonSerializer.Serialize(t.Spec with { Schedule = t.Spec.Schedule with { Seed = 0 } }))
+                .SelectMany(g => memory.Problems(g.First().Spec, $"trial {g.First().Number} ({Describe(g.First())})")).Take(5));
         if (problems.Count == 0)
             problems.AddRange((await datasets.MissingAsync(trials.Select(t => t.Spec.Data.TsvPath)))
                 .Select(d => $"data.tsvPath: {d} is not in the cluster's artifact store; `distributed submit` uploads the files a spec names"));

@@ -3,8 +3,10 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Hosting;
 using Distributed.Models.Training;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 
 namespace Distributed.Grains.Training;
 
@@ -153,7 +155,19 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 
     async Task LoadAsync()
     {
-        var loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint))).ToArray();
+        // Placement reads these when a worker activates, to keep the trial's replicas within the silos' budgets.
+        RequestContext.Set(SpreadPlacement.ReplicaBytesKey, ReplicaMemory.Of(spec).Total);
+        RequestContext.Set(SpreadPlacement.ReplicasKey, workers.Length);
+        Task<ReplicaReady>[] loads;
+        try
+        {
+            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint))).ToArray();
+        }
+        finally
+        {
+            RequestContext.Remove(SpreadPlacement.ReplicaBytesKey);
+            RequestContext.Remove(SpreadPlacement.ReplicasKey);
+        }
         var ready = await Within(loads, spec.Parallel.LoadTimeout, "load its replica");
         if (ready.Any(r => r.Checksum != ready[0].Checksum || r.Step != ready[0].Step))
             throw new InvalidOperationException("the replicas differ right after loading");

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Hosting;
 using Distributed.Models.Data;
 
@@ -8,10 +9,34 @@ namespace Distributed.Grains.Training;
 /// The replicas living on this silo, each on its own thread, and the data sets they share: every worker of a
 /// silo that trains on the same data options gets one loaded copy.
 /// </summary>
-public sealed class ReplicaHost(TrainingSiloOptions options) : IDisposable
+public sealed class ReplicaHost(TrainingSiloOptions options, MemoryBudget budget) : IDisposable
 {
     const int CachedDataSets = 4;
     readonly ConcurrentDictionary<string, Replica> replicas = new();
+    readonly Dictionary<string, long> reserved = [];
+
+    /// <summary>Bytes reserved by the replicas of this silo, and the budget they share.</summary>
+    public (long Reserved, long Budget, int Replicas) Memory
+    {
+        get { lock (reserved) return (reserved.Values.Sum(), budget.Local, reserved.Count); }
+    }
+
+    /// <summary>
+    /// Sets aside <paramref name="bytes"/> for replica <paramref name="key"/> (replacing what it held), or refuses
+    /// with null when the silo's budget cannot hold it besides the others; the reservation ends at <see cref="Close"/>.
+    /// </summary>
+    public string? Reserve(string key, long bytes)
+    {
+        lock (reserved)
+        {
+            long others = reserved.Where(r => r.Key != key).Sum(r => r.Value);
+            if (others + bytes > budget.Local)
+                return $"this silo's memory budget is {ReplicaMemory.Format(budget.Local)}; its other {reserved.Count(r => r.Key != key)} replicas hold " +
+                       $"{ReplicaMemory.Format(others)} and this one needs about {ReplicaMemory.Format(bytes)}";
+            reserved[key] = bytes;
+            return null;
+        }
+    }
     readonly List<(DataOptions Options, Lazy<PreparedData> Data)> dataSets = [];
 
     public Replica Open(string key) => replicas.GetOrAdd(key, k => new Replica(k, this, options.TorchThreadsPerReplica));
@@ -19,6 +44,7 @@ public sealed class ReplicaHost(TrainingSiloOptions options) : IDisposable
     public void Close(string key)
     {
         if (replicas.TryRemove(key, out var replica)) replica.Dispose();
+        lock (reserved) reserved.Remove(key);
     }
 
     internal Replica? Find(string key) => replicas.GetValueOrDefault(key);

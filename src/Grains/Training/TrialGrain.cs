@@ -43,6 +43,7 @@ public sealed class TrialGrain(
     Predictor predictor,
     IArtifactStore store,
     TrainingSiloOptions options,
+    MemoryBudget memory,
     ILogger<TrialGrain> log) : Grain, ITrialGrain
 {
     static readonly TimeSpan WatchEvery = TimeSpan.FromSeconds(2);
@@ -66,6 +67,7 @@ public sealed class TrialGrain(
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.EnsureValid();
+        if (R.Spec is null && memory.Problems(spec, "trial") is { Count: > 0 } tooLarge) throw new ArgumentException(string.Join(Environment.NewLine, tooLarge));
         if (R.Spec is not null)
         {
             if (R.Spec != spec) throw new InvalidOperationException($"trial {TrialId} already exists with another spec");

@@ -29,7 +29,15 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
                 ?? throw new InvalidOperationException($"checkpoint {assignment.CheckpointPath} is missing from the artifact store");
         var data = await datasets.LocaliseAsync(assignment.Spec.Data);
         runId = -1;
-        replica ??= host.Open(this.GetPrimaryKeyString());
+        var key = this.GetPrimaryKeyString();
+        long? datasetBytes = data.TsvPath is { } file && File.Exists(file) ? new FileInfo(file).Length : null;
+        if (host.Reserve(key, ReplicaMemory.Of(assignment.Spec, datasetBytes).Total) is { } refusal)
+        {
+            // Placed again on the next call, where the budgets may have room by then.
+            DeactivateOnIdle();
+            throw new InvalidOperationException($"worker {key} on {silo.SiloAddress}: {refusal}");
+        }
+        replica ??= host.Open(key);
         var ready = await replica.LoadAsync(assignment, data, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
         runId = assignment.RunId;
         this.assignment = assignment;

@@ -19,6 +19,6 @@ public static class DataLoading
         {
             pairs = BuiltInTasks.Generate(options.Task, options.Examples, options.MinLength, options.MaxLength, options.Seed);
         }
-        return PreparedData.From(DatasetSplitter.Split(pairs, options.ValidFraction, options.TestFraction, options.Seed), options.Tokenization);
+        return PreparedData.From(DatasetSplitter.Split(pairs, options.ValidFraction, options.TestFraction, options.Seed), options.Tokenization, options.MaxVocabulary);
     }
 }

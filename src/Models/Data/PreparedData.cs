@@ -28,11 +28,12 @@ public sealed record Vocabularies(Vocabulary Source, Vocabulary Target, Tokeniza
 public sealed record PreparedData(Vocabularies Vocabularies, IReadOnlyList<EncodedExample> Train, IReadOnlyList<EncodedExample> Valid,
     IReadOnlyList<EncodedExample> Test)
 {
-    public static PreparedData From(SplitCorpus split, TokenizationKind tokenization)
+    public static PreparedData From(SplitCorpus split, TokenizationKind tokenization, int? maxVocabulary = null)
     {
         var trainTokens = split.Train.Select(p => (Tokenizer.Split(p.Source, tokenization), Tokenizer.Split(p.Target, tokenization))).ToList();
-        var source = Vocabulary.Build(trainTokens.Select(t => (IReadOnlyList<string>)t.Item1));
-        var target = Vocabulary.Build(trainTokens.Select(t => (IReadOnlyList<string>)t.Item2));
+        // The most frequent tokens up to the cap; the rest read as UNK, so a word corpus cannot size the output layer at will.
+        var source = Vocabulary.Build(trainTokens.Select(t => (IReadOnlyList<string>)t.Item1), maxSize: maxVocabulary);
+        var target = Vocabulary.Build(trainTokens.Select(t => (IReadOnlyList<string>)t.Item2), maxSize: maxVocabulary);
         var vocabularies = new Vocabularies(source, target, tokenization);
         IReadOnlyList<EncodedExample> Encode(IReadOnlyList<TextPair> pairs) =>
             pairs.Select(p => new EncodedExample(vocabularies.EncodeSource(p.Source), vocabularies.EncodeTarget(p.Target))).ToList();
