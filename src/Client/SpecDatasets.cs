@@ -51,6 +51,11 @@ public sealed class SpecDatasets
                     problems.Add($"{field}: file not found: {full} (relative paths are read from the spec file's directory)");
                     return path;
                 }
+                if (InputFile.Problem(full, DatasetReference.MaxBytes) is { } problem)
+                {
+                    problems.Add($"{field}: {full} {problem} (a dataset is at most {DatasetReference.MaxBytes >> 30} GiB)");
+                    return path;
+                }
                 try
                 {
                     var pairs = TsvCorpus.Read(full, read).Pairs.Count;

@@ -34,6 +34,8 @@ public sealed record SiloHostOptions
     public bool Kubernetes { get; init; }
     /// <summary>Bytes the replicas of this silo may hold; 0 takes 80% of the memory the process may use (its cgroup limit).</summary>
     public long MemoryBudget { get; init; }
+    /// <summary>Bytes of fetched datasets this silo keeps on disk (default 8 GiB).</summary>
+    public long DatasetCacheBytes { get; init; } = 8L << 30;
     /// <summary>Where a pod finds its service account token; Orleans' Kubernetes hosting reads the API through it.</summary>
     public const string ServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -47,6 +49,7 @@ public sealed record SiloHostOptions
         ("storage", "DISTRIBUTED_STORAGE"), ("storage-connection", "DISTRIBUTED_STORAGE_CONNECTION"),
         ("address", "DISTRIBUTED_ADVERTISED_ADDRESS"), ("health-port", "DISTRIBUTED_HEALTH_PORT"),
         ("kubernetes", "DISTRIBUTED_KUBERNETES"), ("memory-budget", "DISTRIBUTED_MEMORY_BUDGET"),
+        ("dataset-cache", "DISTRIBUTED_DATASET_CACHE"),
     ];
 
     public static string Usage => "usage: Distributed.Silo [" + string.Join("] [", Settings.Select(s => $"--{s.Option} VALUE")) +
@@ -97,12 +100,12 @@ public sealed record SiloHostOptions
             return false;
         }
 
-        long Size(string option)
+        long Size(string option, long fallback = 0)
         {
-            if (!values.TryGetValue(option, out var v)) return 0;
+            if (!values.TryGetValue(option, out var v)) return fallback;
             if (ByteSize.TryParse(v.Value, out var bytes)) return bytes;
             errors.Add($"{v.Source}: '{v.Value}' is not a size (bytes, or a number with KiB, MiB, GiB, TiB)");
-            return 0;
+            return fallback;
         }
 
         var defaults = new SiloHostOptions();
@@ -124,6 +127,7 @@ public sealed record SiloHostOptions
             HealthPort = values.ContainsKey("health-port") ? Port("health-port", 0) : 0,
             Kubernetes = Switch("kubernetes"),
             MemoryBudget = Size("memory-budget"),
+            DatasetCacheBytes = Size("dataset-cache", defaults.DatasetCacheBytes),
         };
         if (errors.Count == 0) errors.AddRange(options.Validate());
         // Checked here, not in Validate: it is a fact about where the process runs, read from its environment.
@@ -156,13 +160,14 @@ public sealed record SiloHostOptions
             .Replace("silo.dataDirectory", "silo.dataDirectory (--data-dir)", StringComparison.Ordinal)
             .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)
             .Replace("silo.gradientChannelPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)
-            .Replace("silo.memoryBudget", "silo.memoryBudget (--memory-budget)", StringComparison.Ordinal)));
+            .Replace("silo.memoryBudget", "silo.memoryBudget (--memory-budget)", StringComparison.Ordinal)
+            .Replace("silo.datasetCacheBytes", "silo.datasetCacheBytes (--dataset-cache)", StringComparison.Ordinal)));
         return errors.List;
     }
 
     public TrainingSiloOptions Training => new()
     {
         DataDirectory = DataDirectory, TorchThreadsPerReplica = TorchThreadsPerReplica, GradientChannelPort = GradientPort,
-        MemoryBudget = MemoryBudget,
+        MemoryBudget = MemoryBudget, DatasetCacheBytes = DatasetCacheBytes,
     };
 }

@@ -33,6 +33,8 @@ public static partial class DatasetReference
     public const string Scheme = "dataset:";
     /// <summary>Bytes in one uploaded part: well under Orleans' message limit, and one blob each.</summary>
     public const int PartBytes = 4 << 20;
+    /// <summary>The largest dataset submit uploads and a silo stores: 1 GiB, 256 parts.</summary>
+    public const long MaxBytes = 1L << 30;
 
     public static string Format(string hash, string? fileName) =>
         string.IsNullOrEmpty(fileName) ? Scheme + hash : $"{Scheme}{hash}/{fileName}";

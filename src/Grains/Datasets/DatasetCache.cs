@@ -8,28 +8,46 @@ namespace Distributed.Grains.Datasets;
 
 /// <summary>
 /// Turns <c>dataset:&lt;sha256&gt;</c> into a file on this silo: fetched once from the artifact store into the data
-/// directory, checked against its hash, then read like any other TSV file.
+/// directory, checked against its hash, then read like any other TSV file. The copies stay within
+/// <see cref="TrainingSiloOptions.DatasetCacheBytes"/>: a fetch first removes the least recently used copies no
+/// replica of this silo holds, and is refused, naming the cap, when those are not enough.
 /// </summary>
 public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions options)
 {
     readonly string directory = Path.Combine(Path.GetFullPath(options.DataDirectory), "datasets");
     readonly ConcurrentDictionary<string, Lazy<Task<string>>> files = new();
+    // Which dataset each replica of this silo loaded from: those copies are never evicted.
+    readonly Dictionary<string, string> users = [];
+    readonly SemaphoreSlim room = new(1, 1);
 
-    /// <summary>The options with a dataset reference replaced by the local file that holds it; other options as they are.</summary>
-    public async Task<DataOptions> LocaliseAsync(DataOptions data)
+    /// <summary>
+    /// The options with a dataset reference replaced by the local file that holds it; other options as they are.
+    /// <paramref name="user"/> (a replica's key) holds the copy until <see cref="Release"/>.
+    /// </summary>
+    public async Task<DataOptions> LocaliseAsync(DataOptions data, string? user = null)
     {
         if (!DatasetReference.TryParse(data.TsvPath, out var hash)) return data;
+        if (user is not null) lock (users) users[user] = hash;
         var fetch = files.GetOrAdd(hash, h => new Lazy<Task<string>>(() => FetchAsync(h)));
         try
         {
-            return data with { TsvPath = await fetch.Value };
+            var path = await fetch.Value;
+            File.SetLastAccessTimeUtc(path, DateTime.UtcNow);
+            return data with { TsvPath = path };
         }
         catch
         {
             // A failed fetch is tried again by the next load rather than remembered.
             files.TryRemove(new KeyValuePair<string, Lazy<Task<string>>>(hash, fetch));
+            if (user is not null) Release(user);
             throw;
         }
+    }
+
+    /// <summary>The replica <paramref name="user"/> no longer needs its dataset's copy.</summary>
+    public void Release(string user)
+    {
+        lock (users) users.Remove(user);
     }
 
     /// <summary>A deleted dataset: this silo's copy goes too (other silos' copies go with their data directories).</summary>
@@ -63,7 +81,46 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
         if (File.Exists(target) && await HashOfFileAsync(target) == hash) return target;
         var info = await DatasetManifest.ReadAsync(store, hash)
             ?? throw new InvalidOperationException($"data.tsvPath: dataset {hash} is not in the cluster's artifact store; `distributed submit` uploads the files a spec names");
+        if (info.Bytes > DatasetReference.MaxBytes || info.Parts > DatasetReference.MaxBytes / DatasetReference.PartBytes + 1)
+            throw new InvalidOperationException($"data.tsvPath: dataset {hash} claims {info.Bytes} bytes in {info.Parts} parts; at most {DatasetReference.MaxBytes} bytes are read");
         Directory.CreateDirectory(directory);
+        await room.WaitAsync();
+        try
+        {
+            MakeRoom(hash, info.Bytes);
+            return await DownloadAsync(hash, info, target);
+        }
+        finally
+        {
+            room.Release();
+        }
+    }
+
+    /// <summary>Removes the least recently used copies no replica holds until <paramref name="bytes"/> more fit under the cap.</summary>
+    void MakeRoom(string hash, long bytes)
+    {
+        HashSet<string> held;
+        lock (users) held = [.. users.Values];
+        var copies = new DirectoryInfo(directory).GetFiles("*.tsv")
+            .Where(f => Path.GetFileNameWithoutExtension(f.Name) != hash).OrderBy(f => f.LastAccessTimeUtc).ToList();
+        long used = copies.Sum(f => f.Length);
+        foreach (var copy in copies)
+        {
+            if (used + bytes <= options.DatasetCacheBytes) break;
+            var name = Path.GetFileNameWithoutExtension(copy.Name);
+            if (held.Contains(name)) continue;
+            long length = copy.Length;
+            files.TryRemove(name, out _);
+            copy.Delete();
+            used -= length;
+        }
+        if (used + bytes > options.DatasetCacheBytes)
+            throw new InvalidOperationException($"data.tsvPath: dataset {hash} ({bytes:N0} bytes) does not fit in this silo's dataset cache " +
+                $"({options.DatasetCacheBytes:N0} bytes, --dataset-cache) beside the {used:N0} bytes its running trials hold");
+    }
+
+    async Task<string> DownloadAsync(string hash, DatasetInfo info, string target)
+    {
         var temporary = $"{target}.{Guid.NewGuid():N}.tmp";
         try
         {
@@ -77,8 +134,11 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
                         ?? throw new InvalidOperationException($"data.tsvPath: dataset {hash} lacks part {part} of {info.Parts} in the artifact store");
                     sha.AppendData(content);
                     bytes += content.Length;
+                    // A damaged manifest or part must not fill the disk: nothing past the size it claims is written.
+                    if (bytes > info.Bytes) break;
                     await file.WriteAsync(content);
                 }
+                file.Flush(flushToDisk: true);
             }
             var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
             if (actual != hash || bytes != info.Bytes)

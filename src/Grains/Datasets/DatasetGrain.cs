@@ -31,6 +31,8 @@ public sealed class DatasetGrain(IArtifactStore store) : Grain, IDatasetGrain
         var key = Hash;
         ArgumentNullException.ThrowIfNull(content);
         if (content.Length is 0 or > DatasetReference.PartBytes) throw new ArgumentException($"dataset {key}: part {part} has {content.Length} bytes; 1..{DatasetReference.PartBytes} allowed");
+        if (part < 0 || (long)part * DatasetReference.PartBytes + content.Length > DatasetReference.MaxBytes)
+            throw new ArgumentException($"dataset {key}: part {part} would take it past {DatasetReference.MaxBytes >> 20} MiB, the largest dataset a cluster stores");
         if (part == 0)
         {
             hash?.Dispose();
@@ -49,6 +51,7 @@ public sealed class DatasetGrain(IArtifactStore store) : Grain, IDatasetGrain
     public async Task<DatasetInfo> CompleteAsync(long bytes)
     {
         var key = Hash;
+        if (bytes is < 1 or > DatasetReference.MaxBytes) throw new ArgumentException($"dataset {key}: {bytes} bytes; 1..{DatasetReference.MaxBytes} allowed");
         if (hash is null || nextPart == 0) throw new InvalidOperationException($"dataset {key}: no parts were uploaded");
         var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
         hash.Dispose();

@@ -22,6 +22,8 @@ public sealed record TrainingSiloOptions
     public int MetricSegmentSteps { get; init; } = 1000;
     /// <summary>Bytes the replicas of this silo may hold in all (see ReplicaMemory); 0 takes 80% of the memory the process may use.</summary>
     public long MemoryBudget { get; init; }
+    /// <summary>Bytes of fetched datasets a silo keeps in its data directory; copies no replica holds are evicted, least recently used first.</summary>
+    public long DatasetCacheBytes { get; init; } = 8L << 30;
 
     public IReadOnlyList<string> Validate(string prefix = "silo")
     {
@@ -29,6 +31,7 @@ public sealed record TrainingSiloOptions
         errors.Check(!string.IsNullOrWhiteSpace(DataDirectory), "dataDirectory", "must be a directory path");
         errors.Check(TorchThreadsPerReplica is >= 1 and <= 256, "torchThreadsPerReplica", "must be 1..256");
         errors.Check(MetricSegmentSteps is >= 1 and <= 1_000_000, "metricSegmentSteps", "must be 1..1000000");
+        errors.Check(DatasetCacheBytes >= 1L << 20, "datasetCacheBytes", "must be at least 1 MiB");
         errors.Check(MemoryBudget == 0 || MemoryBudget >= 64L << 20, "memoryBudget", "must be 0 (80% of the memory available) or at least 64 MiB");
         errors.Check(GradientChannelPort is >= -1 and <= 65535, "gradientChannelPort", "must be -1 (off), 0 (any free port) or a port");
         return errors.List;

@@ -27,9 +27,9 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         if (assignment.CheckpointPath is not null)
             checkpoint = await store.ReadAsync(assignment.CheckpointPath)
                 ?? throw new InvalidOperationException($"checkpoint {assignment.CheckpointPath} is missing from the artifact store");
-        var data = await datasets.LocaliseAsync(assignment.Spec.Data);
-        runId = -1;
         var key = this.GetPrimaryKeyString();
+        var data = await datasets.LocaliseAsync(assignment.Spec.Data, key);
+        runId = -1;
         long? datasetBytes = data.TsvPath is { } file && File.Exists(file) ? new FileInfo(file).Length : null;
         if (host.Reserve(key, ReplicaMemory.Of(assignment.Spec, datasetBytes).Total) is { } refusal)
         {
@@ -126,6 +126,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
     void Release()
     {
         runId = -1;
+        datasets.Release(this.GetPrimaryKeyString());
         if (replica is null) return;
         host.Close(replica.Key);
         replica = null;
