@@ -26,6 +26,11 @@ public class MemoryBudgetTests
         var refused = await Assert.ThrowsAnyAsync<ArgumentException>(() => cluster.Client.GetGrain<ISweepGrain>("huge").SubmitAsync(sweep));
         Assert.Contains("trial 1 (the base trial): one replica needs about", refused.Message);
         Assert.Null(await cluster.Client.GetGrain<ISweepGrain>("huge").GetStatusAsync());
+
+        // A sweep's trial (checked at submit, but the cluster shrank since) fails with the reason instead of throwing at the sweep.
+        var inSweep = await cluster.Trial("shrunk/1").StartInSweepAsync(huge, "shrunk", null);
+        Assert.Equal(TrialState.Failed, inSweep.State);
+        Assert.Contains("memory budget is 64 MiB", inSweep.Reason);
     }
 
     [Fact]

@@ -67,7 +67,9 @@ public sealed class TrialGrain(
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.EnsureValid();
-        if (R.Spec is null && memory.Problems(spec, "trial") is { Count: > 0 } tooLarge) throw new ArgumentException(string.Join(Environment.NewLine, tooLarge));
+        var tooLarge = R.Spec is null ? memory.Problems(spec, "trial") : [];
+        // A caller is told at once; a sweep checked at submit, so here the cluster shrank since: the trial fails, the sweep goes on.
+        if (tooLarge.Count > 0 && sweepId is null) throw new ArgumentException(string.Join(Environment.NewLine, tooLarge));
         if (R.Spec is not null)
         {
             if (R.Spec != spec) throw new InvalidOperationException($"trial {TrialId} already exists with another spec");
@@ -79,6 +81,11 @@ public sealed class TrialGrain(
         R.State = TrialState.Running;
         R.RunId = 1;
         R.StartedAt = DateTimeOffset.UtcNow;
+        if (tooLarge.Count > 0)
+        {
+            await EndAsync(TrialState.Failed, string.Join(" ", tooLarge));
+            return Status();
+        }
         await record.WriteStateAsync();
         await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, spec, 0, null, 0) { StopAt = pauseAt });
         Watch();
