@@ -10,6 +10,17 @@ public sealed record MeanInterval(
 {
     public double HalfWidth => (High - Low) / 2;
 
+    /// <summary>
+    /// The interval kept inside what the quantity can be ([0, 1] for a proportion): a t interval over few trials
+    /// can run far outside it, and "somewhere in [0, 1]" is the honest reading then. An unbounded (one-value)
+    /// interval becomes the whole range where the range is finite.
+    /// </summary>
+    public MeanInterval Within(double min, double max) => this with
+    {
+        Low = double.IsNaN(Low) ? (double.IsFinite(min) ? min : Low) : Math.Max(min, Low),
+        High = double.IsNaN(High) ? (double.IsFinite(max) ? max : High) : Math.Min(max, High),
+    };
+
     /// <summary>The mean and 95% interval; with one observation the interval is unbounded (NaN).</summary>
     public static MeanInterval Of(IReadOnlyList<double> values)
     {

@@ -41,11 +41,12 @@ public static class SweepReport
             factors = [factor];
         }
         var counted = sweep.Trials.Where(Counts).ToList();
+        var range = MetricRange.Of(sweep.Spec.Objective.Metric);
         return factors.Select(f => new FactorEffect(f, sweep.Trials
             .Select(t => t.Factors.First(v => v.Factor == f).Value).Distinct()
             .Select(value => (value, values: counted.Where(t => t.Factors.Any(v => v.Factor == f && v.Value == value)).Select(t => t.Best!.Value).ToList()))
             .Where(l => l.values.Count > 0)
-            .Select(l => new FactorLevel(l.value, MeanInterval.Of(l.values), l.values.Count))
+            .Select(l => new FactorLevel(l.value, MeanInterval.Of(l.values).Within(range.Min, range.Max), l.values.Count))
             .ToList())).ToList();
     }
 
