@@ -10,7 +10,7 @@ const string usage = """
       status ID                                       the sweep and each trial
       watch ID                                        live progress of the running trials until the sweep ends
       results ID [--top N]                            leaderboard by the objective
-      compare ID [--by FACTOR]                        each factor's values: mean objective and 95% confidence interval
+      compare ID [--by F | --by A,B] [--importance]   paired effects with verdicts, marginal means, importance
       export ID --format csv|json --out FILE          every trial, for your own analysis
       plot ID --out FILE.png [--top N | --trial N]    learning curves of the top trials (default 5)
       plot ID --attention "INPUT" --out FILE.png [--trial N] [--beam K]   attention weights of a trial on an input

@@ -9,7 +9,7 @@ namespace Distributed.Client;
 public static class SweepCommands
 {
     public static readonly IReadOnlySet<string> Verbs = new HashSet<string> { "submit", "list", "status", "watch", "results", "compare", "export", "cancel", "plot", "predict" };
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "wait", "json" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "wait", "json", "importance" };
 
     public static async Task<int> RunAsync(string verb, CommandLine cli, TextWriter output)
     {
@@ -87,6 +87,7 @@ public static class SweepCommands
         var input = verb == "predict" ? cli.Positional("input text to decode") : verb == "plot" ? cli.Text("attention") : null;
         var png = verb == "plot" ? cli.Text("out") ?? throw new UsageException("--out: say which PNG file to write") : null;
         var by = verb == "compare" ? cli.Text("by") : null;
+        bool importance = verb == "compare" && cli.Flag("importance");
         var format = verb == "export" ? cli.Text("format") ?? throw new UsageException("--format: say csv or json") : null;
         var outFile = verb == "export" ? cli.Text("out") ?? throw new UsageException("--out: say which file to write") : null;
         if (beam is < 1 or > 64) throw new UsageException("--beam: must be 1..64");
@@ -115,10 +116,10 @@ public static class SweepCommands
                     else Leaderboard(status, top, output);
                     return 0;
                 case "compare":
-                    var effects = SweepReport.Effects(status, by)
-                        ?? throw new UsageException($"--by: '{by}' is not a factor of sweep {sweepId}; its factors: {string.Join(", ", status.Spec.Search.Space.Select(d => d.Key))}");
-                    if (json) output.WriteLine(JsonSerializer.Serialize(effects, SweepReport.Json));
-                    else Compare(status, effects, output);
+                    var comparison = SweepReport.Compare(status, by)
+                        ?? throw new UsageException($"--by: '{by}' must be one swept factor, or two as a,b; sweep {sweepId} sweeps: {string.Join(", ", status.Spec.Search.Space.Select(d => d.Key))}");
+                    if (json) output.WriteLine(JsonSerializer.Serialize(comparison, SweepReport.Json));
+                    else Compare(comparison, importance, output);
                     return 0;
                 case "predict" or "plot" when input is not null:
                 {
@@ -280,19 +281,28 @@ public static class SweepCommands
         table.WriteTo(output);
     }
 
-    static void Compare(SweepStatus status, IReadOnlyList<FactorEffect> effects, TextWriter output)
+    static void Compare(Comparison comparison, bool importance, TextWriter output)
     {
-        var metric = Name(status.Spec.Objective.Metric);
-        foreach (var effect in effects)
+        foreach (var factor in comparison.Factors)
         {
-            output.WriteLine($"{effect.Factor}: mean {metric} and its 95% confidence interval over the trials (and seeds) with each value");
-            var table = new TextTable("value", "trials", "mean", "95% CI", "±");
-            foreach (var level in effect.Levels)
+            var where = factor.Within is null ? "" : $" where {factor.Within}";
+            output.WriteLine($"{factor.Factor}{where}: paired effects on {comparison.Metric} (trials differing only in {factor.Factor}, same seed; 95% interval)");
+            if (factor.Verdicts.Count == 0) output.WriteLine("  no pairs: no two trials differ in this factor alone");
+            foreach (var verdict in factor.Verdicts) output.WriteLine($"  {verdict}");
+            output.WriteLine($"{factor.Factor}{where}: marginal mean {comparison.Metric} over every trial with each value (other factors mixed in)");
+            var table = new TextTable("value", "trials", "mean", "95% CI");
+            foreach (var level in factor.Marginal)
                 table.Add(level.Value, I(level.Trials), F(level.Objective.Mean),
-                    double.IsNaN(level.Objective.Low) ? "(one trial)" : $"[{F(level.Objective.Low)}, {F(level.Objective.High)}]", F(level.Objective.HalfWidth));
+                    double.IsNaN(level.Objective.Low) ? "(one trial)" : $"[{F(level.Objective.Low)}, {F(level.Objective.High)}]");
             table.WriteTo(output);
             output.WriteLine();
         }
+        if (!importance) return;
+        output.WriteLine($"importance: each factor's share of the variation of {comparison.Metric} on its own (95% bootstrap interval)");
+        var shares = new TextTable("factor", "share", "95% CI");
+        string P(double share) => share.ToString("P0", CultureInfo.InvariantCulture);
+        foreach (var i in comparison.Importance) shares.Add(i.Factor, P(i.Share), $"[{P(i.Low)}, {P(i.High)}]");
+        shares.WriteTo(output);
     }
 
     /// <summary>Trial <paramref name="number"/>, or the best one by the objective.</summary>

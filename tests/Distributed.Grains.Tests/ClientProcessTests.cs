@@ -34,6 +34,19 @@ public class ClientProcessTests : IDisposable
         var compare = await Run("compare", "tiny", "--by", "layers", "--json");
         Assert.Equal(0, compare.Exit);
         Assert.Contains("\"factor\": \"layers\"", compare.Output);
+        // Layers 1 and 2 at seeds 11 and 12: two pairs, a verdict, marginal intervals inside [0, 1], and importance.
+        var read = await Run("compare", "tiny", "--importance");
+        Assert.True(read.Exit == 0, read.Error);
+        Assert.Contains("layers: paired effects on tokenAccuracy (trials differing only in layers, same seed; 95% interval)", read.Output);
+        Assert.Matches(@"  (no clear difference between 2 and 1:|[12] better than [12] by) .*, 2 pairs", read.Output);
+        Assert.Contains("layers: marginal mean tokenAccuracy over every trial with each value (other factors mixed in)", read.Output);
+        Assert.Contains("importance: each factor's share of the variation of tokenAccuracy", read.Output);
+        var intervals = System.Text.RegularExpressions.Regex.Matches(read.Output, @"\[(-?[0-9.]+), (-?[0-9.]+)\]").Select(m => (double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        Assert.NotEmpty(intervals);
+        Assert.All(intervals, i => Assert.True(i.Item1 >= -1 && i.Item2 <= 1, $"interval [{i.Item1}, {i.Item2}] leaves the metric's range"));
+        var unknown = await Run("compare", "tiny", "--by", "layers,depth");
+        Assert.Equal(2, unknown.Exit);
+        Assert.Contains("--by: 'layers,depth' must be one swept factor, or two as a,b; sweep tiny sweeps: layers", unknown.Error);
 
         var export = await Run("export", "tiny", "--format", "csv", "--out", "tiny.csv");
         Assert.Equal(0, export.Exit);

@@ -13,6 +13,16 @@ public sealed record FactorLevel(string Value, MeanInterval Objective, int Trial
 public sealed record FactorEffect(string Factor, IReadOnlyList<FactorLevel> Levels);
 
 /// <summary>
+/// What one factor did: its paired effects with their verdicts (the estimate to believe), and its marginal means
+/// (over every trial with each value, so the other factors' effects are mixed in). With a second factor
+/// (<c>--by a,b</c>), the paired effects of the first are given at each value of the second: their interaction.
+/// </summary>
+public sealed record FactorComparison(string Factor, string? Within, IReadOnlyList<PairedEffect> Paired, IReadOnlyList<string> Verdicts, IReadOnlyList<FactorLevel> Marginal);
+
+/// <summary>A sweep's comparison: each factor's effects, and how much of the objective's variation each explains.</summary>
+public sealed record Comparison(string Metric, IReadOnlyList<FactorComparison> Factors, IReadOnlyList<Importance> Importance);
+
+/// <summary>
 /// What a sweep's results say: the leaderboard by the objective, the effect of each factor (mean and 95% interval of
 /// the objective over every trial and seed that had each value), and the CSV and JSON exports.
 /// Trials count with the best objective they reached: completed ones and those stopped early (which had less time).
@@ -48,6 +58,32 @@ public static class SweepReport
             .Where(l => l.values.Count > 0)
             .Select(l => new FactorLevel(l.value, MeanInterval.Of(l.values).Within(range.Min, range.Max), l.values.Count))
             .ToList())).ToList();
+    }
+
+    /// <summary>
+    /// Paired effects, verdicts, marginal means and importance for <paramref name="by"/> (a factor, "a,b" for a's
+    /// effect at each value of b, or every factor when null); null when a named factor is not swept.
+    /// </summary>
+    public static Comparison? Compare(SweepStatus sweep, string? by)
+    {
+        var factors = sweep.Spec.Search.Space.Select(d => d.Key).ToList();
+        var named = by?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+        if (named.Length > 2 || named.Any(f => !factors.Contains(f))) return null;
+        var observations = sweep.Trials.Where(Counts).Select(t => new Observation(t.Factors, t.Repeat, t.Best!.Value)).ToList();
+        var objective = sweep.Spec.Objective;
+        var range = MetricRange.Of(objective.Metric);
+        FactorComparison Of(string factor, string? within, string? value, IReadOnlyList<Observation> trials)
+        {
+            var paired = PairedEffects.Of(trials, factor, range);
+            var marginal = trials.GroupBy(t => t.ValueOf(factor))
+                .Select(g => new FactorLevel(g.Key, MeanInterval.Of(g.Select(t => t.Value).ToList()).Within(range.Min, range.Max), g.Count())).ToList();
+            return new FactorComparison(factor, within is null ? null : $"{within}={value}", paired, paired.Select(p => p.Verdict(objective)).ToList(), marginal);
+        }
+        var compared = named.Length == 2
+            ? observations.Select(o => o.ValueOf(named[1])).Distinct()
+                .Select(v => Of(named[0], named[1], v, observations.Where(o => o.ValueOf(named[1]) == v).ToList())).ToList()
+            : (named.Length == 1 ? named.ToList() : factors).Select(f => Of(f, null, null, observations)).ToList();
+        return new Comparison(Name(objective.Metric), compared, FactorImportance.Of(observations, factors));
     }
 
     public static string Csv(SweepStatus sweep)
