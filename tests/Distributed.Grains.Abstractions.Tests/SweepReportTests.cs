@@ -33,10 +33,10 @@ public class SweepReportTests
     [Fact]
     public void Each_factor_gets_its_mean_and_interval_over_the_trials_that_had_it()
     {
-        var effects = SweepReport.Effects(Sweep())!;
-        var bidirectional = effects.Single(e => e.Factor == "bidirectional");
-        var off = bidirectional.Levels.Single(l => l.Value == "false");
-        var on = bidirectional.Levels.Single(l => l.Value == "true");
+        var comparison = SweepReport.Compare(Sweep(), null)!;
+        var bidirectional = comparison.Factors.Single(e => e.Factor == "bidirectional");
+        var off = bidirectional.Marginal.Single(l => l.Value == "false");
+        var on = bidirectional.Marginal.Single(l => l.Value == "true");
         // Off: 0.51, 0.49, 0.56, 0.54 -> mean 0.525. On: 0.71, 0.69, 0.76 (trial 8 diverged) -> mean 0.72.
         Assert.Equal(4, off.Trials);
         Assert.Equal(0.525, off.Objective.Mean, 10);
@@ -44,8 +44,10 @@ public class SweepReportTests
         Assert.Equal(0.72, on.Objective.Mean, 10);
         // s = sqrt((.015² + .035² + .035² + .015²) / 3) = 0.031091; half-width t(3) = 3.182 x s / 2 = 0.049466.
         Assert.Equal(0.049466, off.Objective.HalfWidth, 5);
-        Assert.Null(SweepReport.Effects(Sweep(), "dropout"));
-        Assert.Single(SweepReport.Effects(Sweep(), "layers")!);
+        Assert.Null(SweepReport.Compare(Sweep(), "dropout"));
+        Assert.Single(SweepReport.Compare(Sweep(), "layers")!.Factors);
+        // layers,bidirectional: layers' paired effects at each value of bidirectional.
+        Assert.Equal(["bidirectional=false", "bidirectional=true"], SweepReport.Compare(Sweep(), "layers,bidirectional")!.Factors.Select(f => f.Within!).Order());
     }
 
     [Fact]
@@ -58,6 +60,7 @@ public class SweepReportTests
         Assert.Equal("trial,trial_id,configuration,repeat,seed,layers,bidirectional,state,step,steps,best_exactMatch,final_exactMatch,last_loss,wall_seconds,checkpoint,reason", lines[0]);
         Assert.StartsWith("1,s/1,1,0,1,1,false,completed,100,100,0.51,", lines[1]);
         Assert.EndsWith("\"loss is NaN, at step 3\"", lines[8]);
-        Assert.Contains("\"effects\"", SweepReport.ToJson(sweep));
+        Assert.Contains("\"comparison\"", SweepReport.ToJson(sweep));
+        Assert.Contains("\"verdicts\"", SweepReport.ToJson(sweep));
     }
 }

@@ -9,9 +9,6 @@ namespace Distributed.Grains.Abstractions.Sweeps;
 /// <summary>One value of a swept factor and what the objective did with it.</summary>
 public sealed record FactorLevel(string Value, MeanInterval Objective, int Trials);
 
-/// <summary>A swept factor and its levels, in the order the spec lists them.</summary>
-public sealed record FactorEffect(string Factor, IReadOnlyList<FactorLevel> Levels);
-
 /// <summary>
 /// What one factor did: its paired effects with their verdicts (the estimate to believe), and its marginal means
 /// (over every trial with each value, so the other factors' effects are mixed in). With a second factor
@@ -39,25 +36,6 @@ public static class SweepReport
             ? counted.OrderByDescending(t => t.Best).ThenByDescending(t => t.Step)
             : counted.OrderBy(t => t.Best).ThenByDescending(t => t.Step);
         return ranked.ThenBy(t => t.Number).Take(top).ToList();
-    }
-
-    /// <summary>The effect of each factor, or only of <paramref name="factor"/>; null when the sweep has no such factor.</summary>
-    public static IReadOnlyList<FactorEffect>? Effects(SweepStatus sweep, string? factor = null)
-    {
-        var factors = sweep.Spec.Search.Space.Select(d => d.Key).ToList();
-        if (factor is not null)
-        {
-            if (!factors.Contains(factor)) return null;
-            factors = [factor];
-        }
-        var counted = sweep.Trials.Where(Counts).ToList();
-        var range = MetricRange.Of(sweep.Spec.Objective.Metric);
-        return factors.Select(f => new FactorEffect(f, sweep.Trials
-            .Select(t => t.Factors.First(v => v.Factor == f).Value).Distinct()
-            .Select(value => (value, values: counted.Where(t => t.Factors.Any(v => v.Factor == f && v.Value == value)).Select(t => t.Best!.Value).ToList()))
-            .Where(l => l.values.Count > 0)
-            .Select(l => new FactorLevel(l.value, MeanInterval.Of(l.values).Within(range.Min, range.Max), l.values.Count))
-            .ToList())).ToList();
     }
 
     /// <summary>
@@ -126,7 +104,7 @@ public static class SweepReport
         sweep.SweepId, sweep.Spec.Name, sweep.State, sweep.CreatedAt, sweep.EndedAt, sweep.StepsRun, sweep.StepsPlanned,
         Objective = new { sweep.Spec.Objective.Metric, Mode = sweep.Spec.Objective.Direction },
         Trials = sweep.Trials.Select(t => new { Trial = t, History = histories?.GetValueOrDefault(t.Number) }),
-        Effects = Effects(sweep),
+        Comparison = Compare(sweep, null),
     }, Json);
 
     /// <summary>An enum value as specs and exports spell it ("exactMatch", "stoppedEarly").</summary>
