@@ -64,7 +64,7 @@ public static class HostileSpecs
         ["huge-values-list"] = ("values.yaml", Base + $"search: {{ space: {{ schedule.seed: [{string.Join(", ", Enumerable.Range(0, 5000))}] }} }}\n", "search.space.schedule.seed: lists 5000 values; at most 1000"),
         ["too-many-nodes"] = ("nodes.yaml", Base + $"extra: [{string.Join(",", Enumerable.Repeat("1", 25000))}]\n", "nodes.yaml:3:"),
         ["too-many-options"] = ("options.yaml", Base + "search: { space: { " + string.Join(", ", Enumerable.Range(0, 65).Select(i => $"o{i}: [1]")) + " } }\n", "search.space: varies 65 options; at most 64"),
-        ["long-string"] = ("long.yaml", $"data: {{ tsvPath: {new string('p', 5000)} }}\n", "long.yaml:1:17: a value of 5000 characters; at most 4096"),
+        ["long-string"] = ("long.yaml", $"data: {{ tsvPath: {new string('p', 5000)} }}\n", "long.yaml:1:18: a value of 5000 characters; at most 4096"),
         ["control-chars-in-name"] = ("name.yaml", "name: \"\\e[2J\\e[31mowned\\r\"\n" + Base, "name: must not contain control characters"),
         ["long-name"] = ("longname.yaml", $"name: {new string('n', 300)}\n" + Base, "name: must be at most 200 characters"),
         ["two-documents"] = ("docs.yaml", Base + "---\nmodel: { layers: 2 }\n", "docs.yaml:3:1: a spec file holds one document"),
