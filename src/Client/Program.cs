@@ -1,4 +1,5 @@
 using Distributed.Client;
+using Distributed.Models;
 using Distributed.Models.Data;
 
 const string usage = """
@@ -37,6 +38,10 @@ const string trainUsage = """
       --optimizer adam|adamw|sgd --lr X --warmup N --decay none|linear|cosine|inversesqrt|exponential --decay-steps N --batch N --clip X --steps N --eval-every N --beam K --json
     """;
 
+// Every line the client prints, results and errors alike, goes through one cleaning writer.
+Console.SetOut(new TerminalText.Writer(Console.Out));
+Console.SetError(new TerminalText.Writer(Console.Error));
+
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
     Console.WriteLine(usage);
@@ -56,7 +61,8 @@ try
 }
 catch (SpecException e)
 {
-    foreach (var problem in e.Problems) Console.Error.WriteLine($"error: {problem}");
+    foreach (var problem in e.Problems.Take(OptionErrors.MaxListed)) Console.Error.WriteLine($"error: {TerminalText.Clean(problem)}");
+    if (e.Problems.Count > OptionErrors.MaxListed) Console.Error.WriteLine($"error: ... and {e.Problems.Count - OptionErrors.MaxListed} more problems");
     return 2;
 }
 catch (UsageException e)

@@ -176,6 +176,7 @@ public static class SweepCommands
     static async Task<SweepStatus> WatchAsync(ISweepGrain sweep, TextWriter output, bool quiet)
     {
         bool live = !Console.IsOutputRedirected && !quiet;
+        var screen = TerminalText.Raw(output);
         int drawn = 0;
         var lastLine = DateTime.MinValue;
         while (true)
@@ -186,9 +187,9 @@ public static class SweepCommands
                 var lines = Progress(status);
                 if (live)
                 {
-                    if (drawn > 0) output.Write($"\u001b[{drawn}A");
-                    foreach (var line in lines) output.WriteLine(line + "\u001b[K");
-                    for (int i = lines.Count; i < drawn; i++) output.WriteLine("\u001b[K");
+                    if (drawn > 0) screen.Write($"\u001b[{drawn}A");
+                    foreach (var line in lines) screen.WriteLine(TerminalText.Clean(line) + "\u001b[K");
+                    for (int i = lines.Count; i < drawn; i++) screen.WriteLine("\u001b[K");
                     drawn = Math.Max(drawn, lines.Count);
                 }
                 else if (DateTime.UtcNow - lastLine > TimeSpan.FromSeconds(5) || status.IsFinished)

@@ -43,7 +43,7 @@ public class SweepSpecTests
         { Base + "earlyStopping: { rule: median, gracePeriod: 10 }", "earlyStopping.gracePeriod: must be at least schedule.evaluateEvery (25)" },
         { Base + "earlyStopping: { rule: asha, gracePeriod: 50 }", "earlyStopping.gracePeriod: must be below schedule.steps (50)" },
         { Base + "earlyStopping: { rule: hyperband }", "earlyStopping.rule: 'hyperband' must be one of none, asha, median" },
-        { Base + "search: { method: random, samples: 0 }", "search.samples: must be 1..100000" },
+        { Base + "search: { method: random, samples: 0 }", "search.samples: must be 1..10000" },
         { "model: [1, 2", "spec.yaml:2:1: While parsing a flow sequence" },
         { Base + "data: { task: copy }", "spec.yaml:3:1: Duplicate key data" },
         { "- just\n- a list", "spec.yaml: a sweep spec is a map of fields" },

@@ -17,4 +17,47 @@ static class Processes
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
         return (process.ExitCode, await output, await error);
     }
+
+    /// <summary>
+    /// Runs a program like <see cref="RunAsync"/>, killing it after <paramref name="timeout"/>, and reports how long it
+    /// took and its peak resident memory (VmHWM, polled from /proc while it runs).
+    /// </summary>
+    public static async Task<(int Exit, string Output, string Error, TimeSpan Elapsed, long PeakKilobytes)> RunMeasuredAsync(
+        string program, IEnumerable<string> args, string workingDirectory, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        long peak = 0;
+        while (!process.HasExited && clock.Elapsed < timeout)
+        {
+            peak = Math.Max(peak, PeakKilobytes(process.Id));
+            await Task.Delay(10);
+        }
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            return (-1, await output, await error + $"\n(killed after {timeout})", clock.Elapsed, peak);
+        }
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output, await error, clock.Elapsed, peak);
+    }
+
+    static long PeakKilobytes(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Abstractions.Sweeps;
 
 namespace Distributed.Models.Data;
 
@@ -31,21 +32,27 @@ public sealed record DataOptions
     /// <summary>Most tokens kept per vocabulary (most frequent first; the rest read as UNK): bounds the embedding and output layers.</summary>
     [Id(11)] public int MaxVocabulary { get; init; } = 32_000;
 
+    /// <summary>Most examples a built-in task generates, and most validation examples an evaluation decodes.</summary>
+    public const int MaxExamples = 10_000_000;
+    /// <summary>Longest TSV line a spec may allow: a line is held whole while it is read.</summary>
+    public const int LineLengthLimit = 1_000_000;
+
     public IReadOnlyList<string> Validate(string prefix = "data")
     {
         var errors = new OptionErrors(prefix);
         errors.Check(Enum.IsDefined(Task), "task", "must be copy, reverse, sort, addition or dateNormalisation");
         errors.Check(TsvPath is null || TsvPath.Length > 0, "tsvPath", "must not be empty");
-        errors.Check(!DatasetReference.IsReference(TsvPath) || DatasetReference.TryParse(TsvPath, out _),
+        errors.Check(TsvPath is null || TsvPath.Length <= SweepLimits.MaxStringLength, "tsvPath", $"must be at most {SweepLimits.MaxStringLength} characters");
+        errors.Check(TsvPath is null || TsvPath.Length > SweepLimits.MaxStringLength || !DatasetReference.IsReference(TsvPath) || DatasetReference.TryParse(TsvPath, out _),
             "tsvPath", $"'{TsvPath}' must be dataset: followed by the file's SHA-256 (64 lowercase hex digits) and optionally /name");
-        errors.Check(TsvPath is not null || Examples is >= 1 and <= 10_000_000, "examples", "must be 1..10000000");
+        errors.Check(TsvPath is not null || Examples is >= 1 and <= MaxExamples, "examples", $"must be 1..{MaxExamples}");
         errors.Check(MinLength is >= 1 and <= 1000, "minLength", "must be 1..1000");
         errors.Check(MaxLength >= MinLength && MaxLength <= 1000, "maxLength", "must be minLength..1000");
         errors.Check(ValidFraction is >= 0 and < 1, "validFraction", "must be in [0, 1)");
         errors.Check(TestFraction is >= 0 and < 1, "testFraction", "must be in [0, 1)");
         errors.Check(ValidFraction + TestFraction < 1, "testFraction", "validFraction + testFraction must be < 1");
         errors.Check(Enum.IsDefined(Tokenization), "tokenization", "must be character or word");
-        errors.Check(MaxLineLength >= 1, "maxLineLength", "must be >= 1");
+        errors.Check(MaxLineLength is >= 1 and <= LineLengthLimit, "maxLineLength", $"must be 1..{LineLengthLimit}");
         errors.Check(MaxVocabulary is >= 8 and <= 1_000_000, "maxVocabulary", "must be 8..1000000");
         return errors.List;
     }

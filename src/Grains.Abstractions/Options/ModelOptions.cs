@@ -56,6 +56,9 @@ public sealed record ModelOptions
     /// <summary>Size of the additive attention's hidden layer; 0 means the hidden size.</summary>
     [Id(10)] public int AttentionSize { get; init; }
 
+    /// <summary>Largest embedding, hidden and attention size: parameters and activations grow with its square.</summary>
+    public const int MaxWidth = 4096;
+
     /// <summary>Width of one encoder position: hidden size times the number of directions.</summary>
     public int EncoderOutputSize => HiddenSize * (Bidirectional ? 2 : 1);
 
@@ -67,13 +70,13 @@ public sealed record ModelOptions
     {
         var errors = new OptionErrors(prefix);
         errors.Check(Enum.IsDefined(Cell), "cell", "must be lstm, gru or rnn");
-        errors.Check(EmbeddingSize is >= 1 and <= 4096, "embeddingSize", "must be 1..4096");
-        errors.Check(HiddenSize is >= 1 and <= 4096, "hiddenSize", "must be 1..4096");
+        errors.Check(EmbeddingSize is >= 1 and <= MaxWidth, "embeddingSize", $"must be 1..{MaxWidth}");
+        errors.Check(HiddenSize is >= 1 and <= MaxWidth, "hiddenSize", $"must be 1..{MaxWidth}");
         errors.Check(Layers is >= 1 and <= 4, "layers", "must be 1..4");
         errors.Check(Dropout is >= 0 and < 1, "dropout", "must be in [0, 1)");
         errors.Check(RecurrentDropout is >= 0 and < 1, "recurrentDropout", "must be in [0, 1)");
         errors.Check(Enum.IsDefined(Attention), "attention", "must be none, dot, multiplicative or additive");
-        errors.Check(AttentionSize is >= 0 and <= 4096, "attentionSize", "must be 0..4096 (0 means the hidden size)");
+        errors.Check(AttentionSize is >= 0 and <= MaxWidth, "attentionSize", $"must be 0..{MaxWidth} (0 means the hidden size)");
         errors.Check(Attention != AttentionKind.Dot || EncoderOutputSize == HiddenSize, "attention",
             "dot attention needs the encoder output size to equal the hidden size; with a bidirectional encoder use multiplicative or additive");
         return errors.List;

@@ -42,10 +42,10 @@ public sealed record ScheduledSampling
         var errors = new OptionErrors(prefix);
         errors.Check(Enum.IsDefined(Schedule), "schedule", "must be constant, linear, exponential or inverseSigmoid");
         errors.Check(Initial is >= 0 and <= 1, "initial", "must be in [0, 1]");
-        errors.Check(Slope >= 0, "slope", "must be >= 0");
+        errors.Check(Slope >= 0 && double.IsFinite(Slope), "slope", "must be finite and >= 0");
         errors.Check(Minimum is >= 0 and <= 1, "minimum", "must be in [0, 1]");
         errors.Check(Schedule != SamplingSchedule.Exponential || Decay is > 0 and < 1, "decay", "must be in (0, 1) for the exponential schedule");
-        errors.Check(Schedule != SamplingSchedule.InverseSigmoid || Decay >= 1, "decay", "must be >= 1 for the inverse sigmoid schedule");
+        errors.Check(Schedule != SamplingSchedule.InverseSigmoid || Decay >= 1 && double.IsFinite(Decay), "decay", "must be finite and >= 1 for the inverse sigmoid schedule");
         return errors.List;
     }
 }

@@ -1,3 +1,5 @@
+using Distributed.Grains.Abstractions.Training;
+
 namespace Distributed.Models.Training;
 
 /// <summary>What a training loss is divided by.</summary>
@@ -48,22 +50,23 @@ public sealed record TrainingOptions
         errors.Check(Enum.IsDefined(Optimizer), "optimizer", "must be adam, adamw or sgd");
         errors.Check(LearningRate > 0 && double.IsFinite(LearningRate), "learningRate", "must be > 0");
         errors.Check(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "minLearningRate", "must be in [0, learningRate]");
-        errors.Check(WarmupSteps >= 0, "warmupSteps", "must be >= 0");
+        errors.Check(WarmupSteps is >= 0 and <= TrialSchedule.MaxSteps, "warmupSteps", $"must be 0..{TrialSchedule.MaxSteps}");
         errors.Check(Enum.IsDefined(Decay), "decay", "must be none, linear, cosine, inverseSqrt or exponential");
-        errors.Check(DecaySteps >= 1, "decaySteps", "must be >= 1");
+        errors.Check(DecaySteps is >= 1 and <= TrialSchedule.MaxSteps, "decaySteps", $"must be 1..{TrialSchedule.MaxSteps}");
         errors.Check(DecayRate is > 0 and <= 1, "decayRate", "must be in (0, 1]");
         errors.Check(Beta1 is >= 0 and < 1, "beta1", "must be in [0, 1)");
         errors.Check(Beta2 is >= 0 and < 1, "beta2", "must be in [0, 1)");
-        errors.Check(Epsilon > 0, "epsilon", "must be > 0");
+        errors.Check(Epsilon is > 0 and <= 1, "epsilon", "must be in (0, 1]");
         errors.Check(Momentum is >= 0 and < 1, "momentum", "must be in [0, 1)");
-        errors.Check(WeightDecay >= 0, "weightDecay", "must be >= 0");
+        errors.Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), "weightDecay", "must be finite and >= 0");
         errors.Check(Enum.IsDefined(Clip), "clip", "must be none, norm or value");
         errors.Check(Clip == ClipMode.None || (ClipThreshold > 0 && double.IsFinite(ClipThreshold)), "clipThreshold", "must be > 0");
         errors.Check(LabelSmoothing is >= 0 and < 1, "labelSmoothing", "must be in [0, 1)");
         errors.Check(Enum.IsDefined(LossNormalization), "lossNormalization", "must be tokens or sequences");
         errors.Check(BatchSize is >= 1 and <= 65536, "batchSize", "must be 1..65536");
         errors.Check(MaxDecodeLength is >= 1 and <= 4096, "maxDecodeLength", "must be 1..4096");
-        errors.Add(TeacherForcing.Validate(OptionErrors.Child(prefix, "teacherForcing")));
+        errors.Check(TeacherForcing is not null, "teacherForcing", "is required");
+        if (TeacherForcing is not null) errors.Add(TeacherForcing.Validate(OptionErrors.Child(prefix, "teacherForcing")));
         return errors.List;
     }
 

@@ -38,6 +38,18 @@ public static class SpecPatch
         return null;
     }
 
+    /// <summary>True when <paramref name="path"/> is the full path of an option, as a sweep dimension records it.</summary>
+    public static bool Exists(string path)
+    {
+        var type = typeof(TrialSpec);
+        foreach (var segment in path.Split('.'))
+        {
+            if (!OptionBinder.IsRecord(type) || !OptionBinder.Fields(type).TryGetValue(segment, out var property)) return false;
+            type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        }
+        return true;
+    }
+
     static IEnumerable<string> AllPaths(Type type, string prefix)
     {
         foreach (var (name, property) in OptionBinder.Fields(type))

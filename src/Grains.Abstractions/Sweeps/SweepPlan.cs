@@ -21,6 +21,43 @@ public sealed record PlannedTrial(
 /// <summary>Expands a sweep into its trials: the grid or the seeded random draws, times the repeats.</summary>
 public static class SweepPlan
 {
+    /// <summary>
+    /// Trials the spec plans, worked out without expanding anything (grid: the product of each option's number of
+    /// values; random: samples × repeats), with a problem naming the field when it is over <see cref="SweepLimits.MaxTrials"/>.
+    /// Expects a spec whose own fields passed <see cref="SweepSpec.Validate"/>.
+    /// </summary>
+    public static (long Trials, string? Problem) Count(SweepSpec sweep)
+    {
+        const long over = long.MaxValue;
+        if (sweep.Search.Method == SearchMethod.Random)
+        {
+            long drawn = (long)sweep.Search.Samples * sweep.Repeats;
+            return drawn <= SweepLimits.MaxTrials ? (drawn, null)
+                : (drawn, $"search.samples: {sweep.Search.Samples} samples x {sweep.Repeats} repeats = {drawn} trials; at most {SweepLimits.MaxTrials}");
+        }
+        long configurations = 1;
+        try
+        {
+            foreach (var d in sweep.Search.Space) configurations = checked(configurations * Size(d));
+            long trials = checked(configurations * sweep.Repeats);
+            if (trials <= SweepLimits.MaxTrials) return (trials, null);
+            var field = configurations <= SweepLimits.MaxTrials ? "repeats" : "search.space";
+            return (trials, $"{field}: the grid has {configurations} configurations x {sweep.Repeats} repeats = {trials} trials; at most {SweepLimits.MaxTrials}");
+        }
+        catch (OverflowException)
+        {
+            return (over, $"search.space: the grid has more than {over} trials; at most {SweepLimits.MaxTrials}");
+        }
+    }
+
+    /// <summary>Values a grid takes of one option; an intRange's size computed in doubles, so [0, 2^53] cannot wrap.</summary>
+    static long Size(SearchDimension d)
+    {
+        if (d.Kind == DimensionKind.Values) return d.Values.Count;
+        double size = Math.Floor(d.Max) - Math.Ceiling(d.Min) + 1;
+        return size >= long.MaxValue ? throw new OverflowException() : Math.Max(1, (long)size);
+    }
+
     public static (IReadOnlyList<PlannedTrial> Trials, IReadOnlyList<string> Errors) Expand(SweepSpec sweep)
     {
         var errors = new List<string>();
@@ -31,10 +68,14 @@ public static class SweepPlan
             foreach (var d in dimensions.Where(d => d.Kind is DimensionKind.Uniform or DimensionKind.LogUniform))
                 errors.Add($"search.space.{d.Key}: a {(d.Kind == DimensionKind.Uniform ? "uniform" : "logUniform")} range needs search.method: random");
             if (errors.Count > 0) return ([], errors);
+        }
+        // Counted before anything is built: a grid of four options with 100 values each would not fit in memory.
+        if (Count(sweep).Problem is { } tooMany) return ([], [tooMany]);
+        if (sweep.Search.Method == SearchMethod.Grid)
+        {
             configurations.Add([]);
             foreach (var d in dimensions)
                 configurations = configurations.SelectMany(c => GridValues(d).Select(v => c.Append((d, v)).ToList())).ToList();
-            if (configurations.Count * (long)sweep.Repeats > 100_000) return ([], [$"search.space: the grid has {configurations.Count} configurations x {sweep.Repeats} repeats; at most 100000 trials"]);
         }
         else
         {
@@ -69,14 +110,21 @@ public static class SweepPlan
 
     static IEnumerable<JsonNode?> GridValues(SearchDimension d) => d.Kind == DimensionKind.Values
         ? d.Values.Select(v => JsonNode.Parse(v))
-        : Enumerable.Range((int)d.Min, (int)(d.Max - d.Min) + 1).Select(i => (JsonNode?)JsonValue.Create(i));
+        : LongRange((long)Math.Ceiling(d.Min), (long)Math.Floor(d.Max)).Select(i => (JsonNode?)JsonValue.Create(i));
+
+    static IEnumerable<long> LongRange(long from, long to)
+    {
+        for (long i = from; i <= to; i++) yield return i;
+    }
 
     static JsonNode? Draw(SearchDimension d, Random random) => d.Kind switch
     {
         DimensionKind.Values => JsonNode.Parse(d.Values[random.Next(d.Values.Count)]),
         DimensionKind.Uniform => JsonValue.Create(d.Min + random.NextDouble() * (d.Max - d.Min)),
         DimensionKind.LogUniform => JsonValue.Create(Math.Exp(Math.Log(d.Min) + random.NextDouble() * (Math.Log(d.Max) - Math.Log(d.Min)))),
-        _ => JsonValue.Create((int)d.Min + random.Next((int)(d.Max - d.Min) + 1)),
+        // Ranges that fit an int draw as they always did, so a restarted sweep plans the same trials.
+        _ when d.Max - d.Min < int.MaxValue && d.Min >= int.MinValue && d.Max <= int.MaxValue => JsonValue.Create((int)d.Min + random.Next((int)(d.Max - d.Min) + 1)),
+        _ => JsonValue.Create((long)d.Min + random.NextInt64((long)(d.Max - d.Min) + 1)),
     };
 
     /// <summary>How a value reads in tables: scalars as written (numbers rounded, datasets by name), maps as "k=v k=v".</summary>

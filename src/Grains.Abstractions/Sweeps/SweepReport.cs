@@ -112,5 +112,19 @@ public static class SweepReport
     static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
     static string D(double? v) => v?.ToString("R", CultureInfo.InvariantCulture) ?? "";
 
-    static string Quote(string cell) => cell.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{cell.Replace("\"", "\"\"")}\"" : cell;
+    static string Quote(string cell)
+    {
+        cell = Inert(cell);
+        return cell.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{cell.Replace("\"", "\"\"")}\"" : cell;
+    }
+
+    /// <summary>
+    /// A string cell a spreadsheet would run as a formula (= + - @, or a leading tab or CR) gets a leading single quote,
+    /// so a trial reason or swept value cannot run on the analyst's machine; numbers, negative ones too, stay as they are.
+    /// </summary>
+    public static string Inert(string cell) =>
+        cell.Length > 0 && cell[0] is '=' or '+' or '-' or '@' or '\t' or '\r'
+        && !double.TryParse(cell, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out _)
+            ? "'" + cell
+            : cell;
 }

@@ -51,6 +51,75 @@ public sealed record SearchOptions
     /// <summary>Random search: the seed of the draws.</summary>
     [Id(2)] public ulong Seed { get; init; } = 1;
     [Id(3)] public IReadOnlyList<SearchDimension> Space { get; init; } = [];
+
+    /// <summary>
+    /// Every problem with the search's own fields, cheap whatever a caller sent: null lists, unknown paths, NaN or
+    /// huge ranges, too many or too long values. How many trials it plans is <see cref="SweepPlan.Count"/>'s job.
+    /// </summary>
+    public IReadOnlyList<string> Validate(string prefix)
+    {
+        var errors = new OptionErrors(prefix);
+        errors.Check(Enum.IsDefined(Method), "method", "must be grid or random");
+        errors.Check(Method != SearchMethod.Random || Samples is >= 1 and <= SweepLimits.MaxTrials, "samples", $"must be 1..{SweepLimits.MaxTrials}");
+        if (Space is null)
+        {
+            errors.Check(false, "space", "is required (it may be empty)");
+            return errors.List;
+        }
+        if (Space.Count > SweepLimits.MaxDimensions)
+        {
+            errors.Check(false, "space", $"varies {Space.Count} options; at most {SweepLimits.MaxDimensions}");
+            return errors.List;
+        }
+        for (int i = 0; i < Space.Count; i++)
+        {
+            var d = Space[i];
+            var key = d?.Key is { Length: > 0 and <= 200 } k && !k.Any(char.IsControl) ? k : null;
+            var at = key is null ? $"space[{i}]" : $"space.{key}";
+            errors.Check(d is not null, at, "must not be empty");
+            if (d is null) continue;
+            errors.Check(key is not null, at, "key must be 1-200 characters without control characters");
+            errors.Check(d.Path is not null && d.Path.Length <= 200 && SpecPatch.Exists(d.Path), at, "path must name an option of the trial spec");
+            errors.Check(Enum.IsDefined(d.Kind), at, "kind must be values, uniform, logUniform or intRange");
+            if (d.Kind == DimensionKind.Values)
+            {
+                if (d.Values is null || d.Values.Count is 0 or > SweepLimits.MaxValues)
+                {
+                    errors.Check(false, at, $"needs 1..{SweepLimits.MaxValues} values");
+                    continue;
+                }
+                for (int v = 0; v < d.Values.Count; v++)
+                    if (ValueProblem(d.Values[v]) is { } problem) errors.Check(false, $"{at}[{v}]", problem);
+                continue;
+            }
+            bool finite = double.IsFinite(d.Min) && double.IsFinite(d.Max);
+            errors.Check(finite, at, "min and max must be finite numbers");
+            if (!finite) continue;
+            errors.Check(d.Min <= d.Max, at, $"min {d.Min} is above max {d.Max}");
+            errors.Check(d.Kind != DimensionKind.LogUniform || d.Min > 0, at, "logUniform min must be > 0");
+            errors.Check(d.Kind != DimensionKind.IntRange || (d.Min == Math.Floor(d.Min) && d.Max == Math.Floor(d.Max) && Math.Abs(d.Min) <= MaxWhole && Math.Abs(d.Max) <= MaxWhole),
+                at, $"intRange min and max must be whole numbers within ±{MaxWhole}");
+        }
+        return errors.List;
+    }
+
+    /// <summary>Whole numbers a double holds exactly: an intRange's bounds stay within them.</summary>
+    public const double MaxWhole = 9_007_199_254_740_992;
+
+    static string? ValueProblem(string? json)
+    {
+        if (json is null) return "must not be empty";
+        if (json.Length > SweepLimits.MaxValueLength) return $"is {json.Length} characters of JSON; at most {SweepLimits.MaxValueLength}";
+        try
+        {
+            System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = SweepLimits.MaxDepth });
+            return null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return "is not a JSON value";
+        }
+    }
 }
 
 [GenerateSerializer, Alias("ObjectiveMetric")]
@@ -148,15 +217,23 @@ public sealed record SweepSpec
     {
         var errors = new OptionErrors("sweep");
         errors.Check(Name is null || Name.Length <= 200, "name", "must be at most 200 characters");
+        errors.Check(Name is null || !Name.Any(char.IsControl), "name", "must not contain control characters (escape codes, line breaks)");
         errors.Check(Repeats is >= 1 and <= 100, "repeats", "must be 1..100");
         errors.Check(MaxConcurrent is >= 1 and <= 256, "maxConcurrent", "must be 1..256");
-        errors.Check(Enum.IsDefined(Search.Method), "search.method", "must be grid or random");
-        errors.Check(Search.Method != SearchMethod.Random || Search.Samples is >= 1 and <= 100_000, "search.samples", "must be 1..100000");
-        errors.Check(Enum.IsDefined(Objective.Metric), "objective.metric", "must be loss, perplexity, tokenAccuracy, exactMatch or bleu");
+        errors.Check(Search is not null, "search", "is required");
+        errors.Check(Objective is not null, "objective", "is required");
+        errors.Check(EarlyStopping is not null, "earlyStopping", "is required");
+        if (Search is not null) errors.Add(Search.Validate("sweep.search"));
+        if (Objective is not null)
+        {
+            errors.Check(Enum.IsDefined(Objective.Metric), "objective.metric", "must be loss, perplexity, tokenAccuracy, exactMatch or bleu");
+            errors.Check(Objective.Mode is null || Enum.IsDefined(Objective.Mode.Value), "objective.mode", "must be min or max");
+        }
+        if (EarlyStopping is null || Schedule is null) return errors.List;
         errors.Check(Enum.IsDefined(EarlyStopping.Rule), "earlyStopping.rule", "must be none, asha or median");
-        errors.Check(EarlyStopping.GracePeriod >= 1, "earlyStopping.gracePeriod", "must be >= 1");
-        errors.Check(EarlyStopping.ReductionFactor >= 2, "earlyStopping.reductionFactor", "must be >= 2");
-        errors.Check(EarlyStopping.MinTrials >= 1, "earlyStopping.minTrials", "must be >= 1");
+        errors.Check(EarlyStopping.GracePeriod is >= 1 and <= TrialSchedule.MaxSteps, "earlyStopping.gracePeriod", $"must be 1..{TrialSchedule.MaxSteps}");
+        errors.Check(EarlyStopping.ReductionFactor is >= 2 and <= 100, "earlyStopping.reductionFactor", "must be 2..100");
+        errors.Check(EarlyStopping.MinTrials is >= 1 and <= SweepLimits.MaxTrials, "earlyStopping.minTrials", $"must be 1..{SweepLimits.MaxTrials}");
         errors.Check(EarlyStopping.Rule != StoppingRule.Median || EarlyStopping.GracePeriod >= Schedule.EvaluateEvery, "earlyStopping.gracePeriod",
             $"must be at least schedule.evaluateEvery ({Schedule.EvaluateEvery}): the median rule judges trials on their evaluations");
         errors.Check(EarlyStopping.Rule != StoppingRule.Asha || EarlyStopping.GracePeriod < Schedule.Steps, "earlyStopping.gracePeriod",

@@ -38,11 +38,11 @@ public static class SweepSpecReader
         return errors.Count == 0 ? (spec, errors) : (null, errors);
     }
 
-    /// <summary>Reads a spec file; a missing file is an error naming it.</summary>
+    /// <summary>Reads a spec file; a missing, oversized or non-regular file (a device, a pipe) is an error naming it.</summary>
     public static (SweepSpec? Spec, IReadOnlyList<string> Errors) ReadFile(string path)
     {
-        if (!File.Exists(path)) return (null, [$"{path}: no such file"]);
-        return Read(File.ReadAllText(path), path);
+        var text = SpecFile.Read(path, out var problem);
+        return text is null ? (null, [problem]) : Read(text, path);
     }
 
     static IReadOnlyList<SearchDimension> ReadSpace(JsonNode? node, TrialSpec trial, List<string> errors)
@@ -53,57 +53,72 @@ public static class SweepSpecReader
             errors.Add("search.space: must be a map from option (e.g. model.layers) to its values");
             return [];
         }
+        if (space.Count > SweepLimits.MaxDimensions)
+        {
+            errors.Add($"search.space: varies {space.Count} options; at most {SweepLimits.MaxDimensions}");
+            return [];
+        }
         var dimensions = new List<SearchDimension>();
         foreach (var (key, value) in space)
         {
             var at = $"search.space.{key}";
-            var path = SpecPatch.Resolve(key, out var problem);
-            if (path is null)
-            {
-                errors.Add($"{at}: {problem}");
-                continue;
-            }
-            if (value is JsonArray list)
-            {
-                dimensions.Add(ValuesDimension(path, key, list, at, trial, errors));
-                continue;
-            }
-            var kinds = value is JsonObject o ? o.Select(p => p.Key).Where(SpaceKinds.Contains).ToList() : [];
-            if (value is not JsonObject spec || kinds.Count != 1 || spec.Count != 1)
-            {
-                errors.Add($"{at}: must be a list of values, or one of {{values: [...]}}, {{uniform: [min, max]}}, {{logUniform: [min, max]}}, {{intRange: [min, max]}}");
-                continue;
-            }
-            if (kinds[0] == "values")
-            {
-                if (spec["values"] is JsonArray values) dimensions.Add(ValuesDimension(path, key, values, at, trial, errors));
-                else errors.Add($"{at}.values: must be a list");
-                continue;
-            }
-            var kind = kinds[0] switch { "uniform" => DimensionKind.Uniform, "logUniform" => DimensionKind.LogUniform, _ => DimensionKind.IntRange };
-            if (spec[kinds[0]] is not JsonArray { Count: 2 } bounds)
-            {
-                errors.Add($"{at}.{kinds[0]}: must be [min, max]");
-                continue;
-            }
-            var before = errors.Count;
-            double min = (double)OptionBinder.Convert(typeof(double), bounds[0], 0.0, $"{at}.{kinds[0]}[0]", errors)!;
-            double max = (double)OptionBinder.Convert(typeof(double), bounds[1], 0.0, $"{at}.{kinds[0]}[1]", errors)!;
-            if (errors.Count > before) continue;
-            if (min > max) errors.Add($"{at}.{kinds[0]}: min {min} is above max {max}");
-            if (kind == DimensionKind.LogUniform && min <= 0) errors.Add($"{at}.logUniform: min must be > 0");
-            if (kind == DimensionKind.IntRange && (min != Math.Floor(min) || max != Math.Floor(max))) errors.Add($"{at}.intRange: min and max must be whole numbers");
-            var dimension = new SearchDimension { Path = path, Key = key, Kind = kind, Min = min, Max = max };
-            foreach (var (bound, index) in new[] { (min, 0), (max, 1) })
-                CheckValue(trial, dimension, JsonValue.Create(bound), $"{at}.{kinds[0]}[{index}]", errors);
-            dimensions.Add(dimension);
+            // A dimension with a problem is left out, so the spec's own checks do not report it a second time.
+            int before = errors.Count;
+            var dimension = Dimension(key, value, at, trial, errors);
+            if (dimension is not null && errors.Count == before) dimensions.Add(dimension);
         }
         return dimensions;
     }
 
-    static SearchDimension ValuesDimension(string path, string key, JsonArray list, string at, TrialSpec trial, List<string> errors)
+    static SearchDimension? Dimension(string key, JsonNode? value, string at, TrialSpec trial, List<string> errors)
+    {
+        var path = SpecPatch.Resolve(key, out var problem);
+        if (path is null)
+        {
+            errors.Add($"{at}: {problem}");
+            return null;
+        }
+        if (value is JsonArray list) return ValuesDimension(path, key, list, at, trial, errors);
+        var kinds = value is JsonObject o ? o.Select(p => p.Key).Where(SpaceKinds.Contains).ToList() : [];
+        if (value is not JsonObject spec || kinds.Count != 1 || spec.Count != 1)
+        {
+            errors.Add($"{at}: must be a list of values, or one of {{values: [...]}}, {{uniform: [min, max]}}, {{logUniform: [min, max]}}, {{intRange: [min, max]}}");
+            return null;
+        }
+        if (kinds[0] == "values")
+        {
+            if (spec["values"] is JsonArray values) return ValuesDimension(path, key, values, at, trial, errors);
+            errors.Add($"{at}.values: must be a list");
+            return null;
+        }
+        var kind = kinds[0] switch { "uniform" => DimensionKind.Uniform, "logUniform" => DimensionKind.LogUniform, _ => DimensionKind.IntRange };
+        if (spec[kinds[0]] is not JsonArray { Count: 2 } bounds)
+        {
+            errors.Add($"{at}.{kinds[0]}: must be [min, max]");
+            return null;
+        }
+        var before = errors.Count;
+        double min = (double)OptionBinder.Convert(typeof(double), bounds[0], 0.0, $"{at}.{kinds[0]}[0]", errors)!;
+        double max = (double)OptionBinder.Convert(typeof(double), bounds[1], 0.0, $"{at}.{kinds[0]}[1]", errors)!;
+        if (errors.Count > before) return null;
+        if (min > max) errors.Add($"{at}.{kinds[0]}: min {min} is above max {max}");
+        if (kind == DimensionKind.LogUniform && min <= 0) errors.Add($"{at}.logUniform: min must be > 0");
+        if (kind == DimensionKind.IntRange && (min != Math.Floor(min) || max != Math.Floor(max))) errors.Add($"{at}.intRange: min and max must be whole numbers");
+        var dimension = new SearchDimension { Path = path, Key = key, Kind = kind, Min = min, Max = max };
+        foreach (var (bound, index) in new[] { (min, 0), (max, 1) })
+            CheckValue(trial, dimension, JsonValue.Create(bound), $"{at}.{kinds[0]}[{index}]", errors);
+        return dimension;
+    }
+
+    static SearchDimension? ValuesDimension(string path, string key, JsonArray list, string at, TrialSpec trial, List<string> errors)
     {
         if (list.Count == 0) errors.Add($"{at}: needs at least one value");
+        if (list.Count > SweepLimits.MaxValues)
+        {
+            // Each value is checked by patching a trial: not done for a list that is refused anyway.
+            errors.Add($"{at}: lists {list.Count} values; at most {SweepLimits.MaxValues}");
+            return null;
+        }
         var dimension = new SearchDimension { Path = path, Key = key, Kind = DimensionKind.Values, Values = list.Select(v => v?.ToJsonString() ?? "null").ToList() };
         for (int i = 0; i < list.Count; i++) CheckValue(trial, dimension, list[i], $"{at}[{i}]", errors);
         return dimension;

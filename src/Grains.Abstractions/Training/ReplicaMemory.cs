@@ -38,7 +38,8 @@ public sealed record ReplicaMemory(
         int optimizerSlots = spec.Training.Optimizer == OptimizerKind.Sgd ? (spec.Training.Momentum > 0 ? 1 : 0) : 2;
 
         long batch = (spec.Training.BatchSize + spec.Parallel.Workers - 1) / spec.Parallel.Workers;
-        long source = d.TsvPath is null ? d.MaxLength : d.MaxLineLength;
+        // A TSV file's lengths are known only once a silo reads it: its sequences count as long as the longest output decoded.
+        long source = d.TsvPath is null ? d.MaxLength : Math.Min(d.MaxLineLength, spec.Training.MaxDecodeLength);
         long target = d.TsvPath is null ? d.MaxLength + BuiltInTargetSlack : Math.Min(d.MaxLineLength, spec.Training.MaxDecodeLength);
         long activations = Bytes(2.0 * batch * StepFloats(m, source, target, vocabulary) * sizeof(float));
         long dataset = d.TsvPath is null
@@ -99,7 +100,7 @@ public sealed record ReplicaMemory(
         {
             (Activations, spec.Data.TsvPath is null
                 ? $"training.batchSize ({spec.Training.BatchSize}) or data.maxLength ({spec.Data.MaxLength})"
-                : $"training.batchSize ({spec.Training.BatchSize}) or data.maxLineLength ({spec.Data.MaxLineLength})"),
+                : $"training.batchSize ({spec.Training.BatchSize}) or training.maxDecodeLength ({spec.Training.MaxDecodeLength})"),
             (Parameters + Gradients + OptimizerState, spec.Data.TsvPath is null
                 ? $"model.hiddenSize ({spec.Model.HiddenSize}) or model.layers ({spec.Model.Layers})"
                 : $"model.hiddenSize ({spec.Model.HiddenSize}) or data.maxVocabulary ({spec.Data.MaxVocabulary})"),

@@ -25,16 +25,24 @@ public sealed record DataParallelOptions
     /// <summary>Send large gradients to and from other silos over a direct TCP link when the silo offers one.</summary>
     [Id(7)] public bool DirectLinks { get; init; } = true;
 
+    /// <summary>Longest exchange or load timeout: beyond it a lost worker would hold a trial for days.</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
+    public const int MaxRecoveriesLimit = 100;
+    /// <summary>Largest exchange chunk: well under Orleans' 100 MiB message limit.</summary>
+    public const int MaxChunkBytes = 64 << 20;
+
     public IReadOnlyList<string> Validate(string prefix)
     {
         var errors = new OptionErrors(prefix);
         errors.Check(Workers is >= 1 and <= 16, "workers", "must be 1..16");
         errors.Check(Enum.IsDefined(ClipScope), "clipScope", "must be perWorker or global");
         errors.Check(ExchangeTimeout > TimeSpan.Zero, "exchangeTimeout", "must be > 0");
+        errors.Check(ExchangeTimeout <= MaxTimeout, "exchangeTimeout", $"must be at most {MaxTimeout}");
         errors.Check(LoadTimeout > TimeSpan.Zero, "loadTimeout", "must be > 0");
-        errors.Check(ChecksumEvery >= 1, "checksumEvery", "must be >= 1");
-        errors.Check(MaxRecoveries >= 0, "maxRecoveries", "must be >= 0");
-        errors.Check(ExchangeChunkBytes >= 1024, "exchangeChunkBytes", "must be >= 1024");
+        errors.Check(LoadTimeout <= MaxTimeout, "loadTimeout", $"must be at most {MaxTimeout}");
+        errors.Check(ChecksumEvery is >= 1 and <= TrialSchedule.MaxSteps, "checksumEvery", $"must be 1..{TrialSchedule.MaxSteps}");
+        errors.Check(MaxRecoveries is >= 0 and <= MaxRecoveriesLimit, "maxRecoveries", $"must be 0..{MaxRecoveriesLimit}");
+        errors.Check(ExchangeChunkBytes is >= 1024 and <= MaxChunkBytes, "exchangeChunkBytes", $"must be 1024..{MaxChunkBytes}");
         return errors.List;
     }
 }
@@ -53,14 +61,17 @@ public sealed record TrialSchedule
     [Id(4)] public int BeamWidth { get; init; } = 1;
     [Id(5)] public int CheckpointEvery { get; init; } = 100;
 
+    /// <summary>Longest trial, and the bound of every other count of steps in a spec.</summary>
+    public const int MaxSteps = 100_000_000;
+
     public IReadOnlyList<string> Validate(string prefix)
     {
         var errors = new OptionErrors(prefix);
-        errors.Check(Steps is >= 1 and <= 100_000_000, "steps", "must be 1..100000000");
-        errors.Check(EvaluateEvery >= 1, "evaluateEvery", "must be >= 1");
-        errors.Check(EvaluationExamples >= 0, "evaluationExamples", "must be >= 0 (0 means the whole validation split)");
+        errors.Check(Steps is >= 1 and <= MaxSteps, "steps", $"must be 1..{MaxSteps}");
+        errors.Check(EvaluateEvery is >= 1 and <= MaxSteps, "evaluateEvery", $"must be 1..{MaxSteps}");
+        errors.Check(EvaluationExamples is >= 0 and <= DataOptions.MaxExamples, "evaluationExamples", $"must be 0..{DataOptions.MaxExamples} (0 means the whole validation split)");
         errors.Check(BeamWidth is >= 1 and <= 64, "beamWidth", "must be 1..64");
-        errors.Check(CheckpointEvery >= 1, "checkpointEvery", "must be >= 1");
+        errors.Check(CheckpointEvery is >= 1 and <= MaxSteps, "checkpointEvery", $"must be 1..{MaxSteps}");
         return errors.List;
     }
 }

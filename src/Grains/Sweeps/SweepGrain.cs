@@ -5,6 +5,7 @@ using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Datasets;
 using Distributed.Grains.Hosting;
 using Distributed.Grains.Storage;
+using Distributed.Models;
 using Microsoft.Extensions.Logging;
 
 namespace Distributed.Grains.Sweeps;
@@ -62,12 +63,14 @@ public sealed partial class SweepGrain(
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (!IsValidId(SweepId)) throw new ArgumentException($"sweep id '{SweepId}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        // Whatever a caller sent is checked field by field before it is compared, counted or expanded.
+        var problems = spec.Validate().Select(e => e["sweep.".Length..]).Concat(spec.BaseTrial.Validate("")).ToList();
+        if (problems.Count > 0) throw new ArgumentException(OptionErrors.Describe(problems));
         if (R.Spec is not null)
         {
             if (!R.Spec.SameAs(spec)) throw new InvalidOperationException($"sweep {SweepId} already exists with another spec; submit under a new id");
             return Status();
         }
-        var problems = spec.Validate().Select(e => e["sweep.".Length..]).Concat(spec.BaseTrial.Validate("")).ToList();
         var (trials, expansion) = SweepPlan.Expand(spec);
         problems.AddRange(expansion);
         // Trials differ in few options, so the distinct specs are few: each is checked against the silos' budgets once.
@@ -77,7 +80,7 @@ public sealed partial class SweepGrain(
         if (problems.Count == 0)
             problems.AddRange((await datasets.MissingAsync(trials.Select(t => t.Spec.Data.TsvPath)))
                 .Select(d => $"data.tsvPath: {d} is not in the cluster's artifact store; `distributed submit` uploads the files a spec names"));
-        if (problems.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, problems));
+        if (problems.Count > 0) throw new ArgumentException(OptionErrors.Describe(problems));
 
         R.Spec = spec;
         R.State = SweepState.Running;
