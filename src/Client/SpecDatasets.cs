@@ -51,9 +51,9 @@ public sealed class SpecDatasets
                     problems.Add($"{field}: file not found: {full} (relative paths are read from the spec file's directory)");
                     return path;
                 }
-                if (InputFile.Problem(full, DatasetReference.MaxBytes) is { } problem)
+                if (LocalFile.Problem(full, DatasetReference.MaxBytes) is { } problem)
                 {
-                    problems.Add($"{field}: {full} {problem} (a dataset is at most {DatasetReference.MaxBytes >> 30} GiB)");
+                    problems.Add($"{field}: {full}: {problem} (a dataset is at most {DatasetReference.MaxBytes >> 30} GiB)");
                     return path;
                 }
                 try

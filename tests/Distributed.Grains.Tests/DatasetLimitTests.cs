@@ -35,16 +35,16 @@ public sealed class DatasetLimitTests
         {
             var fifo = Path.Combine(directory, "pipe.tsv");
             System.Diagnostics.Process.Start("mkfifo", fifo).WaitForExit();
-            foreach (var (path, expected) in new[] { ("/dev/zero", "is not a regular file"), (fifo, "is not a regular file") })
+            foreach (var (path, expected) in new[] { ("/dev/zero", "not a regular file"), (fifo, "not a regular file") })
             {
                 var spec = new SweepSpec { Data = new DataOptions { TsvPath = path } };
                 var e = Assert.Throws<SpecException>(() => SpecDatasets.Prepare(spec, directory));
-                Assert.Contains($"data.tsvPath: {path} {expected}", string.Join("\n", e.Problems));
+                Assert.Contains($"data.tsvPath: {path}: {expected}", string.Join("\n", e.Problems));
             }
             var big = Path.Combine(directory, "big.tsv");
             using (var file = File.Create(big)) file.SetLength(DatasetReference.MaxBytes + 1);
             var tooBig = Assert.Throws<SpecException>(() => SpecDatasets.Prepare(new SweepSpec { Data = new DataOptions { TsvPath = big } }, directory));
-            Assert.Contains("1,073,741,825 bytes; at most 1,073,741,824 are accepted", string.Join("\n", tooBig.Problems));
+            Assert.Contains("1073741825 bytes; at most 1073741824 (a dataset is at most 1 GiB)", string.Join("\n", tooBig.Problems));
         }
         finally
         {
