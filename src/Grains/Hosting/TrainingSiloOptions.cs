@@ -20,6 +20,11 @@ public sealed record TrainingSiloOptions
     public int GradientChannelPort { get; init; }
     /// <summary>Steps of a trial's metrics per sealed segment in the artifact store; the record keeps only the newer ones.</summary>
     public int MetricSegmentSteps { get; init; } = 1000;
+    /// <summary>
+    /// How old a dataset part without a manifest, or a metric segment no trial record names, must be before it is
+    /// collected as an orphan: longer than any upload or record write takes.
+    /// </summary>
+    public TimeSpan OrphanAge { get; init; } = TimeSpan.FromDays(1);
 
     public IReadOnlyList<string> Validate(string prefix = "silo")
     {
@@ -27,6 +32,7 @@ public sealed record TrainingSiloOptions
         errors.Check(!string.IsNullOrWhiteSpace(DataDirectory), "dataDirectory", "must be a directory path");
         errors.Check(TorchThreadsPerReplica is >= 1 and <= 256, "torchThreadsPerReplica", "must be 1..256");
         errors.Check(MetricSegmentSteps is >= 1 and <= 1_000_000, "metricSegmentSteps", "must be 1..1000000");
+        errors.Check(OrphanAge >= TimeSpan.FromMinutes(10), "orphanAge", "must be at least 10 minutes");
         errors.Check(GradientChannelPort is >= -1 and <= 65535, "gradientChannelPort", "must be -1 (off), 0 (any free port) or a port");
         return errors.List;
     }
