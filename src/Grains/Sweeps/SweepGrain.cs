@@ -45,7 +45,8 @@ public sealed partial class SweepGrain(
     ILogger<SweepGrain> log) : Grain, ISweepGrain
 {
     static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
-    static readonly TimeSpan WriteEvery = TimeSpan.FromSeconds(5);
+    /// <summary>Least time between two writes of the record while the sweep runs.</summary>
+    public static readonly TimeSpan WriteEvery = TimeSpan.FromSeconds(5);
     IGrainTimer? timer;
     IReadOnlyList<PlannedTrial>? plan;
     /// <summary>The median rule's view of every trial's evaluations, read from the trials once per activation.</summary>
