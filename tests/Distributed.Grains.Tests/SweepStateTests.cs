@@ -6,6 +6,7 @@ using Distributed.Grains.Storage;
 using Distributed.Grains.Sweeps;
 using Distributed.Grains.Training;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -133,6 +134,32 @@ public class SweepStateTests(SharedClusterFixture fixture)
         await sweep.DeleteAsync(cancelFirst: false);
         Assert.Empty((await catalog.ListAsync()).Single(d => d.Info.Hash == hash).Sweeps);
         Assert.Empty((await catalog.DeleteAsync(hash)).Sweeps);
+    }
+
+    [Fact]
+    public async Task A_record_of_the_old_shape_with_every_evaluation_loads_and_is_reduced_to_the_last_judged_steps()
+    {
+        var spec = SweepTests.Spec("layers: [1, 2]", steps: 40);
+        var old = new SweepRecord
+        {
+            Spec = spec, State = SweepState.Completed, CreatedAt = DateTimeOffset.UtcNow, EndedAt = DateTimeOffset.UtcNow,
+            Trials = [new SweepTrial { Number = 1, TrialId = "old-shape/1", State = TrialState.Completed, Step = 40, Steps = 40, Best = 1.5, Final = 1.5 },
+                      new SweepTrial { Number = 2, TrialId = "old-shape/2", State = TrialState.Completed, Step = 40, Steps = 40, Best = 1.2, Final = 1.3 }],
+            History = [new(1, 20, 1.9), new(1, 40, 1.5), new(2, 20, 1.2), new(2, 40, 1.3)],
+        };
+        var storage = cluster.Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.State);
+        await storage.WriteStateAsync("sweep", GrainId.Create("sweep", "old-shape"), new GrainState<SweepRecord>(old));
+
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("old-shape");
+        var status = (await sweep.GetStatusAsync())!;
+        Assert.Equal([1.5, 1.2], status.Trials.Select(t => t.Best!.Value));
+        // Written in the new shape when the grain goes.
+        await sweep.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        await Task.Delay(200);
+        var record = await PersistedAsync<SweepRecord>("sweep", "old-shape");
+        Assert.Empty(record.History);
+        Assert.Equal(new Dictionary<int, long> { [1] = 40, [2] = 40 }, record.Judged);
+        Assert.Equal(2, (await sweep.DeleteAsync(cancelFirst: false)).Trials);
     }
 
     async Task<ISweepGrain> SubmitAsync(string id, SweepSpec spec)

@@ -119,7 +119,8 @@ public sealed class TrialGrain(
             await store.DeleteAsync(path);
             deleted++;
         }
-        await record.ClearStateAsync();
+        // A queued trial of a sweep never had a record.
+        if (record.RecordExists) await record.ClearStateAsync();
         record.State = new TrialRecord();
         DeactivateOnIdle();
         return deleted;
