@@ -161,7 +161,8 @@ public sealed partial class SweepGrain(
         var deletion = new SweepDeletion(SweepId, R.Trials.Count, artifacts, cancelled);
         await record.ClearStateAsync();
         record.State = new SweepRecord();
-        dirty = false;
+        // Nothing of the deleted sweep may leak into one submitted under the same id before this activation goes.
+        (plan, curves, dirty) = (null, null, false);
         // An index entry without a record is harmless (list skips it); this one goes last.
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).RemoveAsync(SweepId);
         DeactivateOnIdle();
@@ -194,7 +195,8 @@ public sealed partial class SweepGrain(
                 {
                     double value = spec.Objective.Of(evaluation);
                     R.Judged[t.Number] = evaluation.Step;
-                    t = t with { Best = t.Best is { } best && !spec.Objective.Better(value, best) ? best : value, Final = value };
+                    // Kept at once with the step it belongs to, so a failed call below cannot separate them.
+                    R.Trials[i] = t = t with { Best = t.Best is { } best && !spec.Objective.Better(value, best) ? best : value, Final = value };
                     dirty = true;
                     // Judged even when the trial has already finished: its values still set the rungs for the others.
                     if (await JudgeAsync(t.Number, evaluation.Step, value) is { } reason && !status.IsFinished)
