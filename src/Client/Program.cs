@@ -17,6 +17,8 @@ const string usage = """
       plot ID --attention "INPUT" --out FILE.png [--trial N] [--beam K]   attention weights of a trial on an input
       predict ID [--trial N] [--beam K] "INPUT"       decode an input with a trial's checkpoint (default: the best trial)
       cancel ID                                       stop running trials (their results are kept), start no more
+      delete ID [--cancel]                            delete a finished or cancelled sweep, its trials and their files;
+                                                      --cancel cancels a running one first
       datasets                                        the TSV files submit stored in the cluster, and the sweeps naming them
       datasets delete HASH                            delete one (6+ hex digits of its SHA-256) no unfinished sweep names
       every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y]
@@ -55,6 +57,7 @@ try
         return 0;
     }
     if (args[0] == "train") return TrainCommand.Run(new CommandLine(args.Skip(1), TrainCommand.Flags), Console.Out);
+    if (args[0] == DeleteCommand.Verb) return await DeleteCommand.RunAsync(new CommandLine(args.Skip(1), DeleteCommand.Flags), Console.Out);
     if (args[0] == DatasetCommands.Verb) return await DatasetCommands.RunAsync(new CommandLine(args.Skip(1), DatasetCommands.Flags), Console.Out);
     if (SweepCommands.Verbs.Contains(args[0])) return await SweepCommands.RunAsync(args[0], new CommandLine(args.Skip(1), SweepCommands.Flags), Console.Out);
     throw new UsageException($"unknown command '{args[0]}' (distributed --help lists them)");

@@ -41,6 +41,8 @@ public static class BenchmarkCases
             SweepBenchmarks.AshaVersusGrid),
         new("trial-record-100k-steps", "bytes a 100k-step trial writes for its record, checkpoint every 100: sealed segments / whole history (ratio)",
             RecordBenchmarks.HundredThousandSteps),
+        new("sweep-record-10k-evaluations", "a 10,000-evaluation sweep's record and bytes written per minute: summary written on change / every evaluation written every second (ratio)",
+            RecordBenchmarks.TenThousandEvaluationSweep),
     ];
 
     static string VersusPeer(string name, ModelOptions model, string peerArguments)

@@ -34,6 +34,9 @@ public class ArtifactStoreTests(Azurite azurite) : IDisposable
         await store.DeleteAsync("trials/t1/checkpoints/0000000010.ckpt");
         Assert.Equal(["trials/t1/checkpoints/0000000020.ckpt"], await store.ListAsync("trials/t1/"));
         Assert.Empty(await store.ListAsync("trials/t3/"));
+        // How old an artifact is: what the orphan collector judges by.
+        Assert.InRange((await store.WrittenAtAsync("trials/t2/checkpoints/0000000010.ckpt"))!.Value, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5));
+        Assert.Null(await store.WrittenAtAsync("trials/t1/checkpoints/0000000010.ckpt"));
     }
 
     [Theory]

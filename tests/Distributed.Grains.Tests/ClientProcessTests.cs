@@ -87,6 +87,37 @@ public class ClientProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Delete_refuses_a_running_sweep_without_cancel_and_afterwards_nothing_shows_it()
+    {
+        await File.WriteAllTextAsync(Path.Combine(directory, "long.yaml"), """
+            name: long
+            model: { embeddingSize: 8, hiddenSize: 16 }
+            schedule: { steps: 100000, evaluateEvery: 1000, checkpointEvery: 1000 }
+            """);
+        var submitted = await Run("submit", "long.yaml");
+        Assert.True(submitted.Exit == 0, submitted.Error);
+
+        var running = await Run("delete", "long");
+        Assert.Equal(2, running.Exit);
+        Assert.Contains("error: sweep long is running; cancel it first, or delete it with --cancel", running.Error);
+        var unknown = await Run("delete", "nothing");
+        Assert.Equal(2, unknown.Exit);
+        Assert.Contains("error: no sweep 'nothing'", unknown.Error);
+
+        var deleted = await Run("delete", "long", "--cancel");
+        Assert.True(deleted.Exit == 0, deleted.Error);
+        Assert.Contains("deleted sweep long (cancelled first): 1 trials", deleted.Output);
+        var status = await Run("status", "long");
+        Assert.Equal(2, status.Exit);
+        Assert.Contains("no sweep 'long'", status.Error);
+        var list = await Run("list");
+        Assert.Equal(0, list.Exit);
+        Assert.DoesNotContain("long", list.Output);
+        var artifacts = Path.Combine(directory, ".distributed", "artifacts");
+        Assert.Empty(Directory.Exists(artifacts) ? Directory.EnumerateFiles(artifacts, "*", SearchOption.AllDirectories) : []);
+    }
+
+    [Fact]
     public async Task Bad_input_exits_2_naming_the_field_file_or_sweep()
     {
         await File.WriteAllTextAsync(Path.Combine(directory, "bad.yaml"), "model: { layers: 7 }\nsearch: { space: { dropout: [0.1, 2] } }\nrepeats: 0\n");

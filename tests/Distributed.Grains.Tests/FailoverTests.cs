@@ -108,6 +108,8 @@ public partial class FailoverTests
         Assert.True(resumedFrom >= (atLeast ?? 0), $"resumed from step {resumedFrom}, but the trial was at step {atLeast} when the silo began to stop");
         var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
         Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        // Evaluations are sealed with the steps (every 10 here) and, like them, come back exactly once.
+        Assert.Equal([200L, 400, 600], metrics.Evaluations.Select(e => e.Step));
         var parameters = await cluster.FinalParametersAsync(status);
         Assert.All(parameters, p => Assert.True(float.IsFinite(p)));
     }

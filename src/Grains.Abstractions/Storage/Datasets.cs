@@ -22,6 +22,11 @@ public interface IDatasetGrain : IGrainWithStringKey
     Task PutPartAsync(int part, byte[] content);
     /// <summary>Checks the parts against the key and the size, then makes the dataset visible to every silo.</summary>
     Task<DatasetInfo> CompleteAsync(long bytes);
+    /// <summary>
+    /// Deletes the parts of an upload that never completed: no manifest, none under way here, and every part older
+    /// than the silo's orphan age. Returns how many parts went.
+    /// </summary>
+    [Alias("DropIfAbandoned")] Task<int> DropIfAbandonedAsync();
 }
 
 /// <summary>

@@ -12,4 +12,6 @@ public interface IArtifactStore
     /// <summary>Paths under <paramref name="prefix"/>, in ordinal order.</summary>
     Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellation = default);
     Task DeleteAsync(string path, CancellationToken cancellation = default);
+    /// <summary>When the artifact was last written, or null when there is no such artifact: how old an orphan is.</summary>
+    Task<DateTimeOffset?> WrittenAtAsync(string path, CancellationToken cancellation = default);
 }

@@ -56,6 +56,14 @@ public sealed record SweepStatus
     public bool IsFinished => State != SweepState.Running;
 }
 
+/// <summary>What deleting a sweep removed: its trials' records, and every artifact of theirs and its own.</summary>
+[GenerateSerializer, Immutable, Alias("SweepDeletion")]
+public sealed record SweepDeletion(
+    [property: Id(0)] string SweepId,
+    [property: Id(1)] int Trials,
+    [property: Id(2)] int Artifacts,
+    [property: Id(3)] bool Cancelled);
+
 /// <summary>
 /// A sweep, keyed by its id: expands the spec into trials, runs at most maxConcurrent at once, stops weak ones
 /// early, and keeps every trial's outcome. Durable: after a restart it carries on where it was.
@@ -71,6 +79,12 @@ public interface ISweepGrain : IGrainWithStringKey
     [Alias("Cancel")] Task<SweepStatus?> CancelAsync();
     /// <summary>A trial of this sweep evaluated or ended: look now rather than at the next poll. One-way, so a trial never waits on its sweep.</summary>
     [Alias("TrialChanged"), OneWay] Task TrialChangedAsync(string trialId);
+    /// <summary>
+    /// Deletes a finished or cancelled sweep: its record, its index entry, its trials' records and everything under
+    /// trials/&lt;id&gt;/ and sweeps/&lt;id&gt;/. A running one is refused (InvalidOperationException) unless
+    /// <paramref name="cancelFirst"/>; an unknown one too (ArgumentException).
+    /// </summary>
+    [Alias("Delete")] Task<SweepDeletion> DeleteAsync(bool cancelFirst);
 }
 
 /// <summary>Every sweep id, so `list` can show them and a restarted silo can resume the unfinished ones.</summary>
@@ -81,6 +95,8 @@ public interface ISweepIndexGrain : IGrainWithIntegerKey
     [Alias("List")] Task<IReadOnlyList<string>> ListAsync();
     /// <summary>The sweep ended: no need to wake it any more.</summary>
     [Alias("Finished")] Task FinishedAsync(string sweepId);
+    /// <summary>The sweep was deleted: list it no more.</summary>
+    [Alias("Remove")] Task RemoveAsync(string sweepId);
     /// <summary>Wakes every unfinished sweep (at a silo's start, and every half minute in case a silo holding one was lost).</summary>
     [Alias("ResumeAll")] Task ResumeAllAsync();
 }

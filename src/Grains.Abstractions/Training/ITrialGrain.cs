@@ -25,6 +25,15 @@ public interface ITrialGrain : IGrainWithStringKey
     [Alias("Predict")] Task<TrialPrediction> PredictAsync(string input, int beamWidth);
     /// <summary>Progress from this trial's coordinator; reports of an older run are ignored.</summary>
     [Alias("Report")] Task ReportAsync(TrialReport report);
+    /// <summary>Every evaluation after <paramref name="afterStep"/>, without the step metrics: what a sweep judges on.</summary>
+    [Alias("GetEvaluations")] Task<IReadOnlyList<EvaluationMetrics>> GetEvaluationsAsync(long afterStep);
+    /// <summary>
+    /// Deletes the trial's record and every artifact under trials/&lt;id&gt;/ (checkpoints, metric segments, result);
+    /// refused while it runs or waits at a rung. Returns how many artifacts went.
+    /// </summary>
+    [Alias("Delete")] Task<int> DeleteAsync();
+    /// <summary>Deletes files in the trial's metrics folder that its record does not name and that are older than the silo's orphan age.</summary>
+    [Alias("DropOrphanSegments")] Task<int> DropOrphanSegmentsAsync();
 }
 
 /// <summary>What a coordinator tells its trial: new metrics, a checkpoint, a restart, or the end.</summary>

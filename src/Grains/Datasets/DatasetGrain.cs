@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Hosting;
 
 namespace Distributed.Grains.Datasets;
 
@@ -8,7 +9,7 @@ namespace Distributed.Grains.Datasets;
 /// Receives one dataset's parts into the artifact store. The running hash lives in memory only: an upload cut by a
 /// deactivation is refused at its next part and the client starts again from part 0 (parts are idempotent blobs).
 /// </summary>
-public sealed class DatasetGrain(IArtifactStore store) : Grain, IDatasetGrain
+public sealed class DatasetGrain(IArtifactStore store, TrainingSiloOptions options) : Grain, IDatasetGrain
 {
     IncrementalHash? hash;
     int nextPart;
@@ -64,6 +65,20 @@ public sealed class DatasetGrain(IArtifactStore store) : Grain, IDatasetGrain
         // The manifest goes last: a dataset is visible only once all its parts are stored.
         await store.WriteAsync(DatasetReference.ManifestPath(key), JsonSerializer.SerializeToUtf8Bytes(info));
         return info;
+    }
+
+    public async Task<int> DropIfAbandonedAsync()
+    {
+        var key = Hash;
+        // This grain is the only writer of the dataset's parts, so no part arrives while this runs.
+        if (hash is not null || await DatasetManifest.ReadAsync(store, key) is not null) return 0;
+        var parts = await store.ListAsync(DatasetReference.FolderOf(key));
+        var cutoff = DateTimeOffset.UtcNow - options.OrphanAge;
+        foreach (var part in parts)
+            if (await store.WrittenAtAsync(part) is { } written && written > cutoff) return 0;
+        foreach (var part in parts) await store.DeleteAsync(part);
+        DeactivateOnIdle();
+        return parts.Count;
     }
 }
 

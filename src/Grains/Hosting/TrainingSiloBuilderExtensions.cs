@@ -54,6 +54,7 @@ public static class TrainingSiloBuilderExtensions
             return Task.CompletedTask;
         });
         silo.Services.AddHostedService<SweepWaker>();
+        silo.Services.AddHostedService<OrphanCollector>();
         return silo;
     }
 }

@@ -24,6 +24,11 @@ public sealed record TrainingSiloOptions
     public long MemoryBudget { get; init; }
     /// <summary>Bytes of fetched datasets a silo keeps in its data directory; copies no replica holds are evicted, least recently used first.</summary>
     public long DatasetCacheBytes { get; init; } = 8L << 30;
+    /// <summary>
+    /// How old a dataset part without a manifest, or a metric segment no trial record names, must be before it is
+    /// collected as an orphan: longer than any upload or record write takes.
+    /// </summary>
+    public TimeSpan OrphanAge { get; init; } = TimeSpan.FromDays(1);
 
     public IReadOnlyList<string> Validate(string prefix = "silo")
     {
@@ -33,6 +38,7 @@ public sealed record TrainingSiloOptions
         errors.Check(MetricSegmentSteps is >= 1 and <= 1_000_000, "metricSegmentSteps", "must be 1..1000000");
         errors.Check(DatasetCacheBytes >= 1L << 20, "datasetCacheBytes", "must be at least 1 MiB");
         errors.Check(MemoryBudget == 0 || MemoryBudget >= 64L << 20, "memoryBudget", "must be 0 (80% of the memory available) or at least 64 MiB");
+        errors.Check(OrphanAge >= TimeSpan.FromMinutes(10), "orphanAge", "must be at least 10 minutes");
         errors.Check(GradientChannelPort is >= -1 and <= 65535, "gradientChannelPort", "must be -1 (off), 0 (any free port) or a port");
         return errors.List;
     }

@@ -47,6 +47,19 @@ public sealed class BlobArtifactStore(BlobContainerClient container) : IArtifact
         await container.GetBlobClient(Checked(path)).DeleteIfExistsAsync(cancellationToken: cancellation);
     }
 
+    public async Task<DateTimeOffset?> WrittenAtAsync(string path, CancellationToken cancellation = default)
+    {
+        await created.Value;
+        try
+        {
+            return (await container.GetBlobClient(Checked(path)).GetPropertiesAsync(cancellationToken: cancellation)).Value.LastModified;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
     // The same paths as the local store accepts, so an artifact's path means the same thing in both.
     static string Checked(string path)
     {

@@ -66,6 +66,12 @@ public sealed class LocalArtifactStore : IArtifactStore
         return Task.CompletedTask;
     }
 
+    public Task<DateTimeOffset?> WrittenAtAsync(string path, CancellationToken cancellation = default)
+    {
+        var target = Resolve(path);
+        return Task.FromResult<DateTimeOffset?>(File.Exists(target) ? new DateTimeOffset(File.GetLastWriteTimeUtc(target), TimeSpan.Zero) : null);
+    }
+
     string Resolve(string path)
     {
         if (path.StartsWith('/') || path.Split('/').Any(part => part is ".." or "."))

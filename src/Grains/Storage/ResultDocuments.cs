@@ -15,8 +15,10 @@ namespace Distributed.Grains.Storage;
 public static class ResultDocuments
 {
     public static string TrialPath(string trialId) => $"trials/{trialId}/result.json";
-    public static string SweepJsonPath(string sweepId) => $"sweeps/{sweepId}/results.json";
-    public static string SweepCsvPath(string sweepId) => $"sweeps/{sweepId}/results.csv";
+    public static string SweepJsonPath(string sweepId) => $"{SweepFolder(sweepId)}results.json";
+    public static string SweepCsvPath(string sweepId) => $"{SweepFolder(sweepId)}results.csv";
+    /// <summary>Everything a sweep itself leaves in the store (its trials' are under trials/&lt;trial id&gt;/).</summary>
+    public static string SweepFolder(string sweepId) => $"sweeps/{sweepId}/";
 
     public static Task WriteTrialAsync(IArtifactStore store, TrialStatus status, TrialSpec spec, Func<Task<TrialMetrics>> metrics, ILogger log) =>
         BestEffortAsync(log, status.TrialId, async () =>

@@ -10,7 +10,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Distributed.Grains.Sweeps;
 
-/// <summary>A sweep's durable record: its spec, its planned trials and what each did, and ASHA's rungs.</summary>
+/// <summary>
+/// A sweep's durable record: its spec, its planned trials and what each did (best and last objective), the last
+/// evaluation step judged of each, and ASHA's rungs. Its size depends on the number of trials, not of evaluations:
+/// the evaluations themselves stay in the trials' records (the median rule reads them from there).
+/// </summary>
 [GenerateSerializer, Alias("SweepRecord")]
 public sealed class SweepRecord
 {
@@ -19,17 +23,21 @@ public sealed class SweepRecord
     [Id(2)] public List<SweepTrial> Trials { get; set; } = [];
     [Id(3)] public DateTimeOffset CreatedAt { get; set; }
     [Id(4)] public DateTimeOffset? EndedAt { get; set; }
-    /// <summary>Every evaluation's objective, by trial: what the stopping rules judge on.</summary>
+    /// <summary>Records written before 2026-12-05 kept every evaluation's objective here; read once to fill <see cref="Judged"/>, then emptied.</summary>
     [Id(5)] public List<TrialPoint> History { get; set; } = [];
     /// <summary>ASHA: the value each trial recorded at each rung, in the order they arrived.</summary>
     [Id(6)] public Dictionary<long, List<KeyValuePair<int, double>>> Rungs { get; set; } = [];
     [Id(7)] public long StepsRun { get; set; }
+    /// <summary>By trial number: the step of the last evaluation the stopping rule judged.</summary>
+    [Id(8)] public Dictionary<int, long> Judged { get; set; } = [];
 }
 
 /// <summary>
 /// Runs a sweep: expands the spec into trials (ids "sweepId/number"), keeps at most maxConcurrent running, polls
 /// them every second, applies the stopping rule to each new evaluation, and records outcomes. Starting a trial is
-/// idempotent, so after a restart a trial is never run twice: the sweep asks each running trial where it is.
+/// idempotent, so after a restart a trial is never run twice: the sweep asks each running trial where it is. The
+/// record is written when something other than progress changed, at most every few seconds: what a crash loses
+/// in between, the next poll of the trials finds again.
 /// </summary>
 public sealed partial class SweepGrain(
     [PersistentState("sweep", StorageNames.State)] IPersistentState<SweepRecord> record,
@@ -39,8 +47,14 @@ public sealed partial class SweepGrain(
     ILogger<SweepGrain> log) : Grain, ISweepGrain
 {
     static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
+    /// <summary>Least time between two writes of the record while the sweep runs.</summary>
+    public static readonly TimeSpan WriteEvery = TimeSpan.FromSeconds(5);
     IGrainTimer? timer;
     IReadOnlyList<PlannedTrial>? plan;
+    /// <summary>The median rule's view of every trial's evaluations, read from the trials once per activation.</summary>
+    List<TrialPoint>? curves;
+    bool dirty;
+    DateTime lastWrite = DateTime.MinValue;
 
     SweepRecord R => record.State;
     string SweepId => this.GetPrimaryKeyString();
@@ -55,8 +69,28 @@ public sealed partial class SweepGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (R.History.Count > 0)
+        {
+            foreach (var trial in R.History.GroupBy(p => p.Trial)) R.Judged[trial.Key] = trial.Max(p => p.Step);
+            R.History = [];
+            dirty = true;
+        }
         if (R.Spec is not null && R.State == SweepState.Running) Poll();
         return Task.CompletedTask;
+    }
+
+    /// <summary>What the last few seconds changed is written before the grain goes (a silo stopping gracefully).</summary>
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (!dirty || R.Spec is null) return;
+        try
+        {
+            await WriteAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log.LogDebug(e, "Sweep {Sweep}: state not written at deactivation; the next poll of its trials finds it again", SweepId);
+        }
     }
 
     public async Task<SweepStatus> SubmitAsync(SweepSpec spec)
@@ -90,7 +124,7 @@ public sealed partial class SweepGrain(
             Number = t.Number, TrialId = $"{SweepId}/{t.Number}", Configuration = t.Configuration, Factors = t.Factors,
             Repeat = t.Repeat, Seed = t.Spec.Schedule.Seed, State = TrialState.Queued, Steps = t.Spec.Schedule.Steps,
         }).ToList();
-        await record.WriteStateAsync();
+        await WriteAsync();
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).AddAsync(SweepId);
         await TickAsync(CancellationToken.None);
         Poll();
@@ -106,7 +140,8 @@ public sealed partial class SweepGrain(
         for (int i = 0; i < R.Trials.Count; i++)
         {
             var t = R.Trials[i];
-            if (t.State == TrialState.Running) R.Trials[i] = Merge(t, await Trial(t).CancelAsync());
+            // A trial paused at an ASHA rung is cancelled too: nothing would ever promote it now.
+            if (t.State is TrialState.Running or TrialState.Paused) R.Trials[i] = Merge(t, await Trial(t).CancelAsync());
             else if (t.State == TrialState.Queued) R.Trials[i] = t with { State = TrialState.Cancelled, Reason = "the sweep was cancelled before it started" };
         }
         await FinishAsync(SweepState.Cancelled);
@@ -114,6 +149,37 @@ public sealed partial class SweepGrain(
     }
 
     public Task TrialChangedAsync(string trialId) => TickAsync(CancellationToken.None);
+
+    public async Task<SweepDeletion> DeleteAsync(bool cancelFirst)
+    {
+        if (!IsValidId(SweepId)) throw new ArgumentException($"sweep id '{SweepId}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        if (R.Spec is null) throw new ArgumentException($"no sweep '{SweepId}'");
+        bool cancelled = false;
+        if (R.State == SweepState.Running)
+        {
+            if (!cancelFirst) throw new InvalidOperationException($"sweep {SweepId} is running; cancel it first, or delete it with --cancel");
+            await CancelAsync();
+            cancelled = true;
+        }
+        // Trials and documents first, the record after them: a delete cut short is finished by deleting again.
+        int artifacts = 0;
+        foreach (var t in R.Trials) artifacts += await Trial(t).DeleteAsync();
+        foreach (var path in await store.ListAsync(ResultDocuments.SweepFolder(SweepId)))
+        {
+            await store.DeleteAsync(path);
+            artifacts++;
+        }
+        var deletion = new SweepDeletion(SweepId, R.Trials.Count, artifacts, cancelled);
+        await record.ClearStateAsync();
+        record.State = new SweepRecord();
+        // Nothing of the deleted sweep may leak into one submitted under the same id before this activation goes.
+        (plan, curves, dirty) = (null, null, false);
+        // An index entry without a record is harmless (list skips it); this one goes last.
+        await GrainFactory.GetGrain<ISweepIndexGrain>(0).RemoveAsync(SweepId);
+        DeactivateOnIdle();
+        log.LogInformation("Sweep {Sweep} deleted: {Trials} trials, {Artifacts} artifacts", SweepId, deletion.Trials, artifacts);
+        return deletion;
+    }
 
     void Poll() => timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(PollEvery, PollEvery));
 
@@ -125,7 +191,6 @@ public sealed partial class SweepGrain(
         if (R.Spec is null || R.State != SweepState.Running) return;
         var spec = R.Spec;
         plan ??= SweepPlan.Expand(spec).Trials;
-        bool changed = false;
         for (int i = 0; i < R.Trials.Count; i++)
         {
             var t = R.Trials[i];
@@ -133,20 +198,24 @@ public sealed partial class SweepGrain(
             try
             {
                 var grain = Trial(t);
-                long seen = R.History.Where(p => p.Trial == t.Number).Select(p => p.Step).DefaultIfEmpty(0).Max();
-                // Status first: once it says paused or ended, the metrics read next hold every evaluation before that.
+                long seen = R.Judged.GetValueOrDefault(t.Number);
+                // Status first: once it says paused or ended, the evaluations read next hold every one before that.
                 var status = await grain.GetStatusAsync();
-                var metrics = await grain.GetMetricsAsync(seen);
-                foreach (var evaluation in metrics.Evaluations.Where(e => e.Step > seen))
+                var evaluations = status.LastEvaluation is { } last && last.Step > seen ? await grain.GetEvaluationsAsync(seen) : [];
+                foreach (var evaluation in evaluations.Where(e => e.Step > seen))
                 {
-                    R.History.Add(new TrialPoint(t.Number, evaluation.Step, spec.Objective.Of(evaluation)));
-                    changed = true;
+                    double value = spec.Objective.Of(evaluation);
+                    R.Judged[t.Number] = evaluation.Step;
+                    // Kept at once with the step it belongs to, so a failed call below cannot separate them.
+                    R.Trials[i] = t = t with { Best = t.Best is { } best && !spec.Objective.Better(value, best) ? best : value, Final = value };
+                    dirty = true;
                     // Judged even when the trial has already finished: its values still set the rungs for the others.
-                    if (Judge(t.Number, evaluation.Step, spec.Objective.Of(evaluation)) is { } reason && !status.IsFinished)
+                    if (await JudgeAsync(t.Number, evaluation.Step, value) is { } reason && !status.IsFinished)
                         status = await grain.StopEarlyAsync(reason);
                 }
                 var merged = Merge(t, status);
-                if (merged != t) changed = true;
+                // Progress alone (step, loss, throughput) is not worth a write: the next poll finds it again.
+                if (merged with { Step = R.Trials[i].Step, Loss = R.Trials[i].Loss, SamplesPerSecond = R.Trials[i].SamplesPerSecond } != R.Trials[i]) dirty = true;
                 R.Trials[i] = merged;
             }
             catch (Exception e)
@@ -180,7 +249,7 @@ public sealed partial class SweepGrain(
                 break;
             }
             running++;
-            changed = true;
+            dirty = true;
         }
         // Nothing left to run or promote: the trials still paused at a rung were not good enough to go on.
         if (running == 0 && R.Trials.All(t => t.State != TrialState.Queued) && Promotable(rungs, true) is null)
@@ -189,15 +258,22 @@ public sealed partial class SweepGrain(
                 {
                     var reason = $"ASHA: {spec.Objective.Metric} {R.Trials[i].Final:G4} at step {R.Trials[i].Step} was not in the top 1/{rule.ReductionFactor} of its rung";
                     R.Trials[i] = Merge(R.Trials[i], await Trial(R.Trials[i]).StopEarlyAsync(reason));
-                    changed = true;
+                    dirty = true;
                 }
 
         if (R.Trials.All(t => t.IsFinished)) await FinishAsync(SweepState.Completed);
-        else if (changed) await record.WriteStateAsync();
+        else if (dirty && DateTime.UtcNow - lastWrite >= WriteEvery) await WriteAsync();
+    }
+
+    async Task WriteAsync()
+    {
+        await record.WriteStateAsync();
+        dirty = false;
+        lastWrite = DateTime.UtcNow;
     }
 
     /// <summary>The stopping rule's verdict on a new evaluation: null to go on, else why the trial stops.</summary>
-    string? Judge(int trial, long step, double value)
+    async Task<string?> JudgeAsync(int trial, long step, double value)
     {
         var spec = R.Spec!;
         var rule = spec.EarlyStopping;
@@ -213,12 +289,34 @@ public sealed partial class SweepGrain(
                 }
                 return null;
             case StoppingRule.Median:
-                return EarlyStoppingRules.MedianStops(trial, step, R.History, rule, spec.Objective)
+                var history = await CurvesAsync(trial);
+                history.Add(new TrialPoint(trial, step, value));
+                return EarlyStoppingRules.MedianStops(trial, step, history, rule, spec.Objective)
                     ? $"median rule: best {spec.Objective.Metric} so far is worse than the median of the other trials at step {step}"
                     : null;
             default:
                 return null;
         }
+    }
+
+    /// <summary>
+    /// Every evaluation the rule judged so far, of every trial but the new one of <paramref name="judging"/>: read from
+    /// the trials (their records and sealed segments) on the first judgement of an activation, kept in memory after.
+    /// </summary>
+    async Task<List<TrialPoint>> CurvesAsync(int judging)
+    {
+        if (curves is not null) return curves;
+        var objective = R.Spec!.Objective;
+        var read = new List<TrialPoint>();
+        foreach (var t in R.Trials)
+        {
+            // The new evaluation being judged is not in the rule's view yet: the caller adds it.
+            long upTo = R.Judged.GetValueOrDefault(t.Number) - (t.Number == judging ? 1 : 0);
+            if (upTo <= 0) continue;
+            foreach (var e in await Trial(t).GetEvaluationsAsync(-1))
+                if (e.Step <= upTo) read.Add(new TrialPoint(t.Number, e.Step, objective.Of(e)));
+        }
+        return curves = read;
     }
 
     /// <summary>
@@ -249,31 +347,24 @@ public sealed partial class SweepGrain(
         return null;
     }
 
-    SweepTrial Merge(SweepTrial t, TrialStatus status)
+    /// <summary>The trial as its status says it is now; its best and final objective are the sweep's own, from what it judged.</summary>
+    static SweepTrial Merge(SweepTrial t, TrialStatus status) => t with
     {
-        var values = R.History.Where(p => p.Trial == t.Number).ToList();
-        var objective = R.Spec!.Objective;
-        double? best = values.Count == 0 ? null : objective.Direction == ObjectiveMode.Max ? values.Max(p => p.Value) : values.Min(p => p.Value);
-        return t with
-        {
-            State = status.State == TrialState.Queued && t.State == TrialState.Running ? t.State : status.State,
-            Step = status.Step,
-            Reason = status.Reason,
-            CheckpointPath = status.CheckpointPath,
-            StartedAt = status.StartedAt ?? t.StartedAt,
-            EndedAt = status.EndedAt,
-            Best = best,
-            Final = values.Count == 0 ? null : values.MaxBy(p => p.Step).Value,
-            Loss = status.LastStep?.Loss ?? t.Loss,
-            SamplesPerSecond = status.LastStep?.SamplesPerSecond ?? t.SamplesPerSecond,
-        };
-    }
+        State = status.State == TrialState.Queued && t.State == TrialState.Running ? t.State : status.State,
+        Step = status.Step,
+        Reason = status.Reason,
+        CheckpointPath = status.CheckpointPath,
+        StartedAt = status.StartedAt ?? t.StartedAt,
+        EndedAt = status.EndedAt,
+        Loss = status.LastStep?.Loss ?? t.Loss,
+        SamplesPerSecond = status.LastStep?.SamplesPerSecond ?? t.SamplesPerSecond,
+    };
 
     async Task FinishAsync(SweepState state)
     {
         R.State = state;
         R.EndedAt = DateTimeOffset.UtcNow;
-        await record.WriteStateAsync();
+        await WriteAsync();
         timer?.Dispose();
         timer = null;
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).FinishedAsync(SweepId);

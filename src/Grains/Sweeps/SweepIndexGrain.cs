@@ -27,6 +27,12 @@ public sealed class SweepIndexGrain([PersistentState("sweeps", StorageNames.Stat
         if (index.State.Finished.Add(sweepId)) await index.WriteStateAsync();
     }
 
+    public async Task RemoveAsync(string sweepId)
+    {
+        bool listed = index.State.Ids.Remove(sweepId);
+        if (index.State.Finished.Remove(sweepId) || listed) await index.WriteStateAsync();
+    }
+
     public async Task ResumeAllAsync()
     {
         // Asking for its status activates a sweep; an unfinished one starts polling its trials again.

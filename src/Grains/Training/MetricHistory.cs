@@ -5,13 +5,21 @@ using Distributed.Grains.Abstractions.Training;
 
 namespace Distributed.Grains.Training;
 
-/// <summary>Steps <see cref="FirstStep"/>..<see cref="LastStep"/> of a trial's metrics, sealed in one artifact.</summary>
+/// <summary>
+/// Steps <see cref="FirstStep"/>..<see cref="LastStep"/> of a trial's metrics, sealed in one artifact, and the
+/// evaluations up to <see cref="LastStep"/> not sealed before, in a second one (none in segments older than that).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("MetricSegment")]
 public sealed record MetricSegment(
     [property: Id(0)] long FirstStep,
     [property: Id(1)] long LastStep,
     [property: Id(2)] string Path,
-    [property: Id(3)] StepMetrics Last);
+    [property: Id(3)] StepMetrics Last)
+{
+    /// <summary>Where this segment's evaluations are; null when it sealed none.</summary>
+    [Id(4)] public string? EvaluationsPath { get; init; }
+    [Id(5)] public EvaluationMetrics? LastEvaluation { get; init; }
+}
 
 /// <summary>
 /// A trial's per-step metrics: the recent ones in its record, the older ones sealed in segments of the artifact
@@ -24,15 +32,22 @@ public static class MetricHistory
     // The result documents' JSON, unindented: a segment is read by the cluster more often than by people.
     static readonly JsonSerializerOptions Json = new(SweepReport.Json) { WriteIndented = false };
 
-    public static string SegmentPath(string trialId, long firstStep) => $"trials/{trialId}/metrics/steps-{firstStep:D10}.json";
+    public static string SegmentPath(string trialId, long firstStep) => $"{FolderOf(trialId)}steps-{firstStep:D10}.json";
+    public static string EvaluationsPath(string trialId, long firstStep) => $"{FolderOf(trialId)}evaluations-{firstStep:D10}.json";
+    /// <summary>Every sealed segment of a trial is under this folder, and nothing else is.</summary>
+    public static string FolderOf(string trialId) => $"trials/{trialId}/metrics/";
 
     /// <summary>The last step recorded, sealed or not.</summary>
     public static StepMetrics? Last(TrialRecord record) => record.Steps.Count > 0 ? record.Steps[^1] : record.Segments.LastOrDefault()?.Last;
 
+    /// <summary>The last evaluation recorded, sealed or not.</summary>
+    public static EvaluationMetrics? LastEvaluation(TrialRecord record) =>
+        record.Evaluations.Count > 0 ? record.Evaluations[^1] : record.Segments.LastOrDefault(s => s.LastEvaluation is not null)?.LastEvaluation;
+
     /// <summary>
     /// When at least <paramref name="segmentSteps"/> steps up to the checkpoint are in the record, writes them as one
-    /// segment and keeps only its entry; the caller writes the record after, so a crash between leaves the steps
-    /// where they were (the segment is rewritten under the same name next time).
+    /// segment, with the evaluations up to its last step beside it, and keeps only its entry; the caller writes the
+    /// record after, so a crash between leaves the metrics where they were (rewritten under the same names next time).
     /// </summary>
     public static async Task SealAsync(IArtifactStore store, string trialId, TrialRecord record, int segmentSteps, CancellationToken cancellation = default)
     {
@@ -40,10 +55,18 @@ public static class MetricHistory
         int count = record.Steps.FindIndex(s => s.Step > upTo) is var i && i >= 0 ? i : record.Steps.Count;
         if (count < segmentSteps) return;
         var steps = record.Steps.GetRange(0, count);
+        var evaluations = record.Evaluations.Where(e => e.Step <= steps[^1].Step).ToList();
+        string? evaluationsPath = evaluations.Count > 0 ? EvaluationsPath(trialId, steps[0].Step) : null;
+        if (evaluationsPath is not null) await store.WriteAsync(evaluationsPath, JsonSerializer.SerializeToUtf8Bytes(evaluations, Json), cancellation);
         string path = SegmentPath(trialId, steps[0].Step);
         await store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(steps, Json), cancellation);
-        record.Segments.Add(new MetricSegment(steps[0].Step, steps[^1].Step, path, steps[^1]));
+        record.Segments.Add(new MetricSegment(steps[0].Step, steps[^1].Step, path, steps[^1])
+        {
+            EvaluationsPath = evaluationsPath,
+            LastEvaluation = evaluations.LastOrDefault(),
+        });
         record.Steps.RemoveRange(0, count);
+        record.Evaluations.RemoveAll(e => e.Step <= steps[^1].Step);
     }
 
     /// <summary>Every step after <paramref name="afterStep"/>: the segments that hold any, then the record's own.</summary>
@@ -59,6 +82,24 @@ public static class MetricHistory
         steps.AddRange(record.Steps.Where(s => s.Step > afterStep));
         return steps;
     }
+
+    /// <summary>Every evaluation after <paramref name="afterStep"/>: the sealed ones, then the record's own.</summary>
+    public static async Task<List<EvaluationMetrics>> ReadEvaluationsAsync(IArtifactStore store, TrialRecord record, long afterStep, CancellationToken cancellation = default)
+    {
+        var evaluations = new List<EvaluationMetrics>();
+        foreach (var segment in record.Segments.Where(s => s.EvaluationsPath is not null && s.LastEvaluation!.Step > afterStep))
+        {
+            var bytes = await store.ReadAsync(segment.EvaluationsPath!, cancellation)
+                ?? throw new InvalidOperationException($"evaluations up to step {segment.LastStep} are missing from the artifact store ({segment.EvaluationsPath})");
+            evaluations.AddRange(JsonSerializer.Deserialize<List<EvaluationMetrics>>(bytes, Json)!.Where(e => e.Step > afterStep));
+        }
+        evaluations.AddRange(record.Evaluations.Where(e => e.Step > afterStep));
+        return evaluations;
+    }
+
+    /// <summary>The artifacts the record's segments name: anything else in the trial's metrics folder is an orphan.</summary>
+    public static IEnumerable<string> PathsOf(TrialRecord record) =>
+        record.Segments.SelectMany(s => s.EvaluationsPath is null ? [s.Path] : new[] { s.Path, s.EvaluationsPath });
 
     /// <summary>A run resumes from <paramref name="from"/>: what the record holds after it is computed again.</summary>
     public static void ResumeFrom(TrialRecord record, long from)

@@ -113,7 +113,46 @@ public sealed class TrialGrain(
 
     public async Task<TrialMetrics> GetMetricsAsync(long afterStep) => new(
         await MetricHistory.ReadAsync(store, R, afterStep),
-        R.Evaluations.Where(e => e.Step > afterStep).ToList());
+        await MetricHistory.ReadEvaluationsAsync(store, R, afterStep));
+
+    public async Task<IReadOnlyList<EvaluationMetrics>> GetEvaluationsAsync(long afterStep) => await MetricHistory.ReadEvaluationsAsync(store, R, afterStep);
+
+    public async Task<int> DeleteAsync()
+    {
+        if (R.State is TrialState.Running or TrialState.Paused)
+            throw new InvalidOperationException($"trial {TrialId} is {R.State.ToString().ToLowerInvariant()}; cancel it before deleting it");
+        // Artifacts first: if this is cut short, the record still says what to delete, and deleting again finishes it.
+        int deleted = 0;
+        foreach (var path in await store.ListAsync(ArtifactFolder))
+        {
+            await store.DeleteAsync(path);
+            deleted++;
+        }
+        // A queued trial of a sweep never had a record.
+        if (record.RecordExists) await record.ClearStateAsync();
+        record.State = new TrialRecord();
+        DeactivateOnIdle();
+        return deleted;
+    }
+
+    public async Task<int> DropOrphanSegmentsAsync()
+    {
+        var named = MetricHistory.PathsOf(R).ToHashSet(StringComparer.Ordinal);
+        var cutoff = DateTimeOffset.UtcNow - options.OrphanAge;
+        int deleted = 0;
+        foreach (var path in await store.ListAsync(MetricHistory.FolderOf(TrialId)))
+        {
+            // Young ones may be a segment whose record is being written, here or by an activation elsewhere.
+            if (named.Contains(path) || await store.WrittenAtAsync(path) is not { } written || written > cutoff) continue;
+            await store.DeleteAsync(path);
+            deleted++;
+        }
+        if (R.Spec is null) DeactivateOnIdle();
+        return deleted;
+    }
+
+    /// <summary>Everything the trial stored: checkpoints, metric segments, its result document.</summary>
+    string ArtifactFolder => $"trials/{TrialId}/";
 
     public Task<TrialPrediction> PredictAsync(string input, int beamWidth)
     {
@@ -268,7 +307,7 @@ public sealed class TrialGrain(
             CheckpointPath = R.CheckpointPath,
             Recoveries = R.Recoveries,
             LastStep = last,
-            LastEvaluation = R.Evaluations.Count > 0 ? R.Evaluations[^1] : null,
+            LastEvaluation = MetricHistory.LastEvaluation(R),
             StartedAt = R.StartedAt,
             EndedAt = R.EndedAt,
         };
