@@ -49,6 +49,18 @@ public class ArtifactStoreTests(Azurite azurite) : IDisposable
             await Assert.ThrowsAsync<ArgumentException>(() => store.WriteAsync(bad, new byte[] { 1 }));
     }
 
+    [Fact]
+    public async Task A_local_write_that_fails_leaves_the_old_content_and_no_temporary_file()
+    {
+        var store = new LocalArtifactStore(directory);
+        await store.WriteAsync("trials/t/checkpoints/0000000010.ckpt", new byte[] { 1, 2, 3 });
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.WriteAsync("trials/t/checkpoints/0000000010.ckpt", new byte[1 << 20], cancelled.Token));
+        Assert.Equal(new byte[] { 1, 2, 3 }, await store.ReadAsync("trials/t/checkpoints/0000000010.ckpt"));
+        Assert.Empty(Directory.EnumerateFiles(directory, "*.tmp", SearchOption.AllDirectories));
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(directory, recursive: true); } catch (IOException) { }

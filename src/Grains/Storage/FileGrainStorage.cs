@@ -31,8 +31,20 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
         CheckETag(path, grainState.ETag);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        await File.WriteAllBytesAsync(temporary, serializer.SerializeToArray(grainState.State));
-        File.Move(temporary, path, overwrite: true);
+        try
+        {
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                await file.WriteAsync(serializer.SerializeToArray(grainState.State));
+                // On disk before the rename: a record is the old one or the new one, never a torn one.
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
         grainState.ETag = ETagOf(path);
         grainState.RecordExists = true;
     }

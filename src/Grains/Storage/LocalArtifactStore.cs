@@ -24,7 +24,8 @@ public sealed class LocalArtifactStore : IArtifactStore
             await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
             {
                 await file.WriteAsync(content, cancellation);
-                await file.FlushAsync(cancellation);
+                // On disk before the rename makes it visible: after a power loss the name never points at a hole.
+                file.Flush(flushToDisk: true);
             }
             File.Move(temporary, target, overwrite: true);
         }

@@ -149,12 +149,52 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
     }
 
-    long CheckpointStep() => checkpoint is null ? 0 : long.Parse(Path.GetFileNameWithoutExtension(checkpoint), System.Globalization.CultureInfo.InvariantCulture);
+    long CheckpointStep() => StepOf(checkpoint);
 
-    public static string CheckpointPathOf(string trialId, long step) => $"trials/{trialId}/checkpoints/{step:D10}.ckpt";
+    static long StepOf(string? path) => path is null ? 0 : long.Parse(Path.GetFileNameWithoutExtension(path), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Before any worker loads it, the checkpoint is read and its checksum checked; a damaged or missing one gives way to
+    /// the newest older one that checks out (retention keeps two), else to the start, and the trial is told at once so
+    /// its record points at what the run really starts from and holds every step once.
+    /// </summary>
+    async Task SkipDamagedCheckpointAsync()
+    {
+        if (checkpoint is null || await CheckpointProblemAsync(checkpoint) is not { } problem) return;
+        var damaged = checkpoint;
+        var older = (await store.ListAsync(CheckpointFolderOf(run.TrialId), cancel)).Where(p => StepOf(p) < StepOf(damaged)).OrderByDescending(StepOf);
+        string? usable = null;
+        foreach (var candidate in older)
+            if (await CheckpointProblemAsync(candidate) is null) { usable = candidate; break; }
+        checkpoint = usable;
+        step = CheckpointStep();
+        restartedFrom = step;
+        pendingSteps.RemoveAll(s => s.Step > step);
+        pendingEvaluations.RemoveAll(e => e.Step > step);
+        var reason = $"resumed from {(usable is null ? "the start" : $"step {step}")}: checkpoint {damaged} {problem}";
+        log.LogWarning("Trial {Trial}: {Reason}", run.TrialId, reason);
+        try
+        {
+            await trial.ReportAsync(new TrialReport { RunId = run.RunId, RestartedFrom = step, CheckpointPath = usable, Reason = reason }).WaitAsync(TimeSpan.FromSeconds(30), cancel);
+            restartedFrom = null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The next report carries the restart; the trial's record then still names the damaged one, which is checked again.
+            log.LogWarning(e, "Trial {Trial}: the fall-back to {Checkpoint} could not be reported yet", run.TrialId, usable ?? "the start");
+        }
+    }
+
+    async Task<string?> CheckpointProblemAsync(string path) =>
+        await store.ReadAsync(path, cancel) is { } bytes ? Checkpoint.Problem(bytes) : "is missing from the artifact store";
+
+    public static string CheckpointFolderOf(string trialId) => $"trials/{trialId}/checkpoints/";
+
+    public static string CheckpointPathOf(string trialId, long step) => $"{CheckpointFolderOf(trialId)}{step:D10}.ckpt";
 
     async Task LoadAsync()
     {
+        await SkipDamagedCheckpointAsync();
         // Placement reads these when a worker activates, to keep the trial's replicas within the silos' budgets.
         RequestContext.Set(SpreadPlacement.ReplicaBytesKey, ReplicaMemory.Of(spec).Total);
         RequestContext.Set(SpreadPlacement.ReplicasKey, workers.Length);
@@ -388,9 +428,10 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         await Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write a checkpoint");
         checkpoint = path;
         recoveries = 0;
-        await ReportAsync(final: false, checkpointStep: step);
-        var all = await store.ListAsync($"trials/{run.TrialId}/checkpoints/", cancel);
-        foreach (var old in all.Take(Math.Max(0, all.Count - KeptCheckpoints))) await store.DeleteAsync(old, cancel);
+        // Older checkpoints go only once the trial's record names this one: until then the one it names must stay.
+        if (!await ReportAsync(final: false, checkpointStep: step)) return;
+        var all = await store.ListAsync(CheckpointFolderOf(run.TrialId), cancel);
+        foreach (var old in all.Where(p => p != path).SkipLast(KeptCheckpoints - 1)) await store.DeleteAsync(old, cancel);
     }
 
     async Task EvaluateAsync()
@@ -421,7 +462,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     Task Within(Task[] calls, TimeSpan timeout, string what) =>
         Within(calls.Select(async c => { await c; return true; }).ToArray(), timeout, what);
 
-    async Task ReportAsync(bool final, long? checkpointStep = null, TrialState? outcome = null, string? reason = null)
+    /// <summary>Sends what is pending; true when the trial took it.</summary>
+    async Task<bool> ReportAsync(bool final, long? checkpointStep = null, TrialState? outcome = null, string? reason = null)
     {
         var report = new TrialReport
         {
@@ -441,11 +483,13 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             pendingEvaluations.Clear();
             restartedFrom = null;
             sinceReport.Restart();
+            return true;
         }
         catch (Exception e) when (!final && e is not OperationCanceledException)
         {
             // The trial's silo may be gone; the metrics stay pending and go with the next report.
             log.LogWarning(e, "Trial {Trial}: progress report failed; keeping {Count} steps for the next one", run.TrialId, pendingSteps.Count);
+            return false;
         }
     }
 

@@ -101,9 +101,30 @@ public static class MetricHistory
     public static IEnumerable<string> PathsOf(TrialRecord record) =>
         record.Segments.SelectMany(s => s.EvaluationsPath is null ? [s.Path] : new[] { s.Path, s.EvaluationsPath });
 
-    /// <summary>A run resumes from <paramref name="from"/>: what the record holds after it is computed again.</summary>
-    public static void ResumeFrom(TrialRecord record, long from)
+    /// <summary>
+    /// A run resumes from <paramref name="from"/>: what the record holds after it is computed again. A run that fell
+    /// back to a checkpoint older than sealed segments (the newer one was damaged) takes those segments back into the
+    /// record first, keeping what came before <paramref name="from"/>, so every step is recorded once.
+    /// </summary>
+    public static async Task ResumeFromAsync(IArtifactStore store, TrialRecord record, long from, CancellationToken cancellation = default)
     {
+        int firstAfter = record.Segments.FindIndex(s => s.LastStep > from);
+        if (firstAfter >= 0)
+        {
+            var segments = record.Segments.GetRange(firstAfter, record.Segments.Count - firstAfter);
+            var steps = new List<StepMetrics>();
+            var evaluations = new List<EvaluationMetrics>();
+            foreach (var segment in segments)
+            {
+                if (segment.FirstStep <= from && await store.ReadAsync(segment.Path, cancellation) is { } bytes)
+                    steps.AddRange(JsonSerializer.Deserialize<List<StepMetrics>>(bytes, Json)!.Where(s => s.Step <= from));
+                if (segment.EvaluationsPath is not null && await store.ReadAsync(segment.EvaluationsPath, cancellation) is { } sealedEvaluations)
+                    evaluations.AddRange(JsonSerializer.Deserialize<List<EvaluationMetrics>>(sealedEvaluations, Json)!.Where(e => e.Step <= from));
+            }
+            record.Segments.RemoveRange(firstAfter, segments.Count);
+            record.Steps.InsertRange(0, steps);
+            record.Evaluations.InsertRange(0, evaluations);
+        }
         record.Steps.RemoveAll(s => s.Step > from);
         record.Evaluations.RemoveAll(e => e.Step > from);
     }

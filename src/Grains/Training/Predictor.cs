@@ -42,7 +42,9 @@ public sealed class Predictor(IArtifactStore store, TrainingSiloOptions options)
             int index = loaded.FindIndex(l => l.Path == path);
             if (index >= 0) return loaded[index].Trainer;
         }
-        var trainer = Trainer.Load(new MemoryStream(bytes ?? throw new InvalidOperationException($"checkpoint {path} was not read")));
+        if (bytes is null) throw new InvalidOperationException($"checkpoint {path} was not read");
+        if (Checkpoint.Problem(bytes) is { } problem) throw new InvalidOperationException($"checkpoint {path} {problem}; the trial's next checkpoint replaces it");
+        var trainer = Trainer.Load(new MemoryStream(bytes));
         lock (loaded)
         {
             loaded.Add((path, trainer));

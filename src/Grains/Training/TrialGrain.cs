@@ -193,10 +193,16 @@ public sealed class TrialGrain(
         if (report.RunId != R.RunId || R.State != TrialState.Running) return;
         if (report.RestartedFrom is { } from)
         {
-            MetricHistory.ResumeFrom(R, from);
+            await MetricHistory.ResumeFromAsync(store, R, from);
             R.Recoveries++;
             R.RecoveriesWithoutProgress++;
-            R.Reason = $"resumed from step {from} after losing a worker";
+            R.Reason = report.Reason ?? $"resumed from step {from} after losing a worker";
+            // A fall-back past a damaged checkpoint: the record points at the one the run really started from.
+            if (from < (R.CheckpointStep ?? 0))
+            {
+                R.CheckpointStep = from == 0 ? null : from;
+                R.CheckpointPath = report.CheckpointPath;
+            }
         }
         long last = MetricHistory.Last(R)?.Step ?? 0;
         R.Steps.AddRange(report.Steps.Where(s => s.Step > last));
@@ -251,7 +257,7 @@ public sealed class TrialGrain(
             return;
         }
         long from = R.CheckpointStep ?? 0;
-        MetricHistory.ResumeFrom(R, from);
+        await MetricHistory.ResumeFromAsync(store, R, from);
         R.RunId++;
         R.Reason = $"resumed from step {from} after losing the coordinator";
         await record.WriteStateAsync();

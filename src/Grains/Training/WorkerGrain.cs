@@ -25,8 +25,12 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
     {
         byte[]? checkpoint = null;
         if (assignment.CheckpointPath is not null)
+        {
             checkpoint = await store.ReadAsync(assignment.CheckpointPath)
                 ?? throw new InvalidOperationException($"checkpoint {assignment.CheckpointPath} is missing from the artifact store");
+            if (Distributed.Models.Training.Checkpoint.Problem(checkpoint) is { } problem)
+                throw new InvalidDataException($"checkpoint {assignment.CheckpointPath} {problem}");
+        }
         var key = this.GetPrimaryKeyString();
         var data = await datasets.LocaliseAsync(assignment.Spec.Data, key);
         runId = -1;

@@ -88,6 +88,29 @@ public class TrainingTests
     }
 
     [Fact]
+    public void A_truncated_or_damaged_checkpoint_is_refused_before_anything_is_loaded()
+    {
+        var data = TinyModels.Reverse(100, 3, 5);
+        using var trainer = new Trainer(TinyModels.Options(), Quick, data.Vocabularies, 2, data.Train);
+        trainer.TrainStep();
+        var stream = new MemoryStream();
+        trainer.Save(stream);
+        var bytes = stream.ToArray();
+        Assert.Null(Checkpoint.Problem(bytes));
+
+        var truncated = bytes[..(bytes.Length / 2)];
+        Assert.Equal($"truncated or padded: {truncated.Length - 48:N0} of {bytes.Length - 48:N0} bytes of content", Checkpoint.Problem(truncated));
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Load(new MemoryStream(truncated)));
+        Assert.StartsWith("truncated or padded", e.Message);
+
+        // One flipped bit among the weights: the length is right, the checksum is not.
+        var flipped = (byte[])bytes.Clone();
+        flipped[bytes.Length - 100] ^= 0x10;
+        Assert.Equal($"checksum mismatch over its {bytes.Length - 48:N0} bytes: it was damaged", Checkpoint.Problem(flipped));
+        Assert.Throws<InvalidDataException>(() => Trainer.Load(new MemoryStream(flipped)));
+    }
+
+    [Fact]
     public void Options_name_every_bad_field()
     {
         var errors = new ModelOptions { Layers = 5, HiddenSize = 0, Dropout = 1.2 }.Validate()
