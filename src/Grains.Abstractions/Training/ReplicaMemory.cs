@@ -24,6 +24,10 @@ public sealed record ReplicaMemory(
     public const long RuntimeBytes = 48L << 20;
     /// <summary>Tokens of a built-in task's longest target beside its source length (addition and dates write more).</summary>
     const int BuiltInTargetSlack = 16;
+    /// <summary>Symbols a built-in task's vocabulary has at most (digits, letters of month names, specials).</summary>
+    const int BuiltInSymbols = 64;
+    /// <summary>Distinct characters the estimate allows a character-level TSV corpus (scripts with more are rare).</summary>
+    public const int CharacterSymbols = 1024;
 
     public long Total => Parameters + Gradients + OptimizerState + Activations + Dataset + Runtime;
 
@@ -32,7 +36,9 @@ public sealed record ReplicaMemory(
     {
         var m = spec.Model;
         var d = spec.Data;
-        long vocabulary = d.TsvPath is null ? 64 : d.MaxVocabulary;
+        // A TSV file's vocabulary is known once read: words count as the cap, characters as at most CharacterSymbols.
+        long vocabulary = d.TsvPath is null ? BuiltInSymbols
+            : d.Tokenization == TokenizationKind.Character ? Math.Min(d.MaxVocabulary, CharacterSymbols) : d.MaxVocabulary;
         long parameters = ParameterCount(m, vocabulary, vocabulary);
         long floats = parameters * sizeof(float);
         int optimizerSlots = spec.Training.Optimizer == OptimizerKind.Sgd ? (spec.Training.Momentum > 0 ? 1 : 0) : 2;

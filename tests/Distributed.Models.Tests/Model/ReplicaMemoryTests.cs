@@ -37,6 +37,15 @@ public class ReplicaMemoryTests
         Assert.Contains("training.batchSize (4096)", ReplicaMemory.Of(bigBatch).Shrink(bigBatch));
         Assert.True(ReplicaMemory.Of(wide).Parameters > 100 * baseline.Parameters);
         Assert.Contains("model.hiddenSize (4096)", ReplicaMemory.Of(wide).Shrink(wide));
+        // A TSV corpus with default options fits the Kubernetes silo's default budget (80% of its 4 GiB limit) several times over;
+        // words cost more than characters, because their vocabulary is only bounded by data.maxVocabulary.
+        var characters = spec with { Data = spec.Data with { TsvPath = "dataset:" + new string('a', 64) } };
+        var words = characters with { Data = characters.Data with { Tokenization = Distributed.Models.Data.TokenizationKind.Word } };
+        Assert.InRange(ReplicaMemory.Of(characters).Total, 1, (long)(0.8 * (4L << 30)) / 4);
+        Assert.True(ReplicaMemory.Of(words).Total > ReplicaMemory.Of(characters).Total);
+        // With a batch of one, the weights of a 32,000-word vocabulary are the largest share.
+        var lean = words with { Training = words.Training with { BatchSize = 1 } };
+        Assert.Contains("data.maxVocabulary (32000)", ReplicaMemory.Of(lean).Shrink(lean));
         // Two workers split the batch: each replica keeps half the activations.
         var two = spec with { Parallel = spec.Parallel with { Workers = 2 } };
         Assert.InRange(ReplicaMemory.Of(two).Activations, baseline.Activations / 2 - 1, baseline.Activations / 2 + 1);
