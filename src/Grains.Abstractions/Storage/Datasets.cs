@@ -82,6 +82,12 @@ public static partial class DatasetReference
     public static string ManifestPath(string hash) => FolderOf(hash) + "manifest.json";
     public static string PartPath(string hash, int part) => FolderOf(hash) + $"part-{part:D5}";
 
+    /// <summary>Every dataset reference in <paramref name="text"/> (a spec as JSON, say), with its file name when it has one.</summary>
+    public static IEnumerable<string> FindIn(string text) => Anywhere().Matches(text).Select(m => m.Value);
+
+    [GeneratedRegex("dataset:[0-9a-f]{64}(/[^/\"\\\\]+)?")]
+    private static partial Regex Anywhere();
+
     [GeneratedRegex("^dataset:([0-9a-f]{64})(/[^/]+)?$")]
     private static partial Regex Shape();
 

@@ -29,7 +29,7 @@ public static class SweepPlan
     public static (long Trials, string? Problem) Count(SweepSpec sweep)
     {
         const long over = long.MaxValue;
-        if (sweep.Search.Method == SearchMethod.Random)
+        if (sweep.Search.Method != SearchMethod.Grid)
         {
             long drawn = (long)sweep.Search.Samples * sweep.Repeats;
             return drawn <= SweepLimits.MaxTrials ? (drawn, null)
@@ -58,7 +58,12 @@ public static class SweepPlan
         return size >= long.MaxValue ? throw new OverflowException() : Math.Max(1, (long)size);
     }
 
-    public static (IReadOnlyList<PlannedTrial> Trials, IReadOnlyList<string> Errors) Expand(SweepSpec sweep)
+    /// <summary>
+    /// The trials: every grid configuration or random draw, times the repeats. TPE proposes its configurations while
+    /// the sweep runs, so for it the trials are those of <paramref name="proposals"/> (each configuration's values as
+    /// JSON, one per option), the ones decided so far.
+    /// </summary>
+    public static (IReadOnlyList<PlannedTrial> Trials, IReadOnlyList<string> Errors) Expand(SweepSpec sweep, IReadOnlyList<IReadOnlyList<string>>? proposals = null)
     {
         var errors = new List<string>();
         var dimensions = sweep.Search.Space;
@@ -76,6 +81,11 @@ public static class SweepPlan
             configurations.Add([]);
             foreach (var d in dimensions)
                 configurations = configurations.SelectMany(c => GridValues(d).Select(v => c.Append((d, v)).ToList())).ToList();
+        }
+        else if (sweep.Search.Method == SearchMethod.Tpe)
+        {
+            foreach (var proposal in proposals ?? [])
+                configurations.Add(dimensions.Select((d, i) => (d, JsonNode.Parse(proposal[i]))).ToList());
         }
         else
         {
@@ -99,7 +109,8 @@ public static class SweepPlan
             {
                 var described = string.Join(", ", factors.Select(f => $"{f.Factor}={f.Value}"));
                 errors.AddRange(local.Select(e => $"search.space: configuration {c + 1} ({described}): {e}"));
-                continue;
+                // A proposal keeps its place, so trial numbers stay those the sweep recorded; the sweep fails its trials.
+                if (sweep.Search.Method != SearchMethod.Tpe) continue;
             }
             for (int r = 0; r < sweep.Repeats; r++)
                 trials.Add(new PlannedTrial(trials.Count + 1, c + 1, factors, r,

@@ -12,6 +12,8 @@ public enum SearchMethod
     Grid,
     /// <summary>`samples` seeded draws from the space.</summary>
     Random,
+    /// <summary>`samples` configurations proposed one by one by the tree-structured Parzen estimator, learning from the trials so far.</summary>
+    Tpe,
 }
 
 [GenerateSerializer, Alias("DimensionKind")]
@@ -51,6 +53,14 @@ public sealed record SearchOptions
     /// <summary>Random search: the seed of the draws.</summary>
     [Id(2)] public ulong Seed { get; init; } = 1;
     [Id(3)] public IReadOnlyList<SearchDimension> Space { get; init; } = [];
+    /// <summary>TPE: configurations drawn at random before it proposes from the densities.</summary>
+    [Id(4)] public int StartupTrials { get; init; } = 10;
+    /// <summary>TPE: points drawn from the good trials' density per proposal; the best by l(x)/g(x) is proposed.</summary>
+    [Id(5)] public int Candidates { get; init; } = 24;
+    /// <summary>TPE: one joint density over every option (true), or one per option.</summary>
+    [Id(6)] public bool Multivariate { get; init; } = true;
+
+    public TpeSettings Tpe => new(StartupTrials, Candidates, Multivariate);
 
     /// <summary>
     /// Every problem with the search's own fields, cheap whatever a caller sent: null lists, unknown paths, NaN or
@@ -59,8 +69,10 @@ public sealed record SearchOptions
     public IReadOnlyList<string> Validate(string prefix)
     {
         var errors = new OptionErrors(prefix);
-        errors.Check(Enum.IsDefined(Method), "method", "must be grid or random");
-        errors.Check(Method != SearchMethod.Random || Samples is >= 1 and <= SweepLimits.MaxTrials, "samples", $"must be 1..{SweepLimits.MaxTrials}");
+        errors.Check(Enum.IsDefined(Method), "method", "must be grid, random or tpe");
+        errors.Check(Method == SearchMethod.Grid || Samples is >= 1 and <= SweepLimits.MaxTrials, "samples", $"must be 1..{SweepLimits.MaxTrials}");
+        errors.Check(StartupTrials is >= 1 and <= SweepLimits.MaxTrials, "startupTrials", $"must be 1..{SweepLimits.MaxTrials}");
+        errors.Check(Candidates is >= 1 and <= 1000, "candidates", "must be 1..1000");
         if (Space is null)
         {
             errors.Check(false, "space", "is required (it may be empty)");

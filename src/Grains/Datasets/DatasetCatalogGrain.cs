@@ -53,14 +53,14 @@ public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache
 
     sealed record Use(string Hash, string? Name, string SweepId, bool Finished);
 
-    // Every dataset reference of every sweep's trials, as the sweep itself expands them.
+    // Every dataset reference a sweep's spec names, in its data or among its searched values: TPE's trials are not all known yet.
     async Task<List<Use>> UsesAsync()
     {
         var uses = new List<Use>();
         foreach (var id in await GrainFactory.GetGrain<ISweepIndexGrain>(0).ListAsync())
         {
             if (await GrainFactory.GetGrain<ISweepGrain>(id).GetStatusAsync() is not { } status) continue;
-            foreach (var path in SweepPlan.Expand(status.Spec).Trials.Select(t => t.Spec.Data.TsvPath).Distinct())
+            foreach (var path in DatasetReference.FindIn(System.Text.Json.JsonSerializer.Serialize(status.Spec)).Distinct())
                 if (DatasetReference.TryParse(path, out var hash))
                     uses.Add(new Use(hash, DatasetReference.FileName(path!), id, status.IsFinished));
         }

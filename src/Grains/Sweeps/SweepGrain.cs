@@ -30,6 +30,8 @@ public sealed class SweepRecord
     [Id(7)] public long StepsRun { get; set; }
     /// <summary>By trial number: the step of the last evaluation the stopping rule judged.</summary>
     [Id(8)] public Dictionary<int, long> Judged { get; set; } = [];
+    /// <summary>TPE: the configurations proposed so far, in order, each option's value as JSON.</summary>
+    [Id(9)] public List<IReadOnlyList<string>> Proposals { get; set; } = [];
 }
 
 /// <summary>
@@ -107,19 +109,21 @@ public sealed partial class SweepGrain(
         }
         var (trials, expansion) = SweepPlan.Expand(spec);
         problems.AddRange(expansion);
+        // TPE proposes its configurations as it goes; what is known now is the base trial.
+        var known = spec.Search.Method == SearchMethod.Tpe ? [new PlannedTrial(1, 1, [], 0, spec.BaseTrial)] : trials;
         // Trials differ in few options, so the distinct specs are few: each is checked against the silos' budgets once.
         if (problems.Count == 0)
-            problems.AddRange(trials.GroupBy(t => System.Text.Json.JsonSerializer.Serialize(t.Spec with { Schedule = t.Spec.Schedule with { Seed = 0 } }))
+            problems.AddRange(known.GroupBy(t => System.Text.Json.JsonSerializer.Serialize(t.Spec with { Schedule = t.Spec.Schedule with { Seed = 0 } }))
                 .SelectMany(g => memory.Problems(g.First().Spec, $"trial {g.First().Number} ({Describe(g.First())})")).Take(5));
         if (problems.Count == 0)
-            problems.AddRange((await datasets.MissingAsync(trials.Select(t => t.Spec.Data.TsvPath)))
+            problems.AddRange((await datasets.MissingAsync(known.Select(t => t.Spec.Data.TsvPath)))
                 .Select(d => $"data.tsvPath: {d} is not in the cluster's artifact store; `distributed submit` uploads the files a spec names"));
         if (problems.Count > 0) throw new ArgumentException(OptionErrors.Describe(problems));
 
         R.Spec = spec;
         R.State = SweepState.Running;
         R.CreatedAt = DateTimeOffset.UtcNow;
-        R.Trials = trials.Select(t => new SweepTrial
+        R.Trials = spec.Search.Method == SearchMethod.Tpe ? Placeholders(spec) : trials.Select(t => new SweepTrial
         {
             Number = t.Number, TrialId = $"{SweepId}/{t.Number}", Configuration = t.Configuration, Factors = t.Factors,
             Repeat = t.Repeat, Seed = t.Spec.Schedule.Seed, State = TrialState.Queued, Steps = t.Spec.Schedule.Steps,
@@ -190,7 +194,7 @@ public sealed partial class SweepGrain(
     {
         if (R.Spec is null || R.State != SweepState.Running) return;
         var spec = R.Spec;
-        plan ??= SweepPlan.Expand(spec).Trials;
+        plan ??= SweepPlan.Expand(spec, R.Proposals).Trials;
         for (int i = 0; i < R.Trials.Count; i++)
         {
             var t = R.Trials[i];
@@ -240,6 +244,7 @@ public sealed partial class SweepGrain(
             }
             else if (NextQueued(rungs.Count > 0) is var queued and >= 0)
             {
+                if (spec.Search.Method == SearchMethod.Tpe && !await ProposeUpToAsync(R.Trials[queued].Configuration)) continue;
                 // Same id, same spec: starting again after a restart returns the trial that already exists.
                 var status = await Trial(R.Trials[queued]).StartInSweepAsync(plan[queued].Spec, SweepId, rungs.Count > 0 ? rungs[0] : null);
                 R.Trials[queued] = Merge(R.Trials[queued], status);
@@ -263,6 +268,45 @@ public sealed partial class SweepGrain(
 
         if (R.Trials.All(t => t.IsFinished)) await FinishAsync(SweepState.Completed);
         else if (dirty && DateTime.UtcNow - lastWrite >= WriteEvery) await WriteAsync();
+    }
+
+    /// <summary>TPE's trials before their configurations are proposed: numbered, seeded, with no factor values yet.</summary>
+    List<SweepTrial> Placeholders(SweepSpec spec) =>
+        Enumerable.Range(0, spec.Search.Samples * spec.Repeats).Select(i => new SweepTrial
+        {
+            Number = i + 1, TrialId = $"{SweepId}/{i + 1}", Configuration = i / spec.Repeats + 1, Factors = [],
+            Repeat = i % spec.Repeats, Seed = spec.Schedule.Seed + (ulong)(i % spec.Repeats), State = TrialState.Queued, Steps = spec.Schedule.Steps,
+        }).ToList();
+
+    /// <summary>
+    /// TPE: proposes configurations until <paramref name="configuration"/> has one, recording each before any of its
+    /// trials starts (a restarted sweep goes on from there). A proposal the options refuse (say, dot attention with a
+    /// bidirectional encoder) is drawn again; after ten tries its trials fail with the reason. False when they did.
+    /// </summary>
+    async Task<bool> ProposeUpToAsync(int configuration)
+    {
+        var spec = R.Spec!;
+        while (R.Proposals.Count < configuration)
+        {
+            IReadOnlyList<string> proposal = [];
+            IReadOnlyList<string> errors = [];
+            for (int attempt = 0; attempt < 10; attempt++)
+            {
+                proposal = TpeSearch.Propose(spec, R.Proposals, R.Trials, attempt);
+                errors = SweepPlan.Expand(spec, [.. R.Proposals, proposal]).Errors;
+                if (errors.Count == 0) break;
+            }
+            R.Proposals.Add(proposal);
+            plan = SweepPlan.Expand(spec, R.Proposals).Trials;
+            int proposed = R.Proposals.Count;
+            var factors = plan.First(t => t.Configuration == proposed).Factors;
+            for (int i = 0; i < R.Trials.Count; i++)
+                if (R.Trials[i].Configuration == proposed)
+                    R.Trials[i] = errors.Count == 0 ? R.Trials[i] with { Factors = factors }
+                        : R.Trials[i] with { Factors = factors, State = TrialState.Failed, Reason = $"TPE proposed no valid configuration in 10 tries: {errors[0]}" };
+            await WriteAsync();
+        }
+        return R.Trials.First(t => t.Configuration == configuration).State == TrialState.Queued;
     }
 
     async Task WriteAsync()
