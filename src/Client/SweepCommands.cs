@@ -260,11 +260,13 @@ public static class SweepCommands
     static void Status(SweepStatus status, TextWriter output)
     {
         output.WriteLine($"sweep {status.SweepId}{(status.Spec.Name is { } n && n != status.SweepId ? $" ({n})" : "")}: {Name(status.State)}, " +
-                         $"{status.Trials.Count(t => t.IsFinished)}/{status.Trials.Count} trials finished, {status.StepsRun}/{status.StepsPlanned} steps, objective {Name(status.Spec.Objective.Metric)} ({Name(status.Spec.Objective.Direction)})");
+                         $"{status.Trials.Count(t => t.IsFinished)}/{status.Trials.Count} trials finished, {status.StepsRun}/{status.StepsPlanned} steps, objective {Name(status.Spec.Objective.Metric)} ({Name(status.Spec.Objective.Direction)})" +
+                         (status.Spec.Search.Method == SearchMethod.Tpe
+                             ? $", TPE proposal {status.Trials.Where(t => t.Factors.Count > 0).Select(t => t.Configuration).Distinct().Count()} of {status.Spec.Search.Samples}" : ""));
         var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
         var table = new TextTable(["trial", .. factors, "seed", "state", "step", "best", "final", "loss", "time", "note"]);
         foreach (var t in status.Trials)
-            table.Add([I(t.Number), .. factors.Select(f => t.Factors.First(v => v.Factor == f).Value), t.Seed.ToString(CultureInfo.InvariantCulture),
+            table.Add([I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture),
                 Name(t.State), $"{t.Step}/{t.Steps}", F(t.Best), F(t.Final), F(t.Loss), t.WallTime is { } w ? Duration(w.TotalSeconds) : "", t.Reason ?? ""]);
         table.WriteTo(output);
     }
@@ -277,7 +279,7 @@ public static class SweepCommands
         var table = new TextTable(["rank", "trial", .. factors, "seed", $"best {metric}", "final", "steps", "state"]);
         int rank = 0;
         foreach (var t in SweepReport.Leaderboard(status, top))
-            table.Add([I(++rank), I(t.Number), .. factors.Select(f => t.Factors.First(v => v.Factor == f).Value), t.Seed.ToString(CultureInfo.InvariantCulture),
+            table.Add([I(++rank), I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture),
                 F(t.Best), F(t.Final), I(t.Step), Name(t.State)]);
         table.WriteTo(output);
     }
@@ -316,6 +318,8 @@ public static class SweepCommands
             ?? throw new UsageException($"sweep {status.SweepId} has no evaluated trial yet; say --trial N");
     }
 
+    // A TPE trial shows no values until its configuration is proposed.
+    static string ValueOf(SweepTrial t, string factor) => t.Factors.FirstOrDefault(v => v.Factor == factor)?.Value ?? "-";
     static string Factors(SweepTrial t) => string.Join(" ", t.Factors.Select(f => $"{f.Factor}={f.Value}"));
     static string Bar(double fraction, int width) => "[" + new string('#', (int)Math.Round(Math.Clamp(fraction, 0, 1) * width)).PadRight(width, '.') + "]";
     static string Duration(double seconds) => seconds < 90 ? $"{seconds:0}s" : seconds < 5400 ? $"{seconds / 60:0}m" : $"{seconds / 3600:0.0}h";

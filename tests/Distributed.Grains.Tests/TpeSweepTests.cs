@@ -52,6 +52,33 @@ public class TpeSweepTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task The_client_runs_a_tpe_sweep_and_shows_its_proposals()
+    {
+        var directory = Directory.CreateTempSubdirectory("distributed-tpe-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "tpe.yaml"), """
+                name: tpe
+                data: { task: reverse, examples: 600, minLength: 3, maxLength: 5 }
+                model: { embeddingSize: 8, hiddenSize: 16 }
+                training: { batchSize: 16 }
+                schedule: { steps: 20, evaluateEvery: 20, evaluationExamples: 30, checkpointEvery: 20 }
+                search: { method: tpe, samples: 4, startupTrials: 2, space: { learningRate: { logUniform: [0.001, 0.03] } } }
+                """);
+            var submit = await Processes.RunAsync("distributed.dll", ["submit", "tpe.yaml", "--wait"], directory);
+            Assert.True(submit.Exit == 0, submit.Error);
+            var status = await Processes.RunAsync("distributed.dll", ["status", "tpe"], directory);
+            Assert.True(status.Exit == 0, status.Error);
+            Assert.Contains("4/4 trials finished", status.Output);
+            Assert.Contains("TPE proposal 4 of 4", status.Output);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Concurrent_tpe_proposals_are_all_different()
     {
         var sweep = cluster.Client.GetGrain<ISweepGrain>("tpe-concurrent");
