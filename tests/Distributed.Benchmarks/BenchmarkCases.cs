@@ -43,6 +43,8 @@ public static class BenchmarkCases
             RecordBenchmarks.HundredThousandSteps),
         new("sweep-record-10k-evaluations", "a 10,000-evaluation sweep's record and bytes written per minute: summary written on change / every evaluation written every second (ratio)",
             RecordBenchmarks.TenThousandEvaluationSweep),
+        new("tpe-vs-random", "median best validation token accuracy after 16/32/64 trials over 10 search seeds, 5 options; ratio = TPE at 32 / random at 64 (target >= 1)",
+            SearchBenchmarks.TpeVersusRandom),
     ];
 
     static string VersusPeer(string name, ModelOptions model, string peerArguments)
