@@ -8,7 +8,7 @@ namespace Distributed.Client;
 
 /// <summary>
 /// `train`: one local replica on a built-in task or a TSV file; prints progress and the test metrics.
-/// (The sweep client arrives with issue 4; this is the single-replica path it builds on.)
+/// Sweeps run the same trainer through the grains; this is the path without Orleans.
 /// </summary>
 public static class TrainCommand
 {
