@@ -23,8 +23,8 @@ public interface ITrialGrain : IGrainWithStringKey
     [Alias("StopEarly")] Task<TrialStatus> StopEarlyAsync(string reason);
     /// <summary>Decodes <paramref name="input"/> with the trial's latest checkpoint (greedy, or beam search when the width is above 1).</summary>
     [Alias("Predict")] Task<TrialPrediction> PredictAsync(string input, int beamWidth);
-    /// <summary>Progress from this trial's coordinator; reports of an older run are ignored.</summary>
-    [Alias("Report")] Task ReportAsync(TrialReport report);
+    /// <summary>Progress from this trial's coordinator; true when the trial took it, false for a report of an older run (ignored).</summary>
+    [Alias("Report")] Task<bool> ReportAsync(TrialReport report);
     /// <summary>Every evaluation after <paramref name="afterStep"/>, without the step metrics: what a sweep judges on.</summary>
     [Alias("GetEvaluations")] Task<IReadOnlyList<EvaluationMetrics>> GetEvaluationsAsync(long afterStep);
     /// <summary>

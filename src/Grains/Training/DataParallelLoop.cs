@@ -478,7 +478,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         };
         try
         {
-            await trial.ReportAsync(report).WaitAsync(TimeSpan.FromSeconds(30), cancel);
+            // A report the trial refused (this run is no longer its current one) acknowledges nothing: nothing is deleted on it.
+            if (!await trial.ReportAsync(report).WaitAsync(TimeSpan.FromSeconds(30), cancel)) return false;
             pendingSteps.Clear();
             pendingEvaluations.Clear();
             restartedFrom = null;

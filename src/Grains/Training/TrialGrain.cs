@@ -188,9 +188,9 @@ public sealed class TrialGrain(
         return Status();
     }
 
-    public async Task ReportAsync(TrialReport report)
+    public async Task<bool> ReportAsync(TrialReport report)
     {
-        if (report.RunId != R.RunId || R.State != TrialState.Running) return;
+        if (report.RunId != R.RunId || R.State != TrialState.Running) return false;
         if (report.RestartedFrom is { } from)
         {
             await MetricHistory.ResumeFromAsync(store, R, from);
@@ -220,6 +220,7 @@ public sealed class TrialGrain(
         else if (report.CheckpointStep is not null || report.RestartedFrom is not null) await record.WriteStateAsync();
         if (R.SweepId is { } sweep && (report.Evaluations.Count > 0 || report.Outcome is not null))
             await GrainFactory.GetGrain<ISweepGrain>(sweep).TrialChangedAsync(TrialId);
+        return true;
     }
 
     void Watch() => watchdog ??= this.RegisterGrainTimer(CheckCoordinatorAsync, new GrainTimerCreationOptions(WatchEvery, WatchEvery) { Interleave = true });

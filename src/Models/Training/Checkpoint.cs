@@ -94,6 +94,10 @@ public static class Checkpoint
             FlatOptimizer.ReadFloats(reader, trainer.Parameters.Values, reader.ReadInt32(), "weights");
             trainer.Optimizer.ReadFrom(reader);
             var state = reader.ReadBytes(reader.ReadInt32());
+            // libtorch aborts the process on a generator state of the wrong size (an unchecked version-1 file cut short): refuse it first.
+            using (var expected = trainer.Model.Generator.get_state())
+                if (expected.NumberOfElements != state.Length)
+                    throw new InvalidDataException($"damaged: a random generator state of {state.Length:N0} bytes where {expected.NumberOfElements:N0} belong");
             using (var t = tensor(state, dtype: ScalarType.Byte)) trainer.Model.Generator.set_state(t);
             int epoch = reader.ReadInt32(), position = reader.ReadInt32();
             trainer.Batches?.MoveTo(epoch, position);

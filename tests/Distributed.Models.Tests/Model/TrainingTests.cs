@@ -108,6 +108,13 @@ public class TrainingTests
         flipped[bytes.Length - 100] ^= 0x10;
         Assert.Equal($"checksum mismatch over its {bytes.Length - 48:N0} bytes: it was damaged", Checkpoint.Problem(flipped));
         Assert.Throws<InvalidDataException>(() => Trainer.Load(new MemoryStream(flipped)));
+
+        // A version-1 file (no checksum) still loads; one cut inside its generator state is refused, not handed to
+        // libtorch, which would abort the process.
+        var version1 = bytes[..4].Concat(BitConverter.GetBytes(1)).Concat(bytes[48..]).ToArray();
+        using (var legacy = Trainer.Load(new MemoryStream(version1))) Assert.Equal(trainer.Step, legacy.Step);
+        var cut = Assert.Throws<InvalidDataException>(() => Trainer.Load(new MemoryStream(version1[..^100])));
+        Assert.Contains("random generator state", cut.Message);
     }
 
     [Fact]
