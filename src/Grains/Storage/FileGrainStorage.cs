@@ -29,22 +29,8 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
     {
         var path = PathOf(stateName, grainId);
         CheckETag(path, grainState.ETag);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                await file.WriteAsync(serializer.SerializeToArray(grainState.State));
-                // On disk before the rename: a record is the old one or the new one, never a torn one.
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
+        // A record is the old one or the new one, never a torn one.
+        await AtomicFile.WriteAsync(path, serializer.SerializeToArray(grainState.State));
         grainState.ETag = ETagOf(path);
         grainState.RecordExists = true;
     }

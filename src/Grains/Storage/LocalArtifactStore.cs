@@ -13,27 +13,9 @@ public sealed class LocalArtifactStore : IArtifactStore
         Directory.CreateDirectory(this.root);
     }
 
-    public async Task WriteAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellation = default)
-    {
-        var target = Resolve(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        // Write aside, then rename: a reader never sees half a checkpoint, even if this process dies mid-write.
-        var temporary = $"{target}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                await file.WriteAsync(content, cancellation);
-                // On disk before the rename makes it visible: after a power loss the name never points at a hole.
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, target, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
-    }
+    // Written whole or not at all: a reader never sees half a checkpoint, even if this process dies mid-write.
+    public Task WriteAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellation = default) =>
+        AtomicFile.WriteAsync(Resolve(path), content, cancellation);
 
     public async Task<byte[]?> ReadAsync(string path, CancellationToken cancellation = default)
     {
