@@ -16,7 +16,9 @@ public static class TpeSearch
     public static IReadOnlyList<string> Propose(SweepSpec sweep, IReadOnlyList<IReadOnlyList<string>> proposals, IReadOnlyList<SweepTrial> trials, int attempt = 0)
     {
         var space = sweep.Search.Space;
-        var observations = proposals.Select((p, c) => new TpeObservation(Point(space, p), Loss(sweep, trials.Where(t => t.Configuration == c + 1).ToList()))).ToList();
+        // Grouped once: a sweep of thousands of configurations must not scan every trial for each of them.
+        var byConfiguration = trials.ToLookup(t => t.Configuration);
+        var observations = proposals.Select((p, c) => new TpeObservation(Point(space, p), Loss(sweep, byConfiguration[c + 1].ToList()))).ToList();
         var random = new Random(unchecked((int)(sweep.Search.Seed * 0x9E3779B97F4A7C15UL >> 33) ^ (proposals.Count * 7919 + attempt * 104729)));
         return Values(space, TreeParzenEstimator.Propose(space, observations, sweep.Search.Tpe, random));
     }

@@ -66,6 +66,11 @@ public sealed partial class SweepGrain(
 
     public static bool IsValidId(string id) => IdPattern().IsMatch(id);
 
+    void EnsureValidId()
+    {
+        if (!IsValidId(SweepId)) throw new ArgumentException($"sweep id '{SweepId}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+
     static string Describe(PlannedTrial trial) =>
         trial.Factors.Count == 0 ? "the base trial" : string.Join(", ", trial.Factors.Select(f => $"{f.Factor}={f.Value}"));
 
@@ -98,7 +103,7 @@ public sealed partial class SweepGrain(
     public async Task<SweepStatus> SubmitAsync(SweepSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (!IsValidId(SweepId)) throw new ArgumentException($"sweep id '{SweepId}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        EnsureValidId();
         // Whatever a caller sent is checked field by field before it is compared, counted or expanded.
         var problems = spec.Validate().Select(e => e["sweep.".Length..]).Concat(spec.BaseTrial.Validate("")).ToList();
         if (problems.Count > 0) throw new ArgumentException(OptionErrors.Describe(problems));
@@ -156,7 +161,7 @@ public sealed partial class SweepGrain(
 
     public async Task<SweepDeletion> DeleteAsync(bool cancelFirst)
     {
-        if (!IsValidId(SweepId)) throw new ArgumentException($"sweep id '{SweepId}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        EnsureValidId();
         if (R.Spec is null) throw new ArgumentException($"no sweep '{SweepId}'");
         bool cancelled = false;
         if (R.State == SweepState.Running)
@@ -290,16 +295,18 @@ public sealed partial class SweepGrain(
         {
             IReadOnlyList<string> proposal = [];
             IReadOnlyList<string> errors = [];
+            IReadOnlyList<PlannedTrial> added = [];
             for (int attempt = 0; attempt < 10; attempt++)
             {
                 proposal = TpeSearch.Propose(spec, R.Proposals, R.Trials, attempt);
-                errors = SweepPlan.Expand(spec, [.. R.Proposals, proposal]).Errors;
+                // Only the new configuration is expanded: the earlier ones are in the plan already.
+                (added, errors) = SweepPlan.Expand(spec, [proposal]);
                 if (errors.Count == 0) break;
             }
             R.Proposals.Add(proposal);
-            plan = SweepPlan.Expand(spec, R.Proposals).Trials;
             int proposed = R.Proposals.Count;
-            var factors = plan.First(t => t.Configuration == proposed).Factors;
+            plan = [.. plan!, .. added.Select(t => t with { Number = plan!.Count + t.Number, Configuration = proposed })];
+            var factors = added[0].Factors;
             for (int i = 0; i < R.Trials.Count; i++)
                 if (R.Trials[i].Configuration == proposed)
                     R.Trials[i] = errors.Count == 0 ? R.Trials[i] with { Factors = factors }
