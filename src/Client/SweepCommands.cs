@@ -87,6 +87,8 @@ public static class SweepCommands
         var input = verb == "predict" ? cli.Positional("input text to decode") : verb == "plot" ? cli.Text("attention") : null;
         var png = verb == "plot" ? cli.Text("out") ?? throw new UsageException("--out: say which PNG file to write") : null;
         var by = verb == "compare" ? cli.Text("by") : null;
+        var split = verb == "compare" ? cli.Text("split") ?? "validation" : null;
+        if (split is not null and not ("validation" or "test")) throw new UsageException($"--split: '{split}' must be validation or test");
         bool importance = verb == "compare" && cli.Flag("importance");
         var format = verb == "export" ? cli.Text("format") ?? throw new UsageException("--format: say csv or json") : null;
         var outFile = verb == "export" ? cli.Text("out") ?? throw new UsageException("--out: say which file to write") : null;
@@ -116,7 +118,7 @@ public static class SweepCommands
                     else Leaderboard(status, top, output);
                     return 0;
                 case "compare":
-                    var comparison = SweepReport.Compare(status, by)
+                    var comparison = SweepReport.Compare(status, by, split == "test")
                         ?? throw new UsageException($"--by: '{by}' must be one swept factor, or two as a,b; sweep {sweepId} sweeps: {string.Join(", ", status.Spec.Search.Space.Select(d => d.Key))}");
                     if (json) output.WriteLine(JsonSerializer.Serialize(comparison, SweepReport.Json));
                     else Compare(comparison, importance, output);
@@ -264,23 +266,23 @@ public static class SweepCommands
                          (status.Spec.Search.Method == SearchMethod.Tpe
                              ? $", TPE proposal {status.Trials.Where(t => t.Factors.Count > 0).Select(t => t.Configuration).Distinct().Count()} of {status.Spec.Search.Samples}" : ""));
         var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
-        var table = new TextTable(["trial", .. factors, "seed", "state", "step", "best", "final", "loss", "time", "note"]);
+        var table = new TextTable(["trial", .. factors, "seed", "state", "step", "best", "final", "test", "loss", "time", "note"]);
         foreach (var t in status.Trials)
             table.Add([I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture),
-                Name(t.State), $"{t.Step}/{t.Steps}", F(t.Best), F(t.Final), F(t.Loss), t.WallTime is { } w ? Duration(w.TotalSeconds) : "", t.Reason ?? ""]);
+                Name(t.State), $"{t.Step}/{t.Steps}", F(t.Best), F(t.Final), F(t.Test), F(t.Loss), t.WallTime is { } w ? Duration(w.TotalSeconds) : "", t.Reason ?? ""]);
         table.WriteTo(output);
     }
 
     static void Leaderboard(SweepStatus status, int top, TextWriter output)
     {
         var metric = Name(status.Spec.Objective.Metric);
-        output.WriteLine($"leaderboard of {status.SweepId} by {metric} ({Name(status.Spec.Objective.Direction)}):");
+        output.WriteLine($"leaderboard of {status.SweepId} by validation {metric} ({Name(status.Spec.Objective.Direction)}); test is the best checkpoint on the test split, never used to rank:");
         var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
-        var table = new TextTable(["rank", "trial", .. factors, "seed", $"best {metric}", "final", "steps", "state"]);
+        var table = new TextTable(["rank", "trial", .. factors, "seed", $"best {metric}", "final", $"test {metric}", "steps", "state"]);
         int rank = 0;
         foreach (var t in SweepReport.Leaderboard(status, top))
             table.Add([I(++rank), I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture),
-                F(t.Best), F(t.Final), I(t.Step), Name(t.State)]);
+                F(t.Best), F(t.Final), F(t.Test), I(t.Step), Name(t.State)]);
         table.WriteTo(output);
     }
 
@@ -289,10 +291,10 @@ public static class SweepCommands
         foreach (var factor in comparison.Factors)
         {
             var where = factor.Within is null ? "" : $" where {factor.Within}";
-            output.WriteLine($"{factor.Factor}{where}: paired effects on {comparison.Metric} (trials differing only in {factor.Factor}, same seed; 95% interval)");
+            output.WriteLine($"{factor.Factor}{where}: paired effects on {comparison.Split} {comparison.Metric} (trials differing only in {factor.Factor}, same seed; 95% interval)");
             if (factor.Verdicts.Count == 0) output.WriteLine("  no pairs: no two trials differ in this factor alone");
             foreach (var verdict in factor.Verdicts) output.WriteLine($"  {verdict}");
-            output.WriteLine($"{factor.Factor}{where}: marginal mean {comparison.Metric} over every trial with each value (other factors mixed in)");
+            output.WriteLine($"{factor.Factor}{where}: marginal mean {comparison.Split} {comparison.Metric} over every trial with each value (other factors mixed in)");
             var table = new TextTable("value", "trials", "mean", "95% CI");
             foreach (var level in factor.Marginal)
                 table.Add(level.Value, I(level.Trials), F(level.Objective.Mean),
@@ -301,7 +303,7 @@ public static class SweepCommands
             output.WriteLine();
         }
         if (!importance) return;
-        output.WriteLine($"importance: each factor's share of the variation of {comparison.Metric} on its own (95% bootstrap interval)");
+        output.WriteLine($"importance: each factor's share of the variation of {comparison.Split} {comparison.Metric} on its own (95% bootstrap interval)");
         var shares = new TextTable("factor", "share", "95% CI");
         string P(double share) => share.ToString("P0", CultureInfo.InvariantCulture);
         foreach (var i in comparison.Importance) shares.Add(i.Factor, P(i.Share), $"[{P(i.Low)}, {P(i.High)}]");

@@ -1,4 +1,6 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Training;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
 
@@ -133,6 +135,45 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.NotEmpty((await trial.PredictAsync("3141", 3)).OutputTokens);
         var empty = await Assert.ThrowsAnyAsync<ArgumentException>(() => trial.PredictAsync("  ", 1));
         Assert.Contains("input: must not be empty", empty.Message);
+    }
+
+    [Fact]
+    public async Task A_completed_trial_tests_its_best_validation_checkpoint_on_the_test_split()
+    {
+        const string id = "tested";
+        var spec = Specs.Tiny(batch: 16, steps: 120) with
+        {
+            Schedule = Specs.Tiny().Schedule with
+            {
+                Steps = 120, EvaluateEvery = 20, CheckpointEvery = 50, BeamWidth = 2,
+                SelectBy = new Objective { Metric = ObjectiveMetric.TokenAccuracy },
+            },
+        };
+        await cluster.Trial(id).StartAsync(spec);
+        var status = await cluster.WaitFinishedAsync(id);
+        Assert.Equal(TrialState.Completed, status.State);
+
+        // The best is the first evaluation with the highest token accuracy, kept apart from the rotating checkpoints.
+        var evaluations = (await cluster.Trial(id).GetMetricsAsync(-1)).Evaluations;
+        var best = evaluations.First(e => e.TokenAccuracy == evaluations.Max(v => v.TokenAccuracy));
+        Assert.Equal(best.Step, status.Best!.Step);
+        Assert.Equal(best.TokenAccuracy, status.Best.Value);
+        Assert.Equal([status.Best.Path], await cluster.Store.ListAsync(DataParallelLoop.BestFolderOf(id)));
+
+        // Its test figures, greedy and with the beam, are that checkpoint's on the whole test split.
+        var test = status.Test!;
+        var data = spec.Data.Load();
+        Assert.Equal(best.Step, test.CheckpointStep);
+        Assert.Equal(2, test.BeamWidth);
+        using var trainer = Trainer.Load(new MemoryStream((await cluster.Store.ReadAsync(status.Best.Path))!));
+        foreach (var (reported, beam) in new[] { (test.Greedy, 1), (test.Beam!, 2) })
+        {
+            var expected = trainer.Evaluate(data.Test, beam);
+            Assert.Equal(data.Test.Count, reported.Examples);
+            Assert.Equal(expected.ExactMatch, reported.ExactMatch, 6);
+            Assert.Equal(expected.TokenAccuracy, reported.TokenAccuracy, 6);
+            Assert.Equal(expected.Loss, reported.Loss, 4);
+        }
     }
 
     [Fact]

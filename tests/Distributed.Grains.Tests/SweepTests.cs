@@ -56,6 +56,8 @@ public class SweepTests(SharedClusterFixture fixture)
             Assert.Equal(60, t.Step);
             Assert.NotNull(t.Best);
             Assert.NotNull(t.CheckpointPath);
+            // Each completed trial's best validation checkpoint was tested on the held-out split.
+            Assert.InRange(t.Test!.Value, 0, 50);
         });
         // Never more than two trials between their start and end at the same moment.
         var moments = status.Trials.SelectMany(t => new[] { (At: t.StartedAt!.Value, Delta: 1), (At: t.EndedAt!.Value, Delta: -1) })
@@ -78,6 +80,8 @@ public class SweepTests(SharedClusterFixture fixture)
         Assert.Equal(5, csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         using var trial = JsonDocument.Parse((await cluster.Store.ReadAsync(ResultDocuments.TrialPath("grid/1")))!);
         Assert.Equal("completed", trial.RootElement.GetProperty("status").GetProperty("state").GetString());
+        Assert.True(trial.RootElement.GetProperty("status").GetProperty("test").GetProperty("greedy").GetProperty("examples").GetInt32() > 0);
+        Assert.Contains("test_loss", csv.Split('\n')[0]);
         Assert.Equal(60, trial.RootElement.GetProperty("steps").GetArrayLength());
         Assert.Equal(1, trial.RootElement.GetProperty("spec").GetProperty("model").GetProperty("layers").GetInt32());
     }

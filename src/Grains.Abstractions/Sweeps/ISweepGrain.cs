@@ -34,6 +34,8 @@ public sealed record SweepTrial
     /// <summary>Last training loss and throughput, for progress bars.</summary>
     [Id(15)] public double? Loss { get; init; }
     [Id(16)] public double? SamplesPerSecond { get; init; }
+    /// <summary>The objective of its best validation checkpoint on the test split (decoded as validation is); completed trials only.</summary>
+    [Id(17)] public double? Test { get; init; }
 
     public bool IsFinished => State is TrialState.Completed or TrialState.StoppedEarly or TrialState.Diverged or TrialState.Failed or TrialState.Cancelled;
     public TimeSpan? WallTime => StartedAt is { } s ? (EndedAt ?? DateTimeOffset.UtcNow) - s : null;

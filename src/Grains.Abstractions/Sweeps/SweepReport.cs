@@ -16,8 +16,12 @@ public sealed record FactorLevel(string Value, MeanInterval Objective, int Trial
 /// </summary>
 public sealed record FactorComparison(string Factor, string? Within, IReadOnlyList<PairedEffect> Paired, IReadOnlyList<string> Verdicts, IReadOnlyList<FactorLevel> Marginal);
 
-/// <summary>A sweep's comparison: each factor's effects, and how much of the objective's variation each explains.</summary>
-public sealed record Comparison(string Metric, IReadOnlyList<FactorComparison> Factors, IReadOnlyList<Importance> Importance);
+/// <summary>
+/// A sweep's comparison on one split: each factor's effects, and how much of the objective's variation each explains.
+/// On validation every trial counts with its best objective; on test only completed trials count, with their best
+/// checkpoint's test objective.
+/// </summary>
+public sealed record Comparison(string Metric, string Split, IReadOnlyList<FactorComparison> Factors, IReadOnlyList<Importance> Importance);
 
 /// <summary>
 /// What a sweep's results say: the leaderboard by the objective, the effect of each factor (mean and 95% interval of
@@ -40,14 +44,17 @@ public static class SweepReport
 
     /// <summary>
     /// Paired effects, verdicts, marginal means and importance for <paramref name="by"/> (a factor, "a,b" for a's
-    /// effect at each value of b, or every factor when null); null when a named factor is not swept.
+    /// effect at each value of b, or every factor when null), on validation or (<paramref name="test"/>) the test
+    /// split; null when a named factor is not swept.
     /// </summary>
-    public static Comparison? Compare(SweepStatus sweep, string? by)
+    public static Comparison? Compare(SweepStatus sweep, string? by, bool test = false)
     {
         var factors = sweep.Spec.Search.Space.Select(d => d.Key).ToList();
         var named = by?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
         if (named.Length > 2 || named.Any(f => !factors.Contains(f))) return null;
-        var observations = sweep.Trials.Where(Counts).Select(t => new Observation(t.Factors, t.Repeat, t.Best!.Value)).ToList();
+        var observations = test
+            ? sweep.Trials.Where(t => t.Test is not null && t.State == TrialState.Completed).Select(t => new Observation(t.Factors, t.Repeat, t.Test!.Value)).ToList()
+            : sweep.Trials.Where(Counts).Select(t => new Observation(t.Factors, t.Repeat, t.Best!.Value)).ToList();
         var objective = sweep.Spec.Objective;
         var range = MetricRange.Of(objective.Metric);
         FactorComparison Of(string factor, string? within, string? value, IReadOnlyList<Observation> trials)
@@ -61,7 +68,7 @@ public static class SweepReport
             ? observations.Select(o => o.ValueOf(named[1])).Distinct()
                 .Select(v => Of(named[0], named[1], v, observations.Where(o => o.ValueOf(named[1]) == v).ToList())).ToList()
             : (named.Length == 1 ? named.ToList() : factors).Select(f => Of(f, null, null, observations)).ToList();
-        return new Comparison(Name(objective.Metric), compared, FactorImportance.Of(observations, factors));
+        return new Comparison(Name(objective.Metric), test ? "test" : "validation", compared, FactorImportance.Of(observations, factors));
     }
 
     public static string Csv(SweepStatus sweep)
@@ -69,13 +76,13 @@ public static class SweepReport
         var factors = sweep.Spec.Search.Space.Select(d => d.Key).ToList();
         var text = new StringBuilder();
         text.AppendLine(string.Join(",", new[] { "trial", "trial_id", "configuration", "repeat", "seed" }.Concat(factors)
-            .Concat(["state", "step", "steps", $"best_{Name(sweep.Spec.Objective.Metric)}", $"final_{Name(sweep.Spec.Objective.Metric)}", "last_loss", "wall_seconds", "checkpoint", "reason"])
+            .Concat(["state", "step", "steps", $"best_{Name(sweep.Spec.Objective.Metric)}", $"final_{Name(sweep.Spec.Objective.Metric)}", $"test_{Name(sweep.Spec.Objective.Metric)}", "last_loss", "wall_seconds", "checkpoint", "reason"])
             .Select(Quote)));
         foreach (var t in sweep.Trials)
         {
             var cells = new List<string> { I(t.Number), t.TrialId, I(t.Configuration), I(t.Repeat), t.Seed.ToString(CultureInfo.InvariantCulture) };
             cells.AddRange(factors.Select(f => t.Factors.FirstOrDefault(v => v.Factor == f)?.Value ?? ""));
-            cells.AddRange([Name(t.State), I(t.Step), I(t.Steps), D(t.Best), D(t.Final), D(t.Loss), D(t.WallTime?.TotalSeconds), t.CheckpointPath ?? "", t.Reason ?? ""]);
+            cells.AddRange([Name(t.State), I(t.Step), I(t.Steps), D(t.Best), D(t.Final), D(t.Test), D(t.Loss), D(t.WallTime?.TotalSeconds), t.CheckpointPath ?? "", t.Reason ?? ""]);
             text.AppendLine(string.Join(",", cells.Select(Quote)));
         }
         return text.ToString();
@@ -105,6 +112,7 @@ public static class SweepReport
         Objective = new { sweep.Spec.Objective.Metric, Mode = sweep.Spec.Objective.Direction },
         Trials = sweep.Trials.Select(t => new { Trial = t, History = histories?.GetValueOrDefault(t.Number) }),
         Comparison = Compare(sweep, null),
+        TestComparison = Compare(sweep, null, test: true),
     }, Json);
 
     /// <summary>An enum value as specs and exports spell it ("exactMatch", "stoppedEarly").</summary>

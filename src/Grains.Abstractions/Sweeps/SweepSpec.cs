@@ -172,6 +172,14 @@ public sealed record Objective
 
     /// <summary>True when <paramref name="a"/> is strictly better than <paramref name="b"/>.</summary>
     public bool Better(double a, double b) => Direction == ObjectiveMode.Min ? a < b : a > b;
+
+    public IReadOnlyList<string> Validate(string prefix)
+    {
+        var errors = new OptionErrors(prefix);
+        errors.Check(Enum.IsDefined(Metric), "metric", "must be loss, perplexity, tokenAccuracy, exactMatch or bleu");
+        errors.Check(Mode is null || Enum.IsDefined(Mode.Value), "mode", "must be min or max");
+        return errors.List;
+    }
 }
 
 [GenerateSerializer, Alias("StoppingRule")]
@@ -221,8 +229,8 @@ public sealed record SweepSpec
     public bool SameAs(SweepSpec other) =>
         System.Text.Json.JsonSerializer.Serialize(this) == System.Text.Json.JsonSerializer.Serialize(other);
 
-    /// <summary>The trial every configuration starts from.</summary>
-    public TrialSpec BaseTrial => new() { Data = Data, Model = Model, Training = Training, Parallel = Parallel, Schedule = Schedule };
+    /// <summary>The trial every configuration starts from; its best checkpoint is chosen by the sweep's objective.</summary>
+    public TrialSpec BaseTrial => new() { Data = Data, Model = Model, Training = Training, Parallel = Parallel, Schedule = Schedule is null || Objective is null ? Schedule! : Schedule with { SelectBy = Objective } };
 
     /// <summary>Every problem with the sweep's own fields (the trials' are checked when the spec is expanded).</summary>
     public IReadOnlyList<string> Validate()
@@ -236,11 +244,7 @@ public sealed record SweepSpec
         errors.Check(Objective is not null, "objective", "is required");
         errors.Check(EarlyStopping is not null, "earlyStopping", "is required");
         if (Search is not null) errors.Add(Search.Validate("sweep.search"));
-        if (Objective is not null)
-        {
-            errors.Check(Enum.IsDefined(Objective.Metric), "objective.metric", "must be loss, perplexity, tokenAccuracy, exactMatch or bleu");
-            errors.Check(Objective.Mode is null || Enum.IsDefined(Objective.Mode.Value), "objective.mode", "must be min or max");
-        }
+        if (Objective is not null) errors.Add(Objective.Validate("sweep.objective"));
         if (EarlyStopping is null || Schedule is null) return errors.List;
         errors.Check(Enum.IsDefined(EarlyStopping.Rule), "earlyStopping.rule", "must be none, asha or median");
         errors.Check(EarlyStopping.GracePeriod is >= 1 and <= TrialSchedule.MaxSteps, "earlyStopping.gracePeriod", $"must be 1..{TrialSchedule.MaxSteps}");

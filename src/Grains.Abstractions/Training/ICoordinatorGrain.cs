@@ -28,4 +28,6 @@ public sealed record TrialRun(
 {
     /// <summary>Pause here (checkpoint and evaluate, then end as paused) instead of at the schedule's last step.</summary>
     [Id(6)] public long? StopAt { get; init; }
+    /// <summary>The best checkpoint of earlier runs: a new one must beat it.</summary>
+    [Id(7)] public BestCheckpoint? Best { get; init; }
 }

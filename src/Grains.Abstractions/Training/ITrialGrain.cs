@@ -51,6 +51,10 @@ public sealed record TrialReport
     /// <summary>Set when the run ended: completed, diverged or failed.</summary>
     [Id(6)] public TrialState? Outcome { get; init; }
     [Id(7)] public string? Reason { get; init; }
+    /// <summary>A new best checkpoint by schedule.selectBy; once the trial took it, the older one may go.</summary>
+    [Id(8)] public BestCheckpoint? Best { get; init; }
+    /// <summary>With a completed outcome: the best checkpoint on the test split.</summary>
+    [Id(9)] public TestResult? Test { get; init; }
 }
 
 /// <summary>A trial's checkpoint applied to one input: output, tokens, and attention[output step][source position].</summary>

@@ -24,6 +24,11 @@ public interface IWorkerGrain : IGrainWithStringKey
     [Alias("PutAverageChunk")] Task PutAverageChunkAsync(long runId, long step, int chunk, int chunks, byte[] values);
     /// <summary>Loss, accuracy, exact match and BLEU of the replica on the validation split; null when it is empty.</summary>
     [Alias("Evaluate")] Task<EvaluationMetrics?> EvaluateAsync(long runId, long step);
+    /// <summary>
+    /// The checkpoint at <paramref name="checkpointPath"/> on the test split, greedy and with the schedule's beam; null
+    /// when the split is empty. The replica itself is left as it is.
+    /// </summary>
+    [Alias("Test")] Task<TestResult?> TestAsync(long runId, string checkpointPath, long checkpointStep);
     /// <summary>Writes the replica (weights, optimizer, data position) to the artifact store.</summary>
     [Alias("SaveCheckpoint")] Task SaveCheckpointAsync(long runId, string path);
     /// <summary>Checkpoints the replica where it stands (a stopping coordinator hands its trial over); null when it holds none of that run.</summary>

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Models;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
@@ -60,6 +61,11 @@ public sealed record TrialSchedule
     [Id(3)] public int EvaluationExamples { get; init; } = 500;
     [Id(4)] public int BeamWidth { get; init; } = 1;
     [Id(5)] public int CheckpointEvery { get; init; } = 100;
+    /// <summary>
+    /// Which evaluation makes a checkpoint the trial's best (kept apart, and the one tested on the test split at the
+    /// end). A sweep sets it to its objective.
+    /// </summary>
+    [Id(6)] public Objective SelectBy { get; init; } = new();
 
     /// <summary>Longest trial, and the bound of every other count of steps in a spec.</summary>
     public const int MaxSteps = 100_000_000;
@@ -72,6 +78,8 @@ public sealed record TrialSchedule
         errors.Check(EvaluationExamples is >= 0 and <= DataOptions.MaxExamples, "evaluationExamples", $"must be 0..{DataOptions.MaxExamples} (0 means the whole validation split)");
         errors.Check(BeamWidth is >= 1 and <= 64, "beamWidth", "must be 1..64");
         errors.Check(CheckpointEvery is >= 1 and <= MaxSteps, "checkpointEvery", $"must be 1..{MaxSteps}");
+        errors.Check(SelectBy is not null, "selectBy", "is required");
+        if (SelectBy is not null) errors.Add(SelectBy.Validate(OptionErrors.Child(prefix, "selectBy")));
         return errors.List;
     }
 }

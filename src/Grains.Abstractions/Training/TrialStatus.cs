@@ -41,6 +41,28 @@ public sealed record EvaluationMetrics(
     [property: Id(5)] double Bleu,
     [property: Id(6)] int Examples);
 
+/// <summary>The checkpoint with the best validation objective so far (schedule.selectBy): the one a trial's test figures come from.</summary>
+[GenerateSerializer, Immutable, Alias("BestCheckpoint")]
+public sealed record BestCheckpoint(
+    [property: Id(0)] long Step,
+    [property: Id(1)] string Path,
+    [property: Id(2)] double Value);
+
+/// <summary>
+/// A completed trial's best checkpoint on the held-out test split: every metric, decoded greedily and (when the
+/// schedule's beam width is above 1) with that beam. Selection never looks at these; they are reported beside it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("TestResult")]
+public sealed record TestResult(
+    [property: Id(0)] long CheckpointStep,
+    [property: Id(1)] EvaluationMetrics Greedy,
+    [property: Id(2)] EvaluationMetrics? Beam,
+    [property: Id(3)] int BeamWidth)
+{
+    /// <summary>Decoded as validation was (beam when the width is above 1): what a trial's test objective is read from.</summary>
+    public EvaluationMetrics AsValidated => Beam ?? Greedy;
+}
+
 /// <summary>A trial at a glance.</summary>
 [GenerateSerializer, Immutable, Alias("TrialStatus")]
 public sealed record TrialStatus
@@ -60,6 +82,9 @@ public sealed record TrialStatus
     [Id(9)] public EvaluationMetrics? LastEvaluation { get; init; }
     [Id(10)] public DateTimeOffset? StartedAt { get; init; }
     [Id(11)] public DateTimeOffset? EndedAt { get; init; }
+    [Id(12)] public BestCheckpoint? Best { get; init; }
+    /// <summary>The best checkpoint on the test split; set when the trial completed and the split is not empty.</summary>
+    [Id(13)] public TestResult? Test { get; init; }
 
     public bool IsFinished => State is TrialState.Completed or TrialState.StoppedEarly or TrialState.Diverged or TrialState.Failed or TrialState.Cancelled;
 }

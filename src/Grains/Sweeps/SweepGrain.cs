@@ -399,8 +399,9 @@ public sealed partial class SweepGrain(
     }
 
     /// <summary>The trial as its status says it is now; its best and final objective are the sweep's own, from what it judged.</summary>
-    static SweepTrial Merge(SweepTrial t, TrialStatus status) => t with
+    SweepTrial Merge(SweepTrial t, TrialStatus status) => t with
     {
+        Test = status.Test is { } test ? R.Spec!.Objective.Of(test.AsValidated) : t.Test,
         State = status.State == TrialState.Queued && t.State == TrialState.Running ? t.State : status.State,
         Step = status.Step,
         Reason = status.Reason,

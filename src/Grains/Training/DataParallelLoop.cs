@@ -35,6 +35,9 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     readonly Stopwatch sinceReport = Stopwatch.StartNew();
     long step = run.StartStep;
     string? checkpoint = run.CheckpointPath;
+    BestCheckpoint? best = run.Best;
+    // A new best the trial has not taken yet: until it has, the one its record names must stay.
+    bool bestUnreported;
     long? restartedFrom;
     byte[]? averageBuffer;
     // Recoveries since the last new checkpoint: only a run that stops making progress is given up on.
@@ -76,7 +79,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             {
                 await LoadAsync();
                 var (outcome, reason) = await TrainAsync();
-                await FinishAsync(outcome, reason);
+                var test = outcome == TrialState.Completed ? await TestAsync() : null;
+                await FinishAsync(outcome, reason, test);
                 return;
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -191,6 +195,9 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     public static string CheckpointFolderOf(string trialId) => $"trials/{trialId}/checkpoints/";
 
     public static string CheckpointPathOf(string trialId, long step) => $"{CheckpointFolderOf(trialId)}{step:D10}.ckpt";
+
+    /// <summary>Where the best checkpoint by schedule.selectBy is kept, apart from the rotating ones.</summary>
+    public static string BestFolderOf(string trialId) => $"trials/{trialId}/best/";
 
     async Task LoadAsync()
     {
@@ -437,7 +444,38 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     async Task EvaluateAsync()
     {
         var evaluation = await Within([workers[0].EvaluateAsync(run.RunId, step)], spec.Parallel.LoadTimeout, "evaluate");
-        if (evaluation[0] is { } metrics) pendingEvaluations.Add(metrics);
+        if (evaluation[0] is not { } metrics) return;
+        pendingEvaluations.Add(metrics);
+        var selectBy = spec.Schedule.SelectBy;
+        double value = selectBy.Of(metrics);
+        if (!double.IsFinite(value) || best is not null && !selectBy.Better(value, best.Value)) return;
+        var path = $"{BestFolderOf(run.TrialId)}{step:D10}.ckpt";
+        await Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write the best checkpoint");
+        best = new BestCheckpoint(step, path, value);
+        bestUnreported = true;
+    }
+
+    /// <summary>The best checkpoint (else the last) on the test split, by worker 0 beside its replica.</summary>
+    async Task<TestResult?> TestAsync()
+    {
+        var (path, at) = best is { } b ? (b.Path, b.Step) : (checkpoint, step);
+        if (path is null) return null;
+        var result = await Within([workers[0].TestAsync(run.RunId, path, at)], spec.Parallel.LoadTimeout, "evaluate on the test split");
+        return result[0];
+    }
+
+    /// <summary>Best checkpoints the trial no longer names; one left behind goes at the next new best, or with the trial.</summary>
+    async Task DropOlderBestAsync()
+    {
+        try
+        {
+            foreach (var old in await store.ListAsync(BestFolderOf(run.TrialId), cancel))
+                if (old != best?.Path) await store.DeleteAsync(old, cancel);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogWarning(e, "Trial {Trial}: older best checkpoints were not deleted", run.TrialId);
+        }
     }
 
     /// <summary>Awaits every call, or throws naming the workers that did not answer in time or failed.</summary>
@@ -463,8 +501,9 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         Within(calls.Select(async c => { await c; return true; }).ToArray(), timeout, what);
 
     /// <summary>Sends what is pending; true when the trial took it.</summary>
-    async Task<bool> ReportAsync(bool final, long? checkpointStep = null, TrialState? outcome = null, string? reason = null)
+    async Task<bool> ReportAsync(bool final, long? checkpointStep = null, TrialState? outcome = null, string? reason = null, TestResult? test = null)
     {
+        bool newBest = bestUnreported;
         var report = new TrialReport
         {
             RunId = run.RunId,
@@ -475,6 +514,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             RestartedFrom = restartedFrom,
             Outcome = outcome,
             Reason = reason,
+            Best = newBest ? best : null,
+            Test = test,
         };
         try
         {
@@ -484,6 +525,11 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             pendingEvaluations.Clear();
             restartedFrom = null;
             sinceReport.Restart();
+            if (newBest)
+            {
+                bestUnreported = false;
+                await DropOlderBestAsync();
+            }
             return true;
         }
         catch (Exception e) when (!final && e is not OperationCanceledException)
@@ -494,13 +540,13 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
     }
 
-    async Task FinishAsync(TrialState outcome, string? reason)
+    async Task FinishAsync(TrialState outcome, string? reason, TestResult? test = null)
     {
         for (int attempt = 0; ; attempt++)
         {
             try
             {
-                await ReportAsync(final: true, outcome: outcome, reason: reason);
+                await ReportAsync(final: true, outcome: outcome, reason: reason, test: test);
                 break;
             }
             catch (Exception e) when (attempt < 5 && e is not OperationCanceledException)

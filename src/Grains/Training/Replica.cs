@@ -164,6 +164,18 @@ public sealed class Replica : IDisposable
         return new EvaluationMetrics(step, r.Loss, r.Perplexity, r.TokenAccuracy, r.ExactMatch, r.Bleu, r.Examples);
     });
 
+    /// <summary>A checkpoint (the trial's best) on the test split, in a model of its own: the replica stays as it is.</summary>
+    public Task<TestResult?> TestAsync(byte[] checkpoint, long step) => thread.Run(() =>
+    {
+        var work = assignment ?? throw new InvalidOperationException($"replica {Key} holds no model");
+        var test = data!.Test;
+        if (test.Count == 0) return null;
+        int beam = work.Spec.Schedule.BeamWidth;
+        using var best = Trainer.Load(new MemoryStream(checkpoint));
+        EvaluationMetrics Metrics(EvaluationReport r) => new(step, r.Loss, r.Perplexity, r.TokenAccuracy, r.ExactMatch, r.Bleu, r.Examples);
+        return new TestResult(step, Metrics(best.Evaluate(test, 1)), beam > 1 ? Metrics(best.Evaluate(test, beam)) : null, beam);
+    });
+
     /// <summary>
     /// The replica as a checkpoint at its last completed update, even between a step's gradient and its update
     /// (a silo draining): the data position goes back to before that step's batch for the save, so a resumed run

@@ -31,6 +31,8 @@ public sealed class TrialRecord
     [Id(13)] public int RecoveriesWithoutProgress { get; set; }
     /// <summary>Steps sealed in the artifact store, oldest first; <see cref="Steps"/> holds the ones after them.</summary>
     [Id(14)] public List<MetricSegment> Segments { get; set; } = [];
+    [Id(15)] public BestCheckpoint? Best { get; set; }
+    [Id(16)] public TestResult? Test { get; set; }
 }
 
 /// <summary>
@@ -87,7 +89,7 @@ public sealed class TrialGrain(
             return Status();
         }
         await record.WriteStateAsync();
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, spec, 0, null, 0) { StopAt = pauseAt });
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, spec, 0, null, 0) { StopAt = pauseAt, Best = R.Best });
         Watch();
         return Status();
     }
@@ -169,7 +171,7 @@ public sealed class TrialGrain(
         R.RunId++;
         R.Reason = null;
         await record.WriteStateAsync();
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec!, R.CheckpointStep ?? 0, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = pauseAt });
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec!, R.CheckpointStep ?? 0, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = pauseAt, Best = R.Best });
         Watch();
         return Status();
     }
@@ -208,6 +210,8 @@ public sealed class TrialGrain(
         R.Steps.AddRange(report.Steps.Where(s => s.Step > last));
         R.Evaluations.AddRange(report.Evaluations);
         failedChecks = 0;
+        if (report.Best is { } best) R.Best = best;
+        if (report.Test is { } test) R.Test = test;
         if (report.CheckpointStep is { } step)
         {
             if (step > (R.CheckpointStep ?? 0)) R.RecoveriesWithoutProgress = 0;
@@ -217,7 +221,7 @@ public sealed class TrialGrain(
         }
         if (report.Outcome == TrialState.Paused) await PauseAsync(report.Reason);
         else if (report.Outcome is { } outcome) await EndAsync(outcome, report.Reason);
-        else if (report.CheckpointStep is not null || report.RestartedFrom is not null) await record.WriteStateAsync();
+        else if (report.CheckpointStep is not null || report.RestartedFrom is not null || report.Best is not null) await record.WriteStateAsync();
         if (R.SweepId is { } sweep && (report.Evaluations.Count > 0 || report.Outcome is not null))
             await GrainFactory.GetGrain<ISweepGrain>(sweep).TrialChangedAsync(TrialId);
         return true;
@@ -263,7 +267,7 @@ public sealed class TrialGrain(
         R.Reason = $"resumed from step {from} after losing the coordinator";
         await record.WriteStateAsync();
         log.LogWarning("Trial {Trial}: coordinator lost; run {Run} resumes from step {Step}", TrialId, R.RunId, from);
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = R.PauseAt });
+        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = R.PauseAt, Best = R.Best });
     }
 
     async Task PauseAsync(string? reason)
@@ -317,6 +321,8 @@ public sealed class TrialGrain(
             LastEvaluation = MetricHistory.LastEvaluation(R),
             StartedAt = R.StartedAt,
             EndedAt = R.EndedAt,
+            Best = R.Best,
+            Test = R.Test,
         };
     }
 }

@@ -24,13 +24,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
     public async Task<ReplicaReady> LoadAsync(WorkerAssignment assignment)
     {
         byte[]? checkpoint = null;
-        if (assignment.CheckpointPath is not null)
-        {
-            checkpoint = await store.ReadAsync(assignment.CheckpointPath)
-                ?? throw new InvalidOperationException($"checkpoint {assignment.CheckpointPath} is missing from the artifact store");
-            if (Distributed.Models.Training.Checkpoint.Problem(checkpoint) is { } problem)
-                throw new InvalidDataException($"checkpoint {assignment.CheckpointPath} {problem}");
-        }
+        if (assignment.CheckpointPath is not null) checkpoint = await ReadCheckpointAsync(assignment.CheckpointPath);
         var key = this.GetPrimaryKeyString();
         var data = await datasets.LocaliseAsync(assignment.Spec.Data, key);
         runId = -1;
@@ -62,6 +56,20 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
     }
 
     public Task<EvaluationMetrics?> EvaluateAsync(long run, long step) => Current(run).EvaluateAsync(step);
+
+    public async Task<TestResult?> TestAsync(long run, string checkpointPath, long checkpointStep)
+    {
+        var replica = Current(run);
+        var bytes = await ReadCheckpointAsync(checkpointPath);
+        return await replica.TestAsync(bytes, checkpointStep);
+    }
+
+    async Task<byte[]> ReadCheckpointAsync(string path)
+    {
+        var bytes = await store.ReadAsync(path) ?? throw new InvalidOperationException($"checkpoint {path} is missing from the artifact store");
+        if (Distributed.Models.Training.Checkpoint.Problem(bytes) is { } problem) throw new InvalidDataException($"checkpoint {path} {problem}");
+        return bytes;
+    }
 
     public async Task SaveCheckpointAsync(long run, string path)
     {
