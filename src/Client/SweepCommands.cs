@@ -268,7 +268,7 @@ public static class SweepCommands
         var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
         var table = new TextTable(["trial", .. factors, "seed", "state", "step", "best", "final", "test", "loss", "time", "note"]);
         foreach (var t in status.Trials)
-            table.Add([I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture),
+            table.Add([I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture) + (t.Confirmation ? " (confirm)" : ""),
                 Name(t.State), $"{t.Step}/{t.Steps}", F(t.Best), F(t.Final), F(t.Test), F(t.Loss), t.WallTime is { } w ? Duration(w.TotalSeconds) : "", t.Reason ?? ""]);
         table.WriteTo(output);
     }
@@ -284,6 +284,14 @@ public static class SweepCommands
             table.Add([I(++rank), I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture),
                 F(t.Best), F(t.Final), F(t.Test), I(t.Step), Name(t.State)]);
         table.WriteTo(output);
+        if (Confirmation.Of(status) is not { } confirmation) return;
+        output.WriteLine();
+        output.WriteLine($"confirmation: the top configurations again with fresh seeds, ranked by mean validation {metric} (95% interval)");
+        var confirmed = new TextTable("configuration", "search", "seeds done", $"validation {metric}", $"test {metric}");
+        foreach (var c in confirmation.Ranked)
+            confirmed.Add(c.Label, F(c.Search), $"{c.Completed}/{c.Seeds}", Interval(c.Validation), Interval(c.Test));
+        confirmed.WriteTo(output);
+        output.WriteLine(confirmation.Verdict);
     }
 
     static void Compare(Comparison comparison, bool importance, TextWriter output)
@@ -309,6 +317,8 @@ public static class SweepCommands
         foreach (var i in comparison.Importance) shares.Add(i.Factor, P(i.Share), $"[{P(i.Low)}, {P(i.High)}]");
         shares.WriteTo(output);
     }
+
+    static string Interval(MeanInterval? m) => m is null ? "-" : double.IsNaN(m.Low) ? $"{F(m.Mean)} (one seed)" : $"{F(m.Mean)} [{F(m.Low)}, {F(m.High)}]";
 
     /// <summary>Trial <paramref name="number"/>, or the best one by the objective.</summary>
     static SweepTrial ChooseTrial(SweepStatus status, int? number)

@@ -87,6 +87,41 @@ public class SweepTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task The_confirmation_stage_runs_the_top_configurations_to_the_end_and_finds_no_winner_between_equal_ones()
+    {
+        // parallel.checksumEvery changes nothing the model computes: its two values train identically at every seed.
+        var spec = Spec("parallel.checksumEvery: [5, 7], learningRate: [0.00001, 0.003]", maxConcurrent: 2, steps: 60,
+            extra: "earlyStopping: { rule: asha, gracePeriod: 20, reductionFactor: 2 }\nconfirm: { top: 2, seeds: 2 }");
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("confirm");
+        await sweep.SubmitAsync(spec);
+        var status = await WaitAsync(sweep, TimeSpan.FromSeconds(180));
+
+        Assert.Equal(SweepState.Completed, status.State);
+        var search = status.Trials.Where(t => !t.Confirmation).ToList();
+        var confirming = status.Trials.Where(t => t.Confirmation).ToList();
+        Assert.Equal(4, search.Count);
+        // The two configurations with the working learning rate, each at two seeds the search never used, run to the end
+        // although ASHA stopped search trials at its rungs.
+        Assert.Equal([5, 6, 7, 8], confirming.Select(t => t.Number));
+        Assert.All(confirming, t =>
+        {
+            Assert.Equal("0.003", t.Factors.Single(f => f.Factor == "learningRate").Value);
+            Assert.Equal(TrialState.Completed, t.State);
+            Assert.Equal(60, t.Step);
+            Assert.NotNull(t.Test);
+        });
+        Assert.Equal([2UL, 3UL], confirming.Select(t => t.Seed).Distinct().Order());
+        Assert.DoesNotContain(confirming, t => search.Any(s => s.Seed == t.Seed));
+        Assert.Contains(search, t => t.State == TrialState.StoppedEarly);
+
+        var result = Confirmation.Of(status)!;
+        Assert.True(result.Finished);
+        Assert.Null(result.Winner);
+        Assert.Equal(2, result.Lead!.Pairs);
+        Assert.StartsWith("no winner: the top configurations are indistinguishable over 2 seeds", result.Verdict);
+    }
+
+    [Fact]
     public async Task Asha_pauses_every_trial_at_the_first_rung_and_promotes_only_the_best()
     {
         // Rungs at 20, 60 and 180 of 200 steps with η = 3: of four learning rates, the best goes on at each rung.

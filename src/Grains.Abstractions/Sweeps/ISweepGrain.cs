@@ -36,6 +36,8 @@ public sealed record SweepTrial
     [Id(16)] public double? SamplesPerSecond { get; init; }
     /// <summary>The objective of its best validation checkpoint on the test split (decoded as validation is); completed trials only.</summary>
     [Id(17)] public double? Test { get; init; }
+    /// <summary>A trial of the confirmation stage: a top configuration again with a seed the search never used.</summary>
+    [Id(18)] public bool Confirmation { get; init; }
 
     public bool IsFinished => State is TrialState.Completed or TrialState.StoppedEarly or TrialState.Diverged or TrialState.Failed or TrialState.Cancelled;
     public TimeSpan? WallTime => StartedAt is { } s ? (EndedAt ?? DateTimeOffset.UtcNow) - s : null;

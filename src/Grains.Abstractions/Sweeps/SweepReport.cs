@@ -113,6 +113,7 @@ public static class SweepReport
         Trials = sweep.Trials.Select(t => new { Trial = t, History = histories?.GetValueOrDefault(t.Number) }),
         Comparison = Compare(sweep, null),
         TestComparison = Compare(sweep, null, test: true),
+        Confirmation = Confirmation.Of(sweep),
     }, Json);
 
     /// <summary>An enum value as specs and exports spell it ("exactMatch", "stoppedEarly").</summary>

@@ -221,6 +221,8 @@ public sealed record SweepSpec
     [Id(8)] public int MaxConcurrent { get; init; } = 2;
     [Id(9)] public Objective Objective { get; init; } = new();
     [Id(10)] public EarlyStopping EarlyStopping { get; init; } = new();
+    /// <summary>Re-run the top configurations with fresh seeds after the search, and declare a winner only if it holds.</summary>
+    [Id(11)] public ConfirmOptions? Confirm { get; init; }
 
     /// <summary>
     /// True when both specs ask for the same sweep. Record equality compares lists by reference, and a spec that
@@ -245,6 +247,7 @@ public sealed record SweepSpec
         errors.Check(EarlyStopping is not null, "earlyStopping", "is required");
         if (Search is not null) errors.Add(Search.Validate("sweep.search"));
         if (Objective is not null) errors.Add(Objective.Validate("sweep.objective"));
+        if (Confirm is not null) errors.Add(Confirm.Validate("sweep.confirm"));
         if (EarlyStopping is null || Schedule is null) return errors.List;
         errors.Check(Enum.IsDefined(EarlyStopping.Rule), "earlyStopping.rule", "must be none, asha or median");
         errors.Check(EarlyStopping.GracePeriod is >= 1 and <= TrialSchedule.MaxSteps, "earlyStopping.gracePeriod", $"must be 1..{TrialSchedule.MaxSteps}");

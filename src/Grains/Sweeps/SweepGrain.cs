@@ -199,7 +199,7 @@ public sealed partial class SweepGrain(
     {
         if (R.Spec is null || R.State != SweepState.Running) return;
         var spec = R.Spec;
-        plan ??= SweepPlan.Expand(spec, R.Proposals).Trials;
+        plan ??= Plan(spec);
         for (int i = 0; i < R.Trials.Count; i++)
         {
             var t = R.Trials[i];
@@ -219,7 +219,8 @@ public sealed partial class SweepGrain(
                     R.Trials[i] = t = t with { Best = t.Best is { } best && !spec.Objective.Better(value, best) ? best : value, Final = value };
                     dirty = true;
                     // Judged even when the trial has already finished: its values still set the rungs for the others.
-                    if (await JudgeAsync(t.Number, evaluation.Step, value) is { } reason && !status.IsFinished)
+                    // A confirmation trial runs to the end: no rule judges it.
+                    if (!t.Confirmation && await JudgeAsync(t.Number, evaluation.Step, value) is { } reason && !status.IsFinished)
                         status = await grain.StopEarlyAsync(reason);
                 }
                 var merged = Merge(t, status);
@@ -249,9 +250,10 @@ public sealed partial class SweepGrain(
             }
             else if (NextQueued(rungs.Count > 0) is var queued and >= 0)
             {
-                if (spec.Search.Method == SearchMethod.Tpe && !await ProposeUpToAsync(R.Trials[queued].Configuration)) continue;
+                var next = R.Trials[queued];
+                if (spec.Search.Method == SearchMethod.Tpe && !next.Confirmation && !await ProposeUpToAsync(next.Configuration)) continue;
                 // Same id, same spec: starting again after a restart returns the trial that already exists.
-                var status = await Trial(R.Trials[queued]).StartInSweepAsync(plan[queued].Spec, SweepId, rungs.Count > 0 ? rungs[0] : null);
+                var status = await Trial(next).StartInSweepAsync(plan[queued].Spec, SweepId, rungs.Count > 0 && !next.Confirmation ? rungs[0] : null);
                 R.Trials[queued] = Merge(R.Trials[queued], status);
             }
             else
@@ -271,8 +273,38 @@ public sealed partial class SweepGrain(
                     dirty = true;
                 }
 
+        if (R.Trials.All(t => t.IsFinished) && spec.Confirm is not null && !R.Trials.Any(t => t.Confirmation) && await ConfirmAsync()) return;
         if (R.Trials.All(t => t.IsFinished)) await FinishAsync(SweepState.Completed);
         else if (dirty && DateTime.UtcNow - lastWrite >= WriteEvery) await WriteAsync();
+    }
+
+    /// <summary>
+    /// Every trial's spec, by index: the search's expansion, then the confirmation trials (their configuration's spec
+    /// with their own seed), rebuilt from the record after a restart.
+    /// </summary>
+    List<PlannedTrial> Plan(SweepSpec spec)
+    {
+        var planned = SweepPlan.Expand(spec, R.Proposals).Trials.ToList();
+        foreach (var t in R.Trials.Where(t => t.Confirmation))
+        {
+            var search = planned.First(p => p.Configuration == t.Configuration);
+            planned.Add(search with { Number = t.Number, Repeat = t.Repeat, Spec = search.Spec with { Schedule = search.Spec.Schedule with { Seed = t.Seed } } });
+        }
+        return planned;
+    }
+
+    /// <summary>The search is over: its top configurations go again with fresh seeds. False when there is nothing to confirm.</summary>
+    async Task<bool> ConfirmAsync()
+    {
+        var confirming = Confirmation.Plan(R.Spec!, SweepId, R.Trials);
+        if (confirming.Count == 0) return false;
+        R.Trials.AddRange(confirming);
+        plan = Plan(R.Spec!);
+        await WriteAsync();
+        log.LogInformation("Sweep {Sweep}: search done; confirming configurations {Configurations} with {Seeds} fresh seeds each", SweepId,
+            string.Join(", ", confirming.Select(t => t.Configuration).Distinct()), R.Spec!.Confirm!.Seeds);
+        await TickAsync(CancellationToken.None);
+        return true;
     }
 
     /// <summary>TPE's trials before their configurations are proposed: numbered, seeded, with no factor values yet.</summary>
