@@ -11,7 +11,11 @@ const string usage = """
       status ID                                       the sweep and each trial
       watch ID                                        live progress of the running trials until the sweep ends
       results ID [--top N]                            leaderboard by the objective
-      compare ID [--by F | --by A,B] [--importance]   paired effects with verdicts, marginal means, importance
+      compare ID [--by F | --by A,B] [--importance] [--split validation|test]
+                                                      paired effects with verdicts, marginal means, importance
+      replay ID --rule asha|median [--grace N] [--eta N] [--min-trials N]
+                                                      what a stopping rule would have saved on a finished sweep's
+                                                      learning curves, and whether it would have kept the winner
       export ID --format csv|json --out FILE          every trial, for your own analysis
       plot ID --out FILE.png [--top N | --trial N]    learning curves of the top trials (default 5)
       plot ID --attention "INPUT" --out FILE.png [--trial N] [--beam K]   attention weights of a trial on an input
@@ -57,6 +61,7 @@ try
         return 0;
     }
     if (args[0] == "train") return TrainCommand.Run(new CommandLine(args.Skip(1), TrainCommand.Flags), Console.Out);
+    if (args[0] == ReplayCommand.Verb) return await ReplayCommand.RunAsync(new CommandLine(args.Skip(1), ReplayCommand.Flags), Console.Out);
     if (args[0] == DeleteCommand.Verb) return await DeleteCommand.RunAsync(new CommandLine(args.Skip(1), DeleteCommand.Flags), Console.Out);
     if (args[0] == DatasetCommands.Verb) return await DatasetCommands.RunAsync(new CommandLine(args.Skip(1), DatasetCommands.Flags), Console.Out);
     if (SweepCommands.Verbs.Contains(args[0])) return await SweepCommands.RunAsync(args[0], new CommandLine(args.Skip(1), SweepCommands.Flags), Console.Out);

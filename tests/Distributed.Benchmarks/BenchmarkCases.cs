@@ -37,7 +37,7 @@ public static class BenchmarkCases
             TrialBenchmarks.Memory),
         new("sweep-wall-time", "16 short trials, 2 at once: sweep wall time / (sum of trial times / 2) (target <= 1.10)",
             SweepBenchmarks.WallTime),
-        new("asha-vs-grid", "ASHA on the quick-start study vs its full grid: same best configuration, steps used / grid's steps (target <= 0.40)",
+        new("asha-vs-grid", "the quick-start grid run to the end, then replayed through its ASHA rule: keeps the best, steps used / grid's steps (target <= 0.40)",
             SweepBenchmarks.AshaVersusGrid),
         new("trial-record-100k-steps", "bytes a 100k-step trial writes for its record, checkpoint every 100: sealed segments / whole history (ratio)",
             RecordBenchmarks.HundredThousandSteps),

@@ -150,6 +150,47 @@ public class SweepTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Replaying_a_full_grid_through_asha_reproduces_the_recorded_asha_run()
+    {
+        // The ASHA test's sweep, run once with its rule and once to the end; trials one at a time, as replay is exact then.
+        const string space = "learningRate: [0.00001, 0.01, 0.00003, 0.0001]";
+        const string asha = "earlyStopping: { rule: asha, gracePeriod: 20, reductionFactor: 3 }";
+        var pruned = await RunAsync("replay-asha", Spec(space, maxConcurrent: 1, steps: 200, extra: asha));
+        var full = await RunAsync("replay-grid", Spec(space, maxConcurrent: 1, steps: 200));
+        Assert.Equal(800, full.StepsRun);
+
+        var rule = pruned.Spec.EarlyStopping;
+        var replay = StoppingReplay.Run(full, await CurvesAsync(full), rule);
+        Assert.Equal(pruned.StepsRun, replay.ReplayedSteps);
+        Assert.Equal(pruned.Trials.Select(t => (t.Number, t.Step, t.State)), replay.Trials.Select(t => (t.Number, t.ReplayedSteps, t.Replayed)));
+        Assert.Equal(1 - 260.0 / 800, replay.Saved, 9);
+        Assert.True(replay.WinnerKept);
+        Assert.Equal(SweepReport.Leaderboard(full, 1)[0].Number, replay.Winner);
+        Assert.StartsWith("ASHA (grace 20, eta 3) would have run 260 of the 800 steps", replay.Verdict);
+
+        // The ASHA run's own curves replayed through its own rule: the steps it recorded, though no trial ran to 200 but one.
+        var again = StoppingReplay.Run(pruned, await CurvesAsync(pruned), rule);
+        Assert.Equal(pruned.StepsRun, again.ReplayedSteps);
+        // A rule that would run its stopped trials further than they went is refused, naming a trial.
+        var error = Assert.Throws<ArgumentException>(() => StoppingReplay.Run(pruned, new Dictionary<int, IReadOnlyList<EvaluationMetrics>>(), rule with { GracePeriod = 40 }));
+        Assert.Contains("the rule would run it further", error.Message);
+    }
+
+    async Task<SweepStatus> RunAsync(string id, SweepSpec spec)
+    {
+        var sweep = cluster.Client.GetGrain<ISweepGrain>(id);
+        await sweep.SubmitAsync(spec);
+        return await WaitAsync(sweep, TimeSpan.FromSeconds(120));
+    }
+
+    async Task<Dictionary<int, IReadOnlyList<EvaluationMetrics>>> CurvesAsync(SweepStatus status)
+    {
+        var curves = new Dictionary<int, IReadOnlyList<EvaluationMetrics>>();
+        foreach (var t in status.Trials) curves[t.Number] = await cluster.Trial(t.TrialId).GetEvaluationsAsync(-1);
+        return curves;
+    }
+
+    [Fact]
     public async Task The_median_rule_stops_a_trial_worse_than_the_others_at_the_same_step()
     {
         // One at a time: the two good learning rates finish first, then the hopeless one meets their median.

@@ -1,3 +1,5 @@
+using Distributed.Grains.Abstractions.Training;
+
 namespace Distributed.Grains.Abstractions.Sweeps;
 
 /// <summary>One trial's objective at one evaluation step.</summary>
@@ -44,11 +46,56 @@ public static class EarlyStoppingRules
     public static IReadOnlyList<int> AshaTop(IReadOnlyList<KeyValuePair<int, double>> recorded, int reductionFactor, Objective objective, bool atLeastOne = false)
     {
         int top = Math.Max(recorded.Count / reductionFactor, atLeastOne ? 1 : 0);
+        var arrivals = recorded.Select((p, order) => (p.Key, p.Value, Order: order));
         var ranked = objective.Direction == ObjectiveMode.Max
-            ? recorded.OrderByDescending(p => p.Value)
-            : recorded.OrderBy(p => p.Value);
+            ? arrivals.OrderByDescending(p => p.Value)
+            : arrivals.OrderBy(p => p.Value);
         // Ties go to the trial that got there first, as the rung's arrival order is the only other thing known.
-        return ranked.ThenBy(p => recorded.ToList().IndexOf(p)).Take(top).Select(p => p.Key).ToList();
+        return ranked.ThenBy(p => p.Order).Take(top).Select(p => p.Key).ToList();
+    }
+
+    /// <summary>
+    /// Records a trial's evaluation at every rung it has reached and has no value at yet: a rung's value is the first
+    /// evaluation at or after it.
+    /// </summary>
+    public static void RecordAtRungs(IDictionary<long, List<KeyValuePair<int, double>>> recorded, IReadOnlyList<long> rungs, int trial, long step, double value)
+    {
+        foreach (var rung in rungs)
+        {
+            if (step < rung) break;
+            var list = recorded.TryGetValue(rung, out var found) ? found : recorded[rung] = [];
+            if (list.All(p => p.Key != trial)) list.Add(new(trial, value));
+        }
+    }
+
+    /// <summary>A paused trial (index, rung number) that ASHA may promote now, the best of the highest rung first.</summary>
+    public static (int Index, int Rung)? Promotable(IReadOnlyList<long> rungs, IReadOnlyDictionary<long, List<KeyValuePair<int, double>>> recorded,
+        IReadOnlyList<SweepTrial> trials, int reductionFactor, Objective objective, bool atLeastOne)
+    {
+        Dictionary<int, int>? indexOf = null;
+        for (int k = rungs.Count - 1; k >= 0; k--)
+        {
+            if (!recorded.TryGetValue(rungs[k], out var values)) continue;
+            foreach (var number in AshaTop(values, reductionFactor, objective, atLeastOne))
+            {
+                indexOf ??= trials.Select((t, i) => (t.Number, i)).ToDictionary(p => p.Number, p => p.i);
+                if (indexOf.TryGetValue(number, out int index) && trials[index].State == TrialState.Paused && trials[index].Step == rungs[k]) return (index, k);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The next trial to start (its index, or -1): in grid order, or for ASHA in a shuffle seeded with the search's
+    /// seed, so that the first trials at a rung are a fair sample of the space rather than its first corner (async
+    /// promotion favours early arrivals).
+    /// </summary>
+    public static int NextQueued(IReadOnlyList<SweepTrial> trials, bool shuffled, ulong seed)
+    {
+        if (!shuffled) return trials.ToList().FindIndex(t => t.State == TrialState.Queued);
+        var order = Enumerable.Range(0, trials.Count).ToArray();
+        new Random(unchecked((int)seed)).Shuffle(order);
+        return order.Where(i => trials[i].State == TrialState.Queued).DefaultIfEmpty(-1).First();
     }
 
     /// <summary>

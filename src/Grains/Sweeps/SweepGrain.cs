@@ -364,12 +364,7 @@ public sealed partial class SweepGrain(
         {
             case StoppingRule.Asha:
                 // Promotion, not stopping: record the value at each rung the trial reached; the scheduler does the rest.
-                foreach (var rung in EarlyStoppingRules.Rungs(rule, spec.Schedule.Steps))
-                {
-                    if (step < rung) break;
-                    var recorded = R.Rungs.TryGetValue(rung, out var list) ? list : R.Rungs[rung] = [];
-                    if (recorded.All(p => p.Key != trial)) recorded.Add(new(trial, value));
-                }
+                EarlyStoppingRules.RecordAtRungs(R.Rungs, EarlyStoppingRules.Rungs(rule, spec.Schedule.Steps), trial, step, value);
                 return null;
             case StoppingRule.Median:
                 var history = await CurvesAsync(trial);
@@ -402,33 +397,10 @@ public sealed partial class SweepGrain(
         return curves = read;
     }
 
-    /// <summary>
-    /// The next trial to start: in grid order, or for ASHA in a seeded shuffle of it, so that the first trials at a
-    /// rung are a fair sample of the space rather than its first corner (async promotion favours early arrivals).
-    /// </summary>
-    int NextQueued(bool shuffled)
-    {
-        if (!shuffled) return R.Trials.FindIndex(t => t.State == TrialState.Queued);
-        var order = Enumerable.Range(0, R.Trials.Count).ToArray();
-        new Random(unchecked((int)R.Spec!.Search.Seed)).Shuffle(order);
-        return order.Where(i => R.Trials[i].State == TrialState.Queued).DefaultIfEmpty(-1).First();
-    }
+    int NextQueued(bool shuffled) => EarlyStoppingRules.NextQueued(R.Trials, shuffled, R.Spec!.Search.Seed);
 
-    /// <summary>A paused trial (index, rung number) that ASHA may promote now, the best of the highest rung first.</summary>
-    (int Index, int Rung)? Promotable(IReadOnlyList<long> rungs, bool atLeastOne)
-    {
-        var spec = R.Spec!;
-        for (int k = rungs.Count - 1; k >= 0; k--)
-        {
-            if (!R.Rungs.TryGetValue(rungs[k], out var recorded)) continue;
-            foreach (var number in EarlyStoppingRules.AshaTop(recorded, spec.EarlyStopping.ReductionFactor, spec.Objective, atLeastOne))
-            {
-                int index = R.Trials.FindIndex(t => t.Number == number);
-                if (index >= 0 && R.Trials[index].State == TrialState.Paused && R.Trials[index].Step == rungs[k]) return (index, k);
-            }
-        }
-        return null;
-    }
+    (int Index, int Rung)? Promotable(IReadOnlyList<long> rungs, bool atLeastOne) =>
+        EarlyStoppingRules.Promotable(rungs, R.Rungs, R.Trials, R.Spec!.EarlyStopping.ReductionFactor, R.Spec.Objective, atLeastOne);
 
     /// <summary>The trial as its status says it is now; its best and final objective are the sweep's own, from what it judged.</summary>
     SweepTrial Merge(SweepTrial t, TrialStatus status) => t with
