@@ -25,7 +25,7 @@ public class ClientProcessTests : IDisposable
         var (exit, output, error) = await Run("submit", "tiny.yaml", "--wait");
         Assert.True(exit == 0, $"exit {exit}: {error}");
         Assert.Contains("sweep tiny: 4 trials, at most 2 at once", output);
-        Assert.Contains("leaderboard of tiny by tokenAccuracy (max):", output);
+        Assert.Contains("leaderboard of tiny by validation tokenAccuracy (max)", output);
 
         var status = await Run("status", "tiny");
         Assert.Equal(0, status.Exit);
@@ -37,10 +37,27 @@ public class ClientProcessTests : IDisposable
         // Layers 1 and 2 at seeds 11 and 12: two pairs, a verdict, marginal intervals inside [0, 1], and importance.
         var read = await Run("compare", "tiny", "--importance");
         Assert.True(read.Exit == 0, read.Error);
-        Assert.Contains("layers: paired effects on tokenAccuracy (trials differing only in layers, same seed; 95% interval)", read.Output);
+        Assert.Contains("layers: paired effects on validation tokenAccuracy (trials differing only in layers, same seed; 95% interval)", read.Output);
         Assert.Matches(@"  (no clear difference between 2 and 1:|[12] better than [12] by) .*, 2 pairs", read.Output);
-        Assert.Contains("layers: marginal mean tokenAccuracy over every trial with each value (other factors mixed in)", read.Output);
-        Assert.Contains("importance: each factor's share of the variation of tokenAccuracy", read.Output);
+        Assert.Contains("layers: marginal mean validation tokenAccuracy over every trial with each value (other factors mixed in)", read.Output);
+        Assert.Contains("importance: each factor's share of the variation of validation tokenAccuracy", read.Output);
+        // The same on the completed trials' test figures, and a split that does not exist named as the error.
+        var test = await Run("compare", "tiny", "--split", "test");
+        Assert.True(test.Exit == 0, test.Error);
+        Assert.Contains("layers: paired effects on test tokenAccuracy", test.Output);
+        var badSplit = await Run("compare", "tiny", "--split", "train");
+        Assert.Equal(2, badSplit.Exit);
+        Assert.Contains("--split: 'train' must be validation or test", badSplit.Error);
+        // What ASHA would have done to this full-length sweep, and a rule it cannot have named as the error.
+        var replay = await Run("replay", "tiny", "--rule", "asha", "--grace", "20", "--eta", "2");
+        Assert.True(replay.Exit == 0, replay.Error);
+        Assert.Contains("ASHA (grace 20, eta 2) would have run", replay.Output);
+        var badRule = await Run("replay", "tiny", "--rule", "hyperband");
+        Assert.Equal(2, badRule.Exit);
+        Assert.Contains("--rule: 'hyperband' must be asha or median", badRule.Error);
+        var badGrace = await Run("replay", "tiny", "--rule", "asha", "--grace", "40");
+        Assert.Equal(2, badGrace.Exit);
+        Assert.Contains("--grace: must be below schedule.steps (40)", badGrace.Error);
         var intervals = System.Text.RegularExpressions.Regex.Matches(read.Output, @"\[(-?[0-9.]+), (-?[0-9.]+)\]").Select(m => (double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
         Assert.NotEmpty(intervals);
         Assert.All(intervals, i => Assert.True(i.Item1 >= -1 && i.Item2 <= 1, $"interval [{i.Item1}, {i.Item2}] leaves the metric's range"));
