@@ -1,6 +1,7 @@
 using Distributed.Client;
 using Distributed.Models;
 using Distributed.Models.Data;
+using Distributed.Options;
 
 const string usage = """
     usage: distributed COMMAND [options]

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Models.Data;
+using Distributed.Options;
 
 namespace Distributed.Client;
 

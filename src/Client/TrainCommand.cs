@@ -3,6 +3,7 @@ using System.Text.Json;
 using Distributed.Models;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Client;
 

@@ -1,4 +1,5 @@
-namespace Distributed.Models.Data;
+using Orleans;
+namespace Distributed.Options;
 
 /// <summary>Synthetic seq2seq tasks that need no data files.</summary>
 [GenerateSerializer, Alias("BuiltInTaskKind")]

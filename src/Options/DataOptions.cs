@@ -1,7 +1,6 @@
-using Distributed.Grains.Abstractions.Storage;
-using Distributed.Grains.Abstractions.Sweeps;
+using Orleans;
 
-namespace Distributed.Models.Data;
+namespace Distributed.Options;
 
 /// <summary>
 /// Where examples come from: a built-in task generated from a seed, or the user's TSV file. Validated at start;
@@ -42,8 +41,8 @@ public sealed record DataOptions
         var errors = new OptionErrors(prefix);
         errors.Check(Enum.IsDefined(Task), "task", "must be copy, reverse, sort, addition or dateNormalisation");
         errors.Check(TsvPath is null || TsvPath.Length > 0, "tsvPath", "must not be empty");
-        errors.Check(TsvPath is null || TsvPath.Length <= SweepLimits.MaxStringLength, "tsvPath", $"must be at most {SweepLimits.MaxStringLength} characters");
-        errors.Check(TsvPath is null || TsvPath.Length > SweepLimits.MaxStringLength || !DatasetReference.IsReference(TsvPath) || DatasetReference.TryParse(TsvPath, out _),
+        errors.Check(TsvPath is null || TsvPath.Length <= OptionLimits.MaxStringLength, "tsvPath", $"must be at most {OptionLimits.MaxStringLength} characters");
+        errors.Check(TsvPath is null || TsvPath.Length > OptionLimits.MaxStringLength || !DatasetReference.IsReference(TsvPath) || DatasetReference.TryParse(TsvPath, out _),
             "tsvPath", $"'{TsvPath}' must be dataset: followed by the file's SHA-256 (64 lowercase hex digits) and optionally /name");
         errors.Check(TsvPath is not null || Examples is >= 1 and <= MaxExamples, "examples", $"must be 1..{MaxExamples}");
         errors.Check(MinLength is >= 1 and <= 1000, "minLength", "must be 1..1000");

@@ -1,4 +1,5 @@
-namespace Distributed.Models;
+using Orleans;
+namespace Distributed.Options;
 
 /// <summary>The recurrent cell used by encoder and decoder.</summary>
 [GenerateSerializer, Alias("CellKind")]

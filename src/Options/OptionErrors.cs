@@ -1,4 +1,4 @@
-namespace Distributed.Models;
+namespace Distributed.Options;
 
 /// <summary>Collects "prefix.field: message" problems, so every bad field of an options record is reported at once.</summary>
 public sealed class OptionErrors(string prefix)

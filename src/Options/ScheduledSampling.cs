@@ -1,4 +1,5 @@
-namespace Distributed.Models.Training;
+using Orleans;
+namespace Distributed.Options;
 
 /// <summary>How the probability of feeding the ground truth decays with the training step (Bengio et al. 2015).</summary>
 [GenerateSerializer, Alias("SamplingSchedule")]

@@ -1,4 +1,5 @@
-namespace Distributed.Models.Training;
+using Orleans;
+namespace Distributed.Options;
 
 /// <summary>How the learning rate falls after warm-up.</summary>
 [GenerateSerializer, Alias("LearningRateDecay")]

@@ -1,6 +1,6 @@
-using Distributed.Grains.Abstractions.Training;
+using Orleans;
 
-namespace Distributed.Models.Training;
+namespace Distributed.Options;
 
 /// <summary>What a training loss is divided by.</summary>
 [GenerateSerializer, Alias("LossNormalization")]
@@ -50,9 +50,9 @@ public sealed record TrainingOptions
         errors.Check(Enum.IsDefined(Optimizer), "optimizer", "must be adam, adamw or sgd");
         errors.Check(LearningRate > 0 && double.IsFinite(LearningRate), "learningRate", "must be > 0");
         errors.Check(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "minLearningRate", "must be in [0, learningRate]");
-        errors.Check(WarmupSteps is >= 0 and <= TrialSchedule.MaxSteps, "warmupSteps", $"must be 0..{TrialSchedule.MaxSteps}");
+        errors.Check(WarmupSteps is >= 0 and <= OptionLimits.MaxSteps, "warmupSteps", $"must be 0..{OptionLimits.MaxSteps}");
         errors.Check(Enum.IsDefined(Decay), "decay", "must be none, linear, cosine, inverseSqrt or exponential");
-        errors.Check(DecaySteps is >= 1 and <= TrialSchedule.MaxSteps, "decaySteps", $"must be 1..{TrialSchedule.MaxSteps}");
+        errors.Check(DecaySteps is >= 1 and <= OptionLimits.MaxSteps, "decaySteps", $"must be 1..{OptionLimits.MaxSteps}");
         errors.Check(DecayRate is > 0 and <= 1, "decayRate", "must be in (0, 1]");
         errors.Check(Beta1 is >= 0 and < 1, "beta1", "must be in [0, 1)");
         errors.Check(Beta2 is >= 0 and < 1, "beta2", "must be in [0, 1)");

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Globalization;
 using Distributed.Grains.Hosting;
 using Distributed.Models;
+using Distributed.Options;
 
 namespace Distributed.Silo;
 

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Distributed.Models;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Benchmarks;
 

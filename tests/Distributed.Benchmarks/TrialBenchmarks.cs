@@ -4,6 +4,7 @@ using Distributed.Grains.Abstractions.Training;
 using Distributed.Models;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Benchmarks;
 

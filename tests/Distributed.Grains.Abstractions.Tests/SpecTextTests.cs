@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Options;
 
 namespace Distributed.Grains.Abstractions.Tests;
 
@@ -79,7 +80,7 @@ public class SpecTextTests
         Assert.Null(spec);
         (spec, errors) = SweepSpecReader.Read("name: plain\nmodel: { hiddenSize: 32, attention: \"none\" }\ntraining:\n  teacherForcing: { schedule: linear, slope: 0.001 }\nsearch:\n  space:\n    layers: [1, 2]\n", "plain.yaml");
         Assert.Empty(errors);
-        Assert.Equal(("plain", 32, Distributed.Models.AttentionKind.None, 0.001), (spec!.Name, spec.Model.HiddenSize, spec.Model.Attention, spec.Training.TeacherForcing.Slope));
+        Assert.Equal(("plain", 32, AttentionKind.None, 0.001), (spec!.Name, spec.Model.HiddenSize, spec.Model.Attention, spec.Training.TeacherForcing.Slope));
         Assert.Equal([1, 2], SweepPlan.Expand(spec).Trials.Select(t => t.Spec.Model.Layers));
     }
 

@@ -54,13 +54,14 @@ public class SweepReportTests
     public void Csv_has_a_row_per_trial_with_its_factors_and_quotes_what_needs_it()
     {
         var sweep = Sweep();
-        sweep = sweep with { Trials = sweep.Trials.Select(t => t.Number == 8 ? t with { Reason = "loss is NaN, at step 3" } : t).ToList() };
+        sweep = sweep with { Trials = sweep.Trials.Select(t => t.Number == 8 ? t with { Reason = "loss is NaN, at step 3" } : t.Number == 1 ? t with { Test = 0.5 } : t).ToList() };
         var lines = SweepReport.Csv(sweep).TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         Assert.Equal(9, lines.Count);
-        Assert.Equal("trial,trial_id,configuration,repeat,seed,layers,bidirectional,state,step,steps,best_exactMatch,final_exactMatch,last_loss,wall_seconds,checkpoint,reason", lines[0]);
-        Assert.StartsWith("1,s/1,1,0,1,1,false,completed,100,100,0.51,", lines[1]);
+        Assert.Equal("trial,trial_id,configuration,repeat,seed,layers,bidirectional,state,step,steps,best_exactMatch,final_exactMatch,test_exactMatch,last_loss,wall_seconds,checkpoint,reason", lines[0]);
+        Assert.StartsWith("1,s/1,1,0,1,1,false,completed,100,100,0.51,0.51,0.5,", lines[1]);
         Assert.EndsWith("\"loss is NaN, at step 3\"", lines[8]);
         Assert.Contains("\"comparison\"", SweepReport.ToJson(sweep));
         Assert.Contains("\"verdicts\"", SweepReport.ToJson(sweep));
+        Assert.Contains("\"testComparison\"", SweepReport.ToJson(sweep));
     }
 }

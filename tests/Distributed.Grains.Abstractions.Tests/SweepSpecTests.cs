@@ -1,6 +1,5 @@
 using Distributed.Grains.Abstractions.Sweeps;
-using Distributed.Models;
-using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Abstractions.Tests;
 
@@ -54,15 +53,15 @@ public class SweepSpecTests
     public void A_dataset_reference_names_a_sha256_and_optionally_a_file_name()
     {
         var hash = new string('a', 60) + "09ff";
-        Assert.Equal($"dataset:{hash}/pairs.tsv", Storage.DatasetReference.Format(hash, "pairs.tsv"));
+        Assert.Equal($"dataset:{hash}/pairs.tsv", DatasetReference.Format(hash, "pairs.tsv"));
         foreach (var good in new[] { $"dataset:{hash}", $"dataset:{hash}/pairs.tsv" })
         {
-            Assert.True(Storage.DatasetReference.TryParse(good, out var parsed), good);
+            Assert.True(DatasetReference.TryParse(good, out var parsed), good);
             Assert.Equal(hash, parsed);
         }
         foreach (var bad in new[] { "pairs.tsv", $"dataset:{hash.ToUpperInvariant()}", $"dataset:{hash[1..]}", $"dataset:{hash}/a/b.tsv", $"dataset:{hash}/", null })
-            Assert.False(Storage.DatasetReference.TryParse(bad, out _), bad);
-        Assert.Equal("datasets/" + hash + "/part-00012", Storage.DatasetReference.PartPath(hash, 12));
+            Assert.False(DatasetReference.TryParse(bad, out _), bad);
+        Assert.Equal("datasets/" + hash + "/part-00012", DatasetReference.PartPath(hash, 12));
     }
 
     [Fact]
@@ -179,7 +178,7 @@ public class SweepSpecTests
 
     [Theory]
     [InlineData("quickstart.yaml", 24)]
-    [InlineData("comparison-study.yaml", 72)]
+    [InlineData("comparison-study.yaml", 96)]
     [InlineData("attention-vs-length.json", 12)]
     public void The_samples_are_valid(string file, int trials)
     {

@@ -7,6 +7,7 @@ using Distributed.Grains.Hosting;
 using Distributed.Models.Data;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 

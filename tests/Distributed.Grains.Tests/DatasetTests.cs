@@ -7,6 +7,7 @@ using Distributed.Grains.Datasets;
 using Distributed.Grains.Hosting;
 using Distributed.Grains.Storage;
 using Distributed.Models.Data;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 

@@ -2,6 +2,7 @@ using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 
@@ -62,7 +63,7 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
         var e = await Assert.ThrowsAnyAsync<ArgumentException>(() => sweep.SubmitAsync(BrokenSweep(what)).WaitAsync(TimeSpan.FromSeconds(15)));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
         Assert.Contains(message, e.Message);
-        Assert.True(e.Message.Split('\n').Length <= Models.OptionErrors.MaxListed + 1, "the message lists every problem of a huge spec");
+        Assert.True(e.Message.Split('\n').Length <= OptionErrors.MaxListed + 1, "the message lists every problem of a huge spec");
         Assert.Null(await sweep.GetStatusAsync());
         Assert.DoesNotContain(id, await fixture.Cluster.Client.GetGrain<ISweepIndexGrain>(0).ListAsync());
     }

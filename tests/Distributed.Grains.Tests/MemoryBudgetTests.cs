@@ -4,6 +4,7 @@ using Distributed.Grains.Hosting;
 using Distributed.Grains.Training;
 using Distributed.Models;
 using Microsoft.Extensions.DependencyInjection;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 

@@ -1,6 +1,7 @@
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 

@@ -10,6 +10,7 @@ using Orleans.Core.Internal;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 

@@ -7,6 +7,7 @@ using Distributed.Models.Data;
 using Distributed.Models.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 

@@ -1,5 +1,6 @@
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 

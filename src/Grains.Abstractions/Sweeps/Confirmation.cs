@@ -1,5 +1,5 @@
-using Distributed.Models;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Abstractions.Sweeps;
 

@@ -22,7 +22,8 @@ public sealed record PairedEffect(string Factor, string Baseline, string Other, 
     /// <summary>A plain sentence: "additive better than none by 0.23 [0.18, 0.29], 8 pairs", or that the interval covers 0.</summary>
     public string Verdict(Objective objective)
     {
-        string Number(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+        // A tiny negative reads "-0" otherwise; 0.001 is the finest step a verdict shows.
+        string Number(double v) => (Math.Round(v, 3) + 0.0 == 0 ? 0 : v).ToString("0.###", CultureInfo.InvariantCulture);
         var interval = Pairs >= 2 ? $"[{Number(Low)}, {Number(High)}]" : "(one pair: no interval)";
         var pairs = $"{Pairs} pair{(Pairs == 1 ? "" : "s")}";
         if (Pairs < 2 || (Low <= 0 && High >= 0))

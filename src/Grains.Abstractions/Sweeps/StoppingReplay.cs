@@ -6,7 +6,10 @@ namespace Distributed.Grains.Abstractions.Sweeps;
 /// <summary>One trial under a replayed rule: the steps it ran in the recording and would have run under the rule.</summary>
 public sealed record ReplayedTrial(int Number, IReadOnlyList<FactorValue> Factors, long RecordedSteps, long ReplayedSteps, TrialState Recorded, TrialState Replayed);
 
-/// <summary>What a stopping rule would have done to a recorded sweep, and whether it would have kept its winner.</summary>
+/// <summary>
+/// What a stopping rule would have done to a recorded sweep, and whether it would have kept its winner to the end
+/// (or, when several trials tie for the best objective, one of them).
+/// </summary>
 public sealed record ReplayResult(
     string Rule, long RecordedSteps, long ReplayedSteps, long FullSteps, int? Winner, bool WinnerKept, IReadOnlyList<ReplayedTrial> Trials, string Verdict)
 {
@@ -110,7 +113,10 @@ public static class StoppingReplay
 
         var replayed = recorded.Select((t, i) => new ReplayedTrial(t.Number, t.Factors, t.Step, trials[i].Step, t.State, trials[i].State)).ToList();
         var winner = SweepReport.Leaderboard(sweep with { Trials = recorded }, 1).FirstOrDefault();
-        bool kept = winner is not null && replayed.First(r => r.Number == winner.Number).Replayed == TrialState.Completed;
+        // Trials that tie the winner's objective are as good a pick: keeping one of them keeps the winner's result.
+        var equals = winner is null ? [] : recorded.Where(t => t.Best == winner.Best).Select(t => t.Number).ToHashSet();
+        var keptEquals = replayed.Where(r => equals.Contains(r.Number) && r.Replayed == TrialState.Completed).ToList();
+        bool kept = keptEquals.Count > 0;
         long full = recorded.Sum(t => t.Steps), replayedSteps = replayed.Sum(r => r.ReplayedSteps), recordedSteps = recorded.Sum(t => t.Step);
         string name = rule.Rule switch
         {
@@ -121,8 +127,10 @@ public static class StoppingReplay
         string share = (100 * (1 - (double)replayedSteps / Math.Max(1, full))).ToString("0.0", CultureInfo.InvariantCulture) + "%";
         string verdict = $"{name} would have run {replayedSteps} of the {full} steps of every trial to the end (saving {share})" +
             (winner is null ? "; the sweep has no winner to keep"
-             : kept ? $"; it would have kept the eventual winner, trial {winner.Number}, to the end"
-             : $"; it would have stopped the eventual winner, trial {winner.Number}, at step {replayed.First(r => r.Number == winner.Number).ReplayedSteps}");
+             : keptEquals.Any(r => r.Number == winner.Number) ? $"; it would have kept the eventual winner, trial {winner.Number}, to the end"
+             : kept ? $"; it would have stopped the eventual winner, trial {winner.Number}, at step {replayed.First(r => r.Number == winner.Number).ReplayedSteps}, " +
+                      $"but kept {keptEquals.Count} that tie it ({winner.Best:G4}) to the end: trial {string.Join(", ", keptEquals.Take(5).Select(r => r.Number))}{(keptEquals.Count > 5 ? ", ..." : "")}"
+             : $"; it would have stopped the eventual winner, trial {winner.Number}, at step {replayed.First(r => r.Number == winner.Number).ReplayedSteps}, and every trial that ties it");
         return new ReplayResult(name, recordedSteps, replayedSteps, full, winner?.Number, kept, replayed, verdict);
     }
 

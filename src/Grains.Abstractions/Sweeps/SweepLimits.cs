@@ -1,3 +1,4 @@
+using Distributed.Options;
 namespace Distributed.Grains.Abstractions.Sweeps;
 
 /// <summary>
@@ -15,7 +16,7 @@ public static class SweepLimits
     /// <summary>Maps, lists and single values in one spec.</summary>
     public const int MaxNodes = 20_000;
     /// <summary>Characters of any one string in a spec or a swept value (a TSV path, a name, a key).</summary>
-    public const int MaxStringLength = 4096;
+    public const int MaxStringLength = OptionLimits.MaxStringLength;
     /// <summary>Characters of one swept value as JSON (a map value sets several options at once).</summary>
     public const int MaxValueLength = 16_384;
     /// <summary>Values one swept option may list.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Abstractions.Sweeps;
 

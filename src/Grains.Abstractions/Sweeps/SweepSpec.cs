@@ -1,7 +1,5 @@
 using Distributed.Grains.Abstractions.Training;
-using Distributed.Models;
-using Distributed.Models.Data;
-using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Abstractions.Sweeps;
 

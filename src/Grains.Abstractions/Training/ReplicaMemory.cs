@@ -1,7 +1,5 @@
 using System.Globalization;
-using Distributed.Models;
-using Distributed.Models.Data;
-using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Abstractions.Training;
 

@@ -1,7 +1,5 @@
 using Distributed.Grains.Abstractions.Sweeps;
-using Distributed.Models;
-using Distributed.Models.Data;
-using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Abstractions.Training;
 
@@ -68,7 +66,7 @@ public sealed record TrialSchedule
     [Id(6)] public Objective SelectBy { get; init; } = new();
 
     /// <summary>Longest trial, and the bound of every other count of steps in a spec.</summary>
-    public const int MaxSteps = 100_000_000;
+    public const int MaxSteps = OptionLimits.MaxSteps;
 
     public IReadOnlyList<string> Validate(string prefix)
     {

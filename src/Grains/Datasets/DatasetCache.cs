@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Hosting;
 using Distributed.Models.Data;
+using Distributed.Options;
 
 namespace Distributed.Grains.Datasets;
 

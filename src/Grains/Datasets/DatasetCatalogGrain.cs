@@ -1,5 +1,6 @@
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Options;
 
 namespace Distributed.Grains.Datasets;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Hosting;
+using Distributed.Options;
 
 namespace Distributed.Grains.Datasets;
 

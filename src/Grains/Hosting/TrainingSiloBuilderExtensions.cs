@@ -11,6 +11,7 @@ using Orleans.Configuration;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
 using Orleans.Storage;
+using Distributed.Options;
 
 namespace Distributed.Grains.Hosting;
 

@@ -1,4 +1,5 @@
 using Distributed.Models;
+using Distributed.Options;
 
 namespace Distributed.Grains.Hosting;
 

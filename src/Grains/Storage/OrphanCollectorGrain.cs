@@ -2,6 +2,7 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Training;
 using Microsoft.Extensions.Logging;
+using Distributed.Options;
 
 namespace Distributed.Grains.Storage;
 

@@ -7,6 +7,7 @@ using Distributed.Grains.Hosting;
 using Distributed.Grains.Storage;
 using Distributed.Models;
 using Microsoft.Extensions.Logging;
+using Distributed.Options;
 
 namespace Distributed.Grains.Sweeps;
 

@@ -7,6 +7,7 @@ using Distributed.Grains.Hosting;
 using Distributed.Models.Training;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Distributed.Options;
 
 namespace Distributed.Grains.Training;
 

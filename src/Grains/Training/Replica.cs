@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Training;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Hosting;
 using Distributed.Models.Data;
+using Distributed.Options;
 
 namespace Distributed.Grains.Training;
 

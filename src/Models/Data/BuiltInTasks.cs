@@ -1,4 +1,5 @@
 using System.Globalization;
+using Distributed.Options;
 
 namespace Distributed.Models.Data;
 

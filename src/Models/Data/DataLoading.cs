@@ -1,3 +1,4 @@
+using Distributed.Options;
 namespace Distributed.Models.Data;
 
 /// <summary>Turns data options into the split, encoded examples every replica trains on.</summary>
@@ -10,7 +11,7 @@ public static class DataLoading
         IReadOnlyList<TextPair> pairs;
         if (options.TsvPath is not null)
         {
-            if (Distributed.Grains.Abstractions.Storage.DatasetReference.IsReference(options.TsvPath))
+            if (DatasetReference.IsReference(options.TsvPath))
                 throw new ArgumentException($"data.tsvPath: {options.TsvPath} names a dataset in a cluster's store; a silo turns it into a local file first");
             pairs = TsvCorpus.Read(options.TsvPath, new TsvReadOptions { SkipBadLines = options.SkipBadLines, MaxLineLength = options.MaxLineLength }).Pairs;
             if (pairs.Count < 2) throw new ArgumentException($"data.tsvPath: {options.TsvPath} has {pairs.Count} usable lines; at least 2 are needed");

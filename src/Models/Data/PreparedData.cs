@@ -1,3 +1,4 @@
+using Distributed.Options;
 namespace Distributed.Models.Data;
 
 /// <summary>A pair as token ids, without BOS/EOS (the batcher adds them).</summary>

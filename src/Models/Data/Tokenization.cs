@@ -1,3 +1,4 @@
+using Distributed.Options;
 namespace Distributed.Models.Data;
 
 /// <summary>Turns text into tokens and back.</summary>

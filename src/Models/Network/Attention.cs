@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Distributed.Options;
 
 namespace Distributed.Models.Network;
 

@@ -1,6 +1,7 @@
 using TorchSharp;
 using static Distributed.Models.TensorMemory;
 using static TorchSharp.torch;
+using Distributed.Options;
 
 namespace Distributed.Models.Network;
 

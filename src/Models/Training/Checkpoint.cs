@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Distributed.Models.Data;
 using static TorchSharp.torch;
+using Distributed.Options;
 
 namespace Distributed.Models.Training;
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Distributed.Options;
 
 namespace Distributed.Models.Training;
 

@@ -1,3 +1,4 @@
+using Distributed.Options;
 namespace Distributed.Models.Training;
 
 /// <summary>Linear warm-up from 0 over WarmupSteps, then the chosen decay; a pure function of the step.</summary>

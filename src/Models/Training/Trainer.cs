@@ -2,6 +2,7 @@ using Distributed.Models.Data;
 using Distributed.Models.Network;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using Distributed.Options;
 
 namespace Distributed.Models.Training;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Text.RegularExpressions;
 using Distributed.Models.Data;
+using Distributed.Options;
 
 namespace Distributed.Models.Tests.Data;
 

@@ -1,4 +1,5 @@
 using Distributed.Models.Data;
+using Distributed.Options;
 
 namespace Distributed.Models.Tests.Data;
 

@@ -1,4 +1,5 @@
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Models.Tests.Model;
 

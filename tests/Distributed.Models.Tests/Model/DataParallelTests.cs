@@ -1,5 +1,6 @@
 using Distributed.Models.Data;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Models.Tests.Model;
 

@@ -1,6 +1,7 @@
 using Distributed.Models.Network;
 using Distributed.Models.Training;
 using static TorchSharp.torch;
+using Distributed.Options;
 
 namespace Distributed.Models.Tests.Model;
 

@@ -1,5 +1,6 @@
 using Distributed.Models.Network;
 using static TorchSharp.torch;
+using Distributed.Options;
 
 namespace Distributed.Models.Tests.Model;
 

@@ -1,6 +1,7 @@
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models.Network;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Models.Tests.Model;
 
@@ -40,7 +41,7 @@ public class ReplicaMemoryTests
         // A TSV corpus with default options fits the Kubernetes silo's default budget (80% of its 4 GiB limit) several times over;
         // words cost more than characters, because their vocabulary is only bounded by data.maxVocabulary.
         var characters = spec with { Data = spec.Data with { TsvPath = "dataset:" + new string('a', 64) } };
-        var words = characters with { Data = characters.Data with { Tokenization = Distributed.Models.Data.TokenizationKind.Word } };
+        var words = characters with { Data = characters.Data with { Tokenization = TokenizationKind.Word } };
         Assert.InRange(ReplicaMemory.Of(characters).Total, 1, (long)(0.8 * (4L << 30)) / 4);
         Assert.True(ReplicaMemory.Of(words).Total > ReplicaMemory.Of(characters).Total);
         // With a batch of one, the weights of a 32,000-word vocabulary are the largest share.
