@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Sweeps;
 
 namespace Distributed.Client;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Sweeps;
 
 namespace Distributed.Client;
 

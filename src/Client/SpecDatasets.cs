@@ -3,6 +3,7 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Models.Data;
 using Distributed.Options;
+using Distributed.Sweeps;
 
 namespace Distributed.Client;
 

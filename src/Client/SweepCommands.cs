@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Sweeps;
 
 namespace Distributed.Client;
 

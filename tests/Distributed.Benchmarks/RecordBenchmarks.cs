@@ -7,6 +7,7 @@ using Distributed.Grains.Sweeps;
 using Distributed.Grains.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
+using Distributed.Sweeps;
 
 namespace Distributed.Benchmarks;
 

@@ -3,6 +3,7 @@ using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
+using Distributed.Sweeps;
 
 namespace Distributed.Benchmarks;
 

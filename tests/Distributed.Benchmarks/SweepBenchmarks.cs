@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Sweeps;
 
 namespace Distributed.Benchmarks;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Options;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Abstractions.Tests;
 

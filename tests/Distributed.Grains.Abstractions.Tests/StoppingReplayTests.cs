@@ -1,5 +1,6 @@
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Abstractions.Tests;
 

@@ -1,5 +1,6 @@
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Options;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Abstractions.Tests;
 

@@ -1,4 +1,5 @@
 using Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Abstractions.Tests;
 

@@ -6,6 +6,7 @@ using Distributed.Grains.Abstractions.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Tests;
 

@@ -8,6 +8,7 @@ using Distributed.Grains.Hosting;
 using Distributed.Grains.Storage;
 using Distributed.Models.Data;
 using Distributed.Options;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Tests;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Storage;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Tests;
 

@@ -58,11 +58,9 @@ public sealed record SearchOptions
     /// <summary>TPE: one joint density over every option (true), or one per option.</summary>
     [Id(6)] public bool Multivariate { get; init; } = true;
 
-    public TpeSettings Tpe => new(StartupTrials, Candidates, Multivariate);
-
     /// <summary>
     /// Every problem with the search's own fields, cheap whatever a caller sent: null lists, unknown paths, NaN or
-    /// huge ranges, too many or too long values. How many trials it plans is <see cref="SweepPlan.Count"/>'s job.
+    /// huge ranges, too many or too long values. How many trials it plans is the sweeps library's to count.
     /// </summary>
     public IReadOnlyList<string> Validate(string prefix)
     {
@@ -89,7 +87,8 @@ public sealed record SearchOptions
             errors.Check(d is not null, at, "must not be empty");
             if (d is null) continue;
             errors.Check(key is not null, at, "key must be 1-200 characters without control characters");
-            errors.Check(d.Path is not null && d.Path.Length <= 200 && SpecPatch.Exists(d.Path), at, "path must name an option of the trial spec");
+            // Whether the path names an option of the trial spec is the sweeps library's check (SweepProblems).
+            errors.Check(d.Path is not null && d.Path.Length <= 200, at, "path must be 1-200 characters");
             errors.Check(Enum.IsDefined(d.Kind), at, "kind must be values, uniform, logUniform or intRange");
             if (d.Kind == DimensionKind.Values)
             {

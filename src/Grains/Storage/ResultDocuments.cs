@@ -4,6 +4,7 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Microsoft.Extensions.Logging;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Storage;
 

@@ -8,6 +8,7 @@ using Distributed.Grains.Storage;
 using Distributed.Models;
 using Microsoft.Extensions.Logging;
 using Distributed.Options;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Sweeps;
 
@@ -106,7 +107,7 @@ public sealed partial class SweepGrain(
         ArgumentNullException.ThrowIfNull(spec);
         EnsureValidId();
         // Whatever a caller sent is checked field by field before it is compared, counted or expanded.
-        var problems = spec.Validate().Select(e => e["sweep.".Length..]).Concat(spec.BaseTrial.Validate("")).ToList();
+        var problems = SweepProblems.Of(spec);
         if (problems.Count > 0) throw new ArgumentException(OptionErrors.Describe(problems));
         if (R.Spec is not null)
         {

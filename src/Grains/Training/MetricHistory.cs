@@ -2,6 +2,7 @@ using System.Text.Json;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Sweeps;
 
 namespace Distributed.Grains.Training;
 

@@ -1,6 +1,7 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Globalization;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>A factor's share of the objective's variation, with a 95% bootstrap interval over the trials.</summary>
 public sealed record Importance(string Factor, double Share, double Low, double High);

@@ -1,6 +1,7 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Globalization;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>One finished trial as the statistics see it: its factor values, which seed (repeat) it was, and its objective.</summary>
 public sealed record Observation(IReadOnlyList<FactorValue> Factors, int Repeat, double Value)

@@ -1,10 +1,11 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>
 /// Parses spec text, YAML or JSON, into one JSON tree within <see cref="SweepLimits"/>: size, nesting depth, node count

@@ -1,8 +1,9 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Distributed.Grains.Abstractions.Storage;
+namespace Distributed.Sweeps;
 
 /// <summary>
 /// Opens a file a user names only when it is a regular file no larger than a limit: a device (/dev/zero), a FIFO or

@@ -1,9 +1,10 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>
 /// Fills option records from a parsed spec (YAML or JSON, as a JSON tree): field names are the camelCase property

@@ -1,4 +1,5 @@
-namespace Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>
 /// A trial as the sampler sees it: its point (one coordinate per dimension: a choice's index, a number, or the log of a

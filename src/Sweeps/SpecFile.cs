@@ -1,7 +1,8 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Text;
 using Distributed.Grains.Abstractions.Storage;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>
 /// Reads a spec file of at most <see cref="SweepLimits.MaxSpecBytes"/>: a device (/dev/zero), a FIFO or a socket is

@@ -1,12 +1,8 @@
-namespace Distributed.Grains.Abstractions.Sweeps;
+using Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>A mean with its two-sided 95% confidence interval (Student's t), over n observations.</summary>
-[GenerateSerializer, Immutable, Alias("MeanInterval")]
-public sealed record MeanInterval(
-    [property: Id(0)] int Count,
-    [property: Id(1)] double Mean,
-    [property: Id(2)] double Low,
-    [property: Id(3)] double High)
+public sealed record MeanInterval(int Count, double Mean, double Low, double High)
 {
     public double HalfWidth => (High - Low) / 2;
 

@@ -1,7 +1,8 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Training;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>Sets one option of a trial spec by its path ("model.layers", "training.teacherForcing"), as a sweep does.</summary>
 public static class SpecPatch

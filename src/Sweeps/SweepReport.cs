@@ -1,10 +1,11 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Distributed.Grains.Abstractions.Training;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>One value of a swept factor and what the objective did with it.</summary>
 public sealed record FactorLevel(string Value, MeanInterval Objective, int Trials);

@@ -1,7 +1,8 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Globalization;
 using Distributed.Grains.Abstractions.Training;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>One trial under a replayed rule: the steps it ran in the recording and would have run under the rule.</summary>
 public sealed record ReplayedTrial(int Number, IReadOnlyList<FactorValue> Factors, long RecordedSteps, long ReplayedSteps, TrialState Recorded, TrialState Replayed);

@@ -1,8 +1,9 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Training;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>
 /// A TPE sweep's next configuration from what its trials did so far: each proposed configuration is a point whose
@@ -20,7 +21,7 @@ public static class TpeSearch
         var byConfiguration = trials.ToLookup(t => t.Configuration);
         var observations = proposals.Select((p, c) => new TpeObservation(Point(space, p), Loss(sweep, byConfiguration[c + 1].ToList()))).ToList();
         var random = new Random(unchecked((int)(sweep.Search.Seed * 0x9E3779B97F4A7C15UL >> 33) ^ (proposals.Count * 7919 + attempt * 104729)));
-        return Values(space, TreeParzenEstimator.Propose(space, observations, sweep.Search.Tpe, random));
+        return Values(space, TreeParzenEstimator.Propose(space, observations, new TpeSettings(sweep.Search.StartupTrials, sweep.Search.Candidates, sweep.Search.Multivariate), random));
     }
 
     static double? Loss(SweepSpec sweep, IReadOnlyList<SweepTrial> trials)

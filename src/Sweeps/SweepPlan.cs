@@ -1,23 +1,15 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Options;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
-/// <summary>One swept option's value in a trial, as the results tables show it.</summary>
-[GenerateSerializer, Immutable, Alias("FactorValue")]
-public sealed record FactorValue([property: Id(0)] string Factor, [property: Id(1)] string Value);
 
 /// <summary>One trial of a sweep: its number, its configuration, which repeat (seed) it is, and its full spec.</summary>
-[GenerateSerializer, Immutable, Alias("PlannedTrial")]
-public sealed record PlannedTrial(
-    [property: Id(0)] int Number,
-    [property: Id(1)] int Configuration,
-    [property: Id(2)] IReadOnlyList<FactorValue> Factors,
-    [property: Id(3)] int Repeat,
-    [property: Id(4)] TrialSpec Spec);
+public sealed record PlannedTrial(int Number, int Configuration, IReadOnlyList<FactorValue> Factors, int Repeat, TrialSpec Spec);
 
 /// <summary>Expands a sweep into its trials: the grid or the seeded random draws, times the repeats.</summary>
 public static class SweepPlan

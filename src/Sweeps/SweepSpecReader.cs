@@ -1,7 +1,8 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Training;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
 /// <summary>
 /// The one place a sweep spec is read: YAML or JSON text to a <see cref="SweepSpec"/>, every problem reported at
@@ -31,8 +32,7 @@ public static class SweepSpecReader
         var spec = OptionBinder.Bind(map, new SweepSpec(), "", errors);
         var dimensions = ReadSpace(space, spec.BaseTrial, errors);
         spec = spec with { Search = spec.Search with { Space = dimensions } };
-        errors.AddRange(spec.Validate().Select(e => e["sweep.".Length..]));
-        errors.AddRange(spec.BaseTrial.Validate("").Where(e => !errors.Contains(e)));
+        errors.AddRange(SweepProblems.Of(spec).Where(e => !errors.Contains(e)));
         // Combinations are checked only once every field and value is right on its own.
         if (errors.Count == 0) errors.AddRange(SweepPlan.Expand(spec).Errors);
         return errors.Count == 0 ? (spec, errors) : (null, errors);

@@ -1,10 +1,8 @@
+using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 
-namespace Distributed.Grains.Abstractions.Sweeps;
+namespace Distributed.Sweeps;
 
-/// <summary>One trial's objective at one evaluation step.</summary>
-[GenerateSerializer, Immutable, Alias("TrialPoint")]
-public readonly record struct TrialPoint([property: Id(0)] int Trial, [property: Id(1)] long Step, [property: Id(2)] double Value);
 
 /// <summary>
 /// The early-stopping decisions, as pure functions of what the trials reported, so they can be checked by hand.
