@@ -238,13 +238,7 @@ public static class SweepCommands
         var running = status.Trials.Where(t => t.State == TrialState.Running).ToList();
         var best = SweepReport.Leaderboard(status, 1).FirstOrDefault();
         double rate = running.Sum(t => t.WallTime is { TotalSeconds: > 0 } w ? t.Step / w.TotalSeconds : 0);
-        // Under ASHA most trials stop at a rung: the remaining work is what the rule is expected to run, not every trial's
-        // full length, and never less than the running trials need to reach their next rung.
-        var rule = status.Spec.EarlyStopping;
-        long remaining = rule.Rule == StoppingRule.Asha
-            ? Math.Max(EarlyStoppingRules.ExpectedSteps(rule, status.Trials.Count, status.Spec.Schedule.Steps) - status.Trials.Sum(t => t.Step),
-                running.Sum(t => EarlyStoppingRules.Rungs(rule, t.Steps).Append(t.Steps).Where(r => r > t.Step).DefaultIfEmpty(t.Step).First() - t.Step))
-            : status.Trials.Where(t => !t.IsFinished).Sum(t => t.Steps - t.Step);
+        long remaining = EarlyStoppingRules.RemainingSteps(status.Spec.EarlyStopping, status.Trials, status.Spec.Schedule.Steps);
         string eta = rate > 0 ? Duration(remaining / rate / Math.Max(1, Math.Min(status.Spec.MaxConcurrent, running.Count)) * running.Count) : "?";
         var lines = new List<string>
         {

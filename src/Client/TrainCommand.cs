@@ -63,6 +63,7 @@ public static class TrainCommand
         if (errors.Count > 0) throw new UsageException(string.Join(Environment.NewLine, errors));
 
         TorchSharp.torch.set_num_threads(1);
+        NativeHeap.Configure();
         var prepared = data.Load();
         using var trainer = new Trainer(model, training, prepared.Vocabularies, data.Seed, prepared.Train);
         var valid = prepared.Valid.Take(500).ToList();

@@ -37,6 +37,19 @@ public static class EarlyStoppingRules
     }
 
     /// <summary>
+    /// Steps a sweep still has to run, what its ETA is based on. Under ASHA most trials stop at a rung: the remaining
+    /// work is what the rule is expected to run (<see cref="ExpectedSteps"/>), not every trial's full length, and never
+    /// less than the running trials need to reach their next rung. Otherwise every unfinished trial to its end.
+    /// </summary>
+    public static long RemainingSteps(EarlyStopping rule, IReadOnlyList<SweepTrial> trials, long steps)
+    {
+        if (rule.Rule != StoppingRule.Asha) return trials.Where(t => !t.IsFinished).Sum(t => t.Steps - t.Step);
+        long toNextRung = trials.Where(t => t.State == TrialState.Running)
+            .Sum(t => Rungs(rule, t.Steps).Append(t.Steps).Where(r => r > t.Step).DefaultIfEmpty(t.Step).First() - t.Step);
+        return Math.Max(ExpectedSteps(rule, trials.Count, steps) - trials.Sum(t => t.Step), toNextRung);
+    }
+
+    /// <summary>
     /// ASHA's promotion test (Li et al. 2020, algorithm 2): of the trials that reached a rung, the best
     /// floor(n / η) may go on to the next one. Returns those trials, best first; none until η have reached it.
     /// With <paramref name="atLeastOne"/> (a finite sweep with nothing else left to run) the best one always may.

@@ -1,5 +1,8 @@
 using Distributed.Benchmarks;
 
+// Every case trains, as a silo or `distributed train` would: the same native heap settings.
+Distributed.Models.Training.NativeHeap.Configure();
+
 // One JSON line per case. `--list` names the cases; `--case NAME` (repeatable) runs some; no argument runs all.
 var cases = BenchmarkCases.All;
 if (args.Contains("--list"))

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Sweeps;
 
@@ -39,6 +40,21 @@ public class StatisticsTests
         // Fewer trials than η: the best still goes on at every rung.
         Assert.Equal(2 * 20 + 1 * 180, EarlyStoppingRules.ExpectedSteps(asha, 2, 200));
         Assert.Equal(27 * 200, EarlyStoppingRules.ExpectedSteps(asha with { Rule = StoppingRule.Median }, 27, 200));
+    }
+
+    [Fact]
+    public void The_steps_left_count_what_the_rule_is_expected_to_run()
+    {
+        static SweepTrial T(int n, TrialState state, long step) => new() { Number = n, TrialId = $"s/{n}", State = state, Step = step, Steps = 100 };
+        var trials = new[] { T(1, TrialState.Completed, 100), T(2, TrialState.Running, 30), T(3, TrialState.Queued, 0) };
+        // No rule: every unfinished trial to its end.
+        Assert.Equal(70 + 100, EarlyStoppingRules.RemainingSteps(new EarlyStopping(), trials, 100));
+        // ASHA, grace 10, eta 3 (rungs 10, 30, 90): 3 x 10 + 1 x 20 + 1 x 60 + 1 x 10 = 120 expected, 130 run so far;
+        // the running trial still needs 60 steps to reach its next rung at 90.
+        var asha = new EarlyStopping { Rule = StoppingRule.Asha, GracePeriod = 10, ReductionFactor = 3 };
+        Assert.Equal(120, EarlyStoppingRules.ExpectedSteps(asha, 3, 100));
+        Assert.Equal(60, EarlyStoppingRules.RemainingSteps(asha, trials, 100));
+        Assert.Equal(120, EarlyStoppingRules.RemainingSteps(asha, trials.Select(t => t with { State = TrialState.Queued, Step = 0 }).ToList(), 100));
     }
 
     [Fact]

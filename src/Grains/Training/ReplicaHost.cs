@@ -1,3 +1,4 @@
+using Distributed.Models.Training;
 using System.Collections.Concurrent;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Hosting;
@@ -13,6 +14,8 @@ namespace Distributed.Grains.Training;
 public sealed class ReplicaHost(TrainingSiloOptions options, MemoryBudget budget) : IDisposable
 {
     const int CachedDataSets = 4;
+    // A silo that hosts replicas trains: its native heap keeps activation buffers between steps.
+    static ReplicaHost() => NativeHeap.Configure();
     readonly ConcurrentDictionary<string, Replica> replicas = new();
     readonly Dictionary<string, long> reserved = [];
 

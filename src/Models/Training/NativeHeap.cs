@@ -5,9 +5,10 @@ namespace Distributed.Models.Training;
 /// <summary>
 /// glibc returns every freed block above its mmap threshold to the kernel, so each training step's large
 /// activation buffers came back as fresh pages: page faults and page clearing cost 3-6% of a step here.
-/// Raising the thresholds keeps those blocks in the heap for the next step. Process-wide, applied once.
+/// Raising the thresholds keeps those blocks in the heap for the next step. Process-wide: a process that trains
+/// calls it once at its start (the silo's replica host, `distributed train`, the benchmarks).
 /// </summary>
-static class NativeHeap
+public static class NativeHeap
 {
     const int TrimThreshold = -1, MmapThreshold = -3;
 

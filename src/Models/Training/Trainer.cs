@@ -31,7 +31,6 @@ public sealed class Trainer : IDisposable
     public Trainer(ModelOptions model, TrainingOptions training, Vocabularies vocabularies, ulong seed,
         IReadOnlyList<EncodedExample>? trainExamples = null, int rank = 0, int worldSize = 1)
     {
-        NativeHeap.Configure();
         ModelOptions = model.EnsureValid();
         Options = training.EnsureValid();
         Vocabularies = vocabularies;
