@@ -11,8 +11,9 @@ echo "| length | attention | exact match | token accuracy | BLEU | perplexity |"
 echo "|---:|---|---:|---:|---:|---:|"
 for length in 10 20 30 40; do
   for attention in none additive; do
-    json=$("$client" train --task reverse --min-length "$length" --max-length "$length" --attention "$attention" \
-      --examples 40000 --embedding 32 --hidden 64 --lr 0.005 --decay cosine --steps "$steps" --eval-every "$steps" --json | tail -1)
+    json=$("$client" train --task reverse --minLength "$length" --maxLength "$length" --attention "$attention" \
+      --examples 40000 --embeddingSize 32 --hiddenSize 64 --learningRate 0.005 --training.decay cosine --decaySteps "$steps" \
+      --steps "$steps" --evaluateEvery "$steps" --json | tail -1)
     python3 - "$length" "$attention" "$json" <<'PY'
 import json, sys
 length, attention, line = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])

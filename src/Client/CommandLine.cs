@@ -64,6 +64,14 @@ public sealed class CommandLine
         return value;
     }
 
+    /// <summary>Every option not read yet, in the order given: a command that takes options by name (train) reads them all.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Rest()
+    {
+        var rest = values.Where(v => !used.Contains(v.Key)).ToList();
+        foreach (var (name, _) in rest) used.Add(name);
+        return rest;
+    }
+
     /// <summary>Options given but never read by the command are typos: refuse them.</summary>
     public void RejectUnknown()
     {

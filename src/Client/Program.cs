@@ -30,19 +30,10 @@ const string usage = """
         | --storage-connection CONN (a cluster on Azure Storage, found through its membership table) | --data-dir DIR
 
     one local model, no cluster:
-      train [options]                                 train one replica and print its metrics (train --help)
+      train [SPEC.yaml] [--OPTION VALUE ...]          train one replica of a spec's trial and print its metrics;
+                                                      options by field name, defaults as in a spec (train --help)
 
     exit codes: 0 done, 1 failed at run time, 2 bad input
-    """;
-
-const string trainUsage = """
-    usage: distributed train [options]
-      --task copy|reverse|sort|addition|datenormalisation   built-in task (default reverse)
-      --tsv FILE [--tokens character|word] [--skip-bad-lines] your own source<TAB>target data
-      --examples N --min-length N --max-length N --seed N
-      --cell lstm|gru|rnn --embedding N --hidden N --layers 1..4 --bidirectional
-      --attention none|dot|multiplicative|additive --dropout P --recurrent-dropout P --layer-norm
-      --optimizer adam|adamw|sgd --lr X --warmup N --decay none|linear|cosine|inversesqrt|exponential --decay-steps N --batch N --clip X --steps N --eval-every N --beam K --json
     """;
 
 // Every line the client prints, results and errors alike, goes through one cleaning writer.
@@ -58,10 +49,10 @@ try
 {
     if (args[0] == "train" && args.Skip(1).Any(a => a is "-h" or "--help"))
     {
-        Console.WriteLine(trainUsage);
+        Console.WriteLine(TrainCommand.Usage());
         return 0;
     }
-    if (args[0] == "train") return TrainCommand.Run(new CommandLine(args.Skip(1), TrainCommand.Flags), Console.Out);
+    if (args[0] == TrainCommand.Verb) return TrainCommand.Run(new CommandLine(args.Skip(1), TrainCommand.Flags), Console.Out);
     if (args[0] == ReplayCommand.Verb) return await ReplayCommand.RunAsync(new CommandLine(args.Skip(1), ReplayCommand.Flags), Console.Out);
     if (args[0] == DeleteCommand.Verb) return await DeleteCommand.RunAsync(new CommandLine(args.Skip(1), DeleteCommand.Flags), Console.Out);
     if (args[0] == DatasetCommands.Verb) return await DatasetCommands.RunAsync(new CommandLine(args.Skip(1), DatasetCommands.Flags), Console.Out);

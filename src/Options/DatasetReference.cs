@@ -49,11 +49,6 @@ public static partial class DatasetReference
     public static async Task<string> HashOfAsync(Stream content) =>
         Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(content));
 
-    /// <summary>Where datasets live in the artifact store: one folder per hash, its parts and, last, its manifest.</summary>
-    public const string Root = "datasets/";
-    public static string FolderOf(string hash) => $"{Root}{hash}/";
-    public static string ManifestPath(string hash) => FolderOf(hash) + "manifest.json";
-    public static string PartPath(string hash, int part) => FolderOf(hash) + $"part-{part:D5}";
 
     /// <summary>Every dataset reference in <paramref name="text"/> (a spec as JSON, say), with its file name when it has one.</summary>
     public static IEnumerable<string> FindIn(string text) => Anywhere().Matches(text).Select(m => m.Value);

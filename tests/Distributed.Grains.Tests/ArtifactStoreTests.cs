@@ -6,6 +6,7 @@ namespace Distributed.Grains.Tests;
 
 // One contract, two stores: the local directory and Azure Blob storage (a real Azurite), behaving alike.
 [Collection(AzuriteCollection.Name)]
+[Trait("Category", "Integration")]
 public class ArtifactStoreTests(Azurite azurite) : IDisposable
 {
     readonly string directory = Path.Combine(Path.GetTempPath(), $"distributed-store-{Guid.NewGuid():N}");

@@ -12,6 +12,7 @@ namespace Distributed.Grains.Tests;
 
 // Real silo processes sharing membership, state and checkpoints through Azure Storage (a real Azurite).
 [Collection(AzuriteCollection.Name)]
+[Trait("Category", "Integration")]
 public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
 {
     readonly List<(Process Process, int SiloPort, ConcurrentQueue<string> Output)> silos = [];
@@ -262,7 +263,7 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         }
         // The results are also a document in Blob storage, every trial with its whole history.
         var store = new Distributed.Grains.Storage.BlobArtifactStore(new Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, "artifacts"));
-        using var results = System.Text.Json.JsonDocument.Parse((await store.ReadAsync(Distributed.Grains.Storage.ResultDocuments.SweepJsonPath(done.SweepId)))!);
+        using var results = System.Text.Json.JsonDocument.Parse((await store.ReadAsync(Distributed.Grains.Storage.ArtifactPaths.SweepJson(done.SweepId)))!);
         Assert.All(results.RootElement.GetProperty("trials").EnumerateArray(), t => Assert.Equal(steps, t.GetProperty("history").GetProperty("steps").GetArrayLength()));
         Assert.Equal(done.Trials.Count, results.RootElement.GetProperty("trials").GetArrayLength());
         return done;

@@ -1,9 +1,11 @@
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Training;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Tests;
 
 // A damaged checkpoint is never loaded: the run falls back to the one before it, and the record stays whole.
+[Trait("Category", "Integration")]
 public class CheckpointFallbackTests
 {
     [Fact]
@@ -17,7 +19,7 @@ public class CheckpointFallbackTests
 
         // Retention kept steps 20 and 30; the newest loses its second half, as a disk filling up mid-write would leave it.
         var newest = paused.CheckpointPath!;
-        Assert.Equal([DataParallelLoop.CheckpointPathOf("damaged/1", 20), newest], await cluster.Store.ListAsync(DataParallelLoop.CheckpointFolderOf("damaged/1")));
+        Assert.Equal([ArtifactPaths.Checkpoint("damaged/1", 20), newest], await cluster.Store.ListAsync(ArtifactPaths.Checkpoints("damaged/1")));
         var bytes = (await cluster.Store.ReadAsync(newest))!;
         await cluster.Store.WriteAsync(newest, bytes[..(bytes.Length / 2)]);
 
@@ -53,7 +55,7 @@ public class CheckpointFallbackTests
             await Task.Delay(20);
         }
         Assert.True(seen > 3, $"only {seen} polls saw a checkpoint");
-        var kept = await cluster.Store.ListAsync(DataParallelLoop.CheckpointFolderOf("retained/1"));
+        var kept = await cluster.Store.ListAsync(ArtifactPaths.Checkpoints("retained/1"));
         Assert.Equal(2, kept.Count);
     }
 }

@@ -1,6 +1,7 @@
 namespace Distributed.Grains.Tests;
 
 // The `distributed` client run as a separate process, end to end, on its embedded silo.
+[Trait("Category", "Integration")]
 public class ClientProcessTests : IDisposable
 {
     readonly string directory = Path.Combine(Path.GetTempPath(), $"distributed-client-{Guid.NewGuid():N}");

@@ -4,11 +4,13 @@ using Distributed.Grains.Training;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Tests;
 
 // Synchronous data parallelism through real grains: N workers, one coordinator, the same replicas everywhere.
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public class DataParallelTrialTests(SharedClusterFixture fixture)
 {
     readonly TrainingCluster cluster = fixture.Cluster;
@@ -159,7 +161,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         var best = evaluations.First(e => e.TokenAccuracy == evaluations.Max(v => v.TokenAccuracy));
         Assert.Equal(best.Step, status.Best!.Step);
         Assert.Equal(best.TokenAccuracy, status.Best.Value);
-        Assert.Equal([status.Best.Path], await cluster.Store.ListAsync(DataParallelLoop.BestFolderOf(id)));
+        Assert.Equal([status.Best.Path], await cluster.Store.ListAsync(ArtifactPaths.Best(id)));
 
         // Its test figures, greedy and with the beam, are that checkpoint's on the whole test split.
         var test = status.Test!;

@@ -8,10 +8,12 @@ using Distributed.Models.Data;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Tests;
 
 // Datasets are bounded where they enter (submit and the receiving grain) and where they are kept (each silo's cache).
+[Trait("Category", "Integration")]
 public sealed class DatasetLimitTests
 {
     [Fact]
@@ -25,7 +27,7 @@ public sealed class DatasetLimitTests
         await Assert.ThrowsAsync<ArgumentException>(() => grain.PutPartAsync(-1, new byte[16]));
         var claimed = await Assert.ThrowsAsync<ArgumentException>(() => grain.CompleteAsync(DatasetReference.MaxBytes + 1));
         Assert.Contains("bytes; 1..", claimed.Message);
-        Assert.Empty(await cluster.Store.ListAsync(DatasetReference.Root));
+        Assert.Empty(await cluster.Store.ListAsync(ArtifactPaths.Datasets));
     }
 
     [Fact]

@@ -14,6 +14,7 @@ namespace Distributed.Grains.Tests;
 
 // The files a sweep names travel with it into the cluster's artifact store: silos never need the user's files.
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public sealed class DatasetTests(SharedClusterFixture fixture) : IDisposable
 {
     readonly TrainingCluster cluster = fixture.Cluster;
@@ -182,12 +183,12 @@ public sealed class DatasetTests(SharedClusterFixture fixture) : IDisposable
         var store = new LocalArtifactStore(Path.Combine(directory, "store"));
         var content = "a\tb\nc\td\n"u8.ToArray();
         var hash = Convert.ToHexStringLower(SHA256.HashData(content));
-        await store.WriteAsync(DatasetReference.PartPath(hash, 0), "a\tb\nc\tX\n"u8.ToArray());
-        await store.WriteAsync(DatasetReference.ManifestPath(hash), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new DatasetInfo(hash, content.Length, 1, DateTimeOffset.UtcNow)));
+        await store.WriteAsync(ArtifactPaths.DatasetPart(hash, 0), "a\tb\nc\tX\n"u8.ToArray());
+        await store.WriteAsync(ArtifactPaths.DatasetManifest(hash), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new DatasetInfo(hash, content.Length, 1, DateTimeOffset.UtcNow)));
         var cache = new DatasetCache(store, new TrainingSiloOptions { DataDirectory = Path.Combine(directory, "silo") });
         var damaged = await Assert.ThrowsAsync<InvalidOperationException>(() => cache.LocaliseAsync(new DataOptions { TsvPath = DatasetReference.Format(hash, null) }));
         Assert.Contains($"dataset {hash} read from the artifact store", damaged.Message);
-        Assert.Null(await store.ReadAsync(DatasetReference.ManifestPath(hash)));
+        Assert.Null(await store.ReadAsync(ArtifactPaths.DatasetManifest(hash)));
         Assert.Equal([DatasetReference.Format(hash, "x.tsv")], await cache.MissingAsync([DatasetReference.Format(hash, "x.tsv"), "local.tsv", null]));
     }
 

@@ -1,10 +1,13 @@
 using Distributed.Grains.Abstractions.Training;
 using Orleans.Runtime;
 using Orleans.TestingHost;
+using Distributed.Grains.Storage;
+using Distributed.Grains.Training;
 
 namespace Distributed.Grains.Tests;
 
 // A silo goes away mid-trial; the trial resumes from its last checkpoint on the silos that remain and finishes.
+[Trait("Category", "Integration")]
 public partial class FailoverTests
 {
     const int Steps = 600;

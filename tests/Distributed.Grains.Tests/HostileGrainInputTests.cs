@@ -9,6 +9,7 @@ namespace Distributed.Grains.Tests;
 // The silo checks whatever a caller sends, whatever the client did: oversized or malformed specs straight to the
 // grains are refused with an ArgumentException naming the field, quickly, and nothing is recorded or run.
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public class HostileGrainInputTests(SharedClusterFixture fixture)
 {
     static readonly SweepSpec Sweep = SweepTests.Spec("layers: [1]");

@@ -2,6 +2,7 @@ namespace Distributed.Grains.Tests;
 
 // No spec file makes `submit` hang, crash or run out of memory: each is refused with exit code 2, quickly, naming
 // the field or file:line, with no stack trace, and no sweep is created.
+[Trait("Category", "Integration")]
 public class HostileInputTests : IDisposable
 {
     readonly string directory = Path.Combine(Path.GetTempPath(), $"distributed-hostile-{Guid.NewGuid():N}");

@@ -8,6 +8,7 @@ using Distributed.Options;
 
 namespace Distributed.Grains.Tests;
 
+[Trait("Category", "Integration")]
 public class MemoryBudgetTests
 {
     const long MiB = 1L << 20;

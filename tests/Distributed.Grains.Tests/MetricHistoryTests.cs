@@ -8,6 +8,7 @@ using Orleans.Storage;
 namespace Distributed.Grains.Tests;
 
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public class MetricHistoryTests(SharedClusterFixture fixture)
 {
     readonly TrainingCluster cluster = fixture.Cluster;

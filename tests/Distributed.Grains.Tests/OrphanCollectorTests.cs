@@ -2,10 +2,12 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Training;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Tests;
 
 // What the store holds that nothing will read goes; what a record names, a manifest completes or is young stays.
+[Trait("Category", "Integration")]
 public class OrphanCollectorTests
 {
     [Fact]
@@ -18,26 +20,26 @@ public class OrphanCollectorTests
         var before = await cluster.Trial("kept").GetMetricsAsync(-1);
 
         string abandoned = new('a', 64), young = new('b', 64), complete = new('c', 64);
-        await store.WriteAsync(DatasetReference.PartPath(abandoned, 0), new byte[] { 1 });
-        await store.WriteAsync(DatasetReference.PartPath(abandoned, 1), new byte[] { 2 });
-        await store.WriteAsync(DatasetReference.PartPath(young, 0), new byte[] { 3 });
-        await store.WriteAsync(DatasetReference.PartPath(complete, 0), new byte[] { 4 });
-        await store.WriteAsync(DatasetReference.ManifestPath(complete), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new DatasetInfo(complete, 1, 1, DateTimeOffset.UtcNow)));
+        await store.WriteAsync(ArtifactPaths.DatasetPart(abandoned, 0), new byte[] { 1 });
+        await store.WriteAsync(ArtifactPaths.DatasetPart(abandoned, 1), new byte[] { 2 });
+        await store.WriteAsync(ArtifactPaths.DatasetPart(young, 0), new byte[] { 3 });
+        await store.WriteAsync(ArtifactPaths.DatasetPart(complete, 0), new byte[] { 4 });
+        await store.WriteAsync(ArtifactPaths.DatasetManifest(complete), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new DatasetInfo(complete, 1, 1, DateTimeOffset.UtcNow)));
         // Written before a crash, never named by a record: one of a trial that has a record, one of a trial that has none.
-        string stray = MetricHistory.SegmentPath("kept", 999), ghost = MetricHistory.SegmentPath("ghost/1", 1), fresh = MetricHistory.EvaluationsPath("kept", 777);
+        string stray = ArtifactPaths.MetricSegment("kept", 999), ghost = ArtifactPaths.MetricSegment("ghost/1", 1), fresh = MetricHistory.EvaluationsPath("kept", 777);
         foreach (var path in new[] { stray, ghost, fresh }) await store.WriteAsync(path, "[]"u8.ToArray());
 
         // Everything is two days old but the young upload and the fresh segment (the silo's orphan age is one day).
         var root = Path.Combine(cluster.DataDirectory, "artifacts");
         foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
             File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddDays(-2));
-        foreach (var path in new[] { DatasetReference.PartPath(young, 0), fresh }) File.SetLastWriteTimeUtc(Path.Combine(root, path), DateTime.UtcNow);
+        foreach (var path in new[] { ArtifactPaths.DatasetPart(young, 0), fresh }) File.SetLastWriteTimeUtc(Path.Combine(root, path), DateTime.UtcNow);
 
         var pass = await cluster.Client.GetGrain<IOrphanCollectorGrain>(0).CollectAsync();
         Assert.Equal(new OrphanCollection(UploadsInspected: 2, PartsDeleted: 2, TrialsInspected: 2, SegmentsDeleted: 2), pass);
-        Assert.Empty(await store.ListAsync(DatasetReference.FolderOf(abandoned)));
-        Assert.Single(await store.ListAsync(DatasetReference.FolderOf(young)));
-        Assert.Equal(2, (await store.ListAsync(DatasetReference.FolderOf(complete))).Count);
+        Assert.Empty(await store.ListAsync(ArtifactPaths.Dataset(abandoned)));
+        Assert.Single(await store.ListAsync(ArtifactPaths.Dataset(young)));
+        Assert.Equal(2, (await store.ListAsync(ArtifactPaths.Dataset(complete))).Count);
         Assert.Null(await store.ReadAsync(stray));
         Assert.Null(await store.ReadAsync(ghost));
         Assert.NotNull(await store.ReadAsync(fresh));

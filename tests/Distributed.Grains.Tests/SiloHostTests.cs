@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace Distributed.Grains.Tests;
 
 // src/Silo: settings validated before anything starts, and the real process hosting a trial.
+[Trait("Category", "Integration")]
 public class SiloHostTests
 {
     static readonly IDictionary NoEnvironment = new Hashtable();

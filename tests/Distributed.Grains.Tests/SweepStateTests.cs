@@ -16,6 +16,7 @@ namespace Distributed.Grains.Tests;
 
 // What a sweep keeps, and what deleting it leaves: records that do not grow with evaluations, and nothing at all.
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public class SweepStateTests(SharedClusterFixture fixture)
 {
     readonly TrainingCluster cluster = fixture.Cluster;

@@ -9,6 +9,7 @@ namespace Distributed.Grains.Tests;
 
 // Sweeps through real grains: scheduling, early stopping, cancellation and a restart in the middle.
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public class SweepTests(SharedClusterFixture fixture)
 {
     readonly TrainingCluster cluster = fixture.Cluster;
@@ -71,15 +72,15 @@ public class SweepTests(SharedClusterFixture fixture)
         Assert.Equal(status.Trials.Select(t => $"grid/{t.Number}"), status.Trials.Select(t => t.TrialId));
 
         // The results are documents in the artifact store as well, readable with storage tools alone.
-        using (var results = JsonDocument.Parse((await cluster.Store.ReadAsync(ResultDocuments.SweepJsonPath("grid")))!))
+        using (var results = JsonDocument.Parse((await cluster.Store.ReadAsync(ArtifactPaths.SweepJson("grid")))!))
         {
             var trials = results.RootElement.GetProperty("trials");
             Assert.Equal(4, trials.GetArrayLength());
             Assert.All(trials.EnumerateArray(), t => Assert.Equal(60, t.GetProperty("history").GetProperty("steps").GetArrayLength()));
         }
-        var csv = Encoding.UTF8.GetString((await cluster.Store.ReadAsync(ResultDocuments.SweepCsvPath("grid")))!);
+        var csv = Encoding.UTF8.GetString((await cluster.Store.ReadAsync(ArtifactPaths.SweepCsv("grid")))!);
         Assert.Equal(5, csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-        using var trial = JsonDocument.Parse((await cluster.Store.ReadAsync(ResultDocuments.TrialPath("grid/1")))!);
+        using var trial = JsonDocument.Parse((await cluster.Store.ReadAsync(ArtifactPaths.TrialResult("grid/1")))!);
         Assert.Equal("completed", trial.RootElement.GetProperty("status").GetProperty("state").GetString());
         Assert.True(trial.RootElement.GetProperty("status").GetProperty("test").GetProperty("greedy").GetProperty("examples").GetInt32() > 0);
         Assert.Contains("test_loss", csv.Split('\n')[0]);
@@ -238,6 +239,7 @@ public class SweepTests(SharedClusterFixture fixture)
 }
 
 // A restart of the whole cluster in the middle of a sweep: it carries on, no trial runs twice, none is lost.
+[Trait("Category", "Integration")]
 public class SweepRestartTests
 {
     [Fact]

@@ -6,6 +6,7 @@ namespace Distributed.Grains.Tests;
 
 // search.method: tpe through real grains: configurations proposed as slots free, recorded, never proposed twice.
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public class TpeSweepTests(SharedClusterFixture fixture)
 {
     readonly TrainingCluster cluster = fixture.Cluster;

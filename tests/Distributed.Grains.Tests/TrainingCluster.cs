@@ -8,6 +8,7 @@ using Distributed.Models.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Tests;
 

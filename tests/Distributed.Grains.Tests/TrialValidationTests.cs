@@ -6,6 +6,7 @@ namespace Distributed.Grains.Tests;
 
 // Bad options are refused before anything runs, each problem naming its field.
 [Collection(SharedCluster.Name)]
+[Trait("Category", "Integration")]
 public class TrialValidationTests(SharedClusterFixture fixture)
 {
     public static TheoryData<string, string> BadSpecs => new()

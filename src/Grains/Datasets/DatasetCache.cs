@@ -4,6 +4,7 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Hosting;
 using Distributed.Models.Data;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Datasets;
 
@@ -131,7 +132,7 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
             {
                 for (int part = 0; part < info.Parts; part++)
                 {
-                    var content = await store.ReadAsync(DatasetReference.PartPath(hash, part))
+                    var content = await store.ReadAsync(ArtifactPaths.DatasetPart(hash, part))
                         ?? throw new InvalidOperationException($"data.tsvPath: dataset {hash} lacks part {part} of {info.Parts} in the artifact store");
                     sha.AppendData(content);
                     bytes += content.Length;
@@ -145,7 +146,7 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
             if (actual != hash || bytes != info.Bytes)
             {
                 // Without its manifest the dataset counts as absent, so the next submit uploads it again.
-                await store.DeleteAsync(DatasetReference.ManifestPath(hash));
+                await store.DeleteAsync(ArtifactPaths.DatasetManifest(hash));
                 throw new InvalidOperationException($"data.tsvPath: dataset {hash} read from the artifact store holds {bytes} bytes hashing to {actual}; it was damaged and is removed, submit again to upload it");
             }
             File.Move(temporary, target, overwrite: true);

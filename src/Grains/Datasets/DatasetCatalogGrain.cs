@@ -1,6 +1,7 @@
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Datasets;
 
@@ -16,10 +17,10 @@ public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache
     {
         var uses = await UsesAsync();
         var stored = new List<StoredDataset>();
-        foreach (var path in await store.ListAsync(DatasetReference.Root))
+        foreach (var path in await store.ListAsync(ArtifactPaths.Datasets))
         {
-            var hash = path[DatasetReference.Root.Length..].Split('/')[0];
-            if (!DatasetReference.IsHash(hash) || path != DatasetReference.ManifestPath(hash)) continue;
+            var hash = path[ArtifactPaths.Datasets.Length..].Split('/')[0];
+            if (!DatasetReference.IsHash(hash) || path != ArtifactPaths.DatasetManifest(hash)) continue;
             if (await DatasetManifest.ReadAsync(store, hash) is not { } info) continue;
             var mine = uses.Where(u => u.Hash == hash).ToList();
             stored.Add(new StoredDataset(info,
@@ -46,8 +47,8 @@ public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache
             throw new InvalidOperationException($"dataset {dataset.Info.Hash[..12]} is named by unfinished sweep{(dataset.UnfinishedSweeps.Count > 1 ? "s" : "")} " +
                 $"{string.Join(", ", dataset.UnfinishedSweeps)}; cancel them or let them finish first");
         string hash = dataset.Info.Hash;
-        await store.DeleteAsync(DatasetReference.ManifestPath(hash));
-        foreach (var part in await store.ListAsync(DatasetReference.FolderOf(hash))) await store.DeleteAsync(part);
+        await store.DeleteAsync(ArtifactPaths.DatasetManifest(hash));
+        foreach (var part in await store.ListAsync(ArtifactPaths.Dataset(hash))) await store.DeleteAsync(part);
         cache.Forget(hash);
         return dataset;
     }

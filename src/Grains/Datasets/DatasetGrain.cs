@@ -3,6 +3,7 @@ using System.Text.Json;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Hosting;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Datasets;
 
@@ -44,7 +45,7 @@ public sealed class DatasetGrain(IArtifactStore store, TrainingSiloOptions optio
         }
         if (hash is null || part != nextPart)
             throw new InvalidOperationException($"dataset {key}: part {part} arrived where part {nextPart} was expected; upload it again from part 0");
-        await store.WriteAsync(DatasetReference.PartPath(key, part), content);
+        await store.WriteAsync(ArtifactPaths.DatasetPart(key, part), content);
         hash.AppendData(content);
         nextPart++;
         received += content.Length;
@@ -64,7 +65,7 @@ public sealed class DatasetGrain(IArtifactStore store, TrainingSiloOptions optio
             throw new InvalidOperationException($"dataset {key}: the {parts} parts uploaded hold {received} bytes hashing to {actual}, not {bytes} bytes hashing to the key; upload it again");
         var info = new DatasetInfo(key, bytes, parts, DateTimeOffset.UtcNow);
         // The manifest goes last: a dataset is visible only once all its parts are stored.
-        await store.WriteAsync(DatasetReference.ManifestPath(key), JsonSerializer.SerializeToUtf8Bytes(info));
+        await store.WriteAsync(ArtifactPaths.DatasetManifest(key), JsonSerializer.SerializeToUtf8Bytes(info));
         return info;
     }
 
@@ -73,7 +74,7 @@ public sealed class DatasetGrain(IArtifactStore store, TrainingSiloOptions optio
         var key = Hash;
         // This grain is the only writer of the dataset's parts, so no part arrives while this runs.
         if (hash is not null || await DatasetManifest.ReadAsync(store, key) is not null) return 0;
-        var parts = await store.ListAsync(DatasetReference.FolderOf(key));
+        var parts = await store.ListAsync(ArtifactPaths.Dataset(key));
         var cutoff = DateTimeOffset.UtcNow - options.OrphanAge;
         foreach (var part in parts)
             if (await store.WrittenAtAsync(part) is { } written && written > cutoff) return 0;
@@ -87,5 +88,5 @@ public sealed class DatasetGrain(IArtifactStore store, TrainingSiloOptions optio
 static class DatasetManifest
 {
     public static async Task<DatasetInfo?> ReadAsync(IArtifactStore store, string hash) =>
-        await store.ReadAsync(DatasetReference.ManifestPath(hash)) is { } bytes ? JsonSerializer.Deserialize<DatasetInfo>(bytes) : null;
+        await store.ReadAsync(ArtifactPaths.DatasetManifest(hash)) is { } bytes ? JsonSerializer.Deserialize<DatasetInfo>(bytes) : null;
 }

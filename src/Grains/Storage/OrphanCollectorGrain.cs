@@ -14,24 +14,21 @@ namespace Distributed.Grains.Storage;
 public sealed class OrphanCollectorGrain(IArtifactStore store, ILogger<OrphanCollectorGrain> log) : Grain, IOrphanCollectorGrain
 {
     public const int PerPass = 64;
-    const string Trials = "trials/";
-    const string Metrics = "/metrics/";
     string uploadCursor = "", trialCursor = "";
 
     public async Task<OrphanCollection> CollectAsync()
     {
-        var paths = await store.ListAsync(DatasetReference.Root);
+        var paths = await store.ListAsync(ArtifactPaths.Datasets);
         var manifests = paths.ToHashSet(StringComparer.Ordinal);
-        var unfinished = paths.Select(p => p[DatasetReference.Root.Length..].Split('/')[0])
+        var unfinished = paths.Select(p => p[ArtifactPaths.Datasets.Length..].Split('/')[0])
             .Where(DatasetReference.IsHash).Distinct()
-            .Where(h => !manifests.Contains(DatasetReference.ManifestPath(h))).ToList();
+            .Where(h => !manifests.Contains(ArtifactPaths.DatasetManifest(h))).ToList();
         var uploads = Next(unfinished, ref uploadCursor);
         int parts = 0;
         foreach (var hash in uploads) parts += await GrainFactory.GetGrain<IDatasetGrain>(hash).DropIfAbandonedAsync();
 
-        var withSegments = (await store.ListAsync(Trials))
-            .Select(p => p.IndexOf(Metrics, StringComparison.Ordinal) is var at and > 0 ? p[Trials.Length..at] : null)
-            .OfType<string>().Distinct().ToList();
+        var withSegments = (await store.ListAsync(ArtifactPaths.Trials))
+            .Select(ArtifactPaths.TrialOfMetricSegment).OfType<string>().Distinct().ToList();
         var trials = Next(withSegments, ref trialCursor);
         int segments = 0;
         foreach (var trial in trials) segments += await GrainFactory.GetGrain<ITrialGrain>(trial).DropOrphanSegmentsAsync();

@@ -15,17 +15,12 @@ namespace Distributed.Grains.Storage;
 /// </summary>
 public static class ResultDocuments
 {
-    public static string TrialPath(string trialId) => $"trials/{trialId}/result.json";
-    public static string SweepJsonPath(string sweepId) => $"{SweepFolder(sweepId)}results.json";
-    public static string SweepCsvPath(string sweepId) => $"{SweepFolder(sweepId)}results.csv";
-    /// <summary>Everything a sweep itself leaves in the store (its trials' are under trials/&lt;trial id&gt;/).</summary>
-    public static string SweepFolder(string sweepId) => $"sweeps/{sweepId}/";
 
     public static Task WriteTrialAsync(IArtifactStore store, TrialStatus status, TrialSpec spec, Func<Task<TrialMetrics>> metrics, ILogger log) =>
         BestEffortAsync(log, status.TrialId, async () =>
         {
             var history = await metrics();
-            await store.WriteAsync(TrialPath(status.TrialId),
+            await store.WriteAsync(ArtifactPaths.TrialResult(status.TrialId),
                 JsonSerializer.SerializeToUtf8Bytes(new { Status = status, Spec = spec, history.Steps, history.Evaluations }, SweepReport.Json));
         });
 
@@ -33,8 +28,8 @@ public static class ResultDocuments
         BestEffortAsync(log, status.SweepId, async () =>
         {
             var histories = await SweepReport.HistoriesAsync(status, grains);
-            await store.WriteAsync(SweepJsonPath(status.SweepId), Encoding.UTF8.GetBytes(SweepReport.ToJson(status, histories)));
-            await store.WriteAsync(SweepCsvPath(status.SweepId), Encoding.UTF8.GetBytes(SweepReport.Csv(status)));
+            await store.WriteAsync(ArtifactPaths.SweepJson(status.SweepId), Encoding.UTF8.GetBytes(SweepReport.ToJson(status, histories)));
+            await store.WriteAsync(ArtifactPaths.SweepCsv(status.SweepId), Encoding.UTF8.GetBytes(SweepReport.Csv(status)));
         });
 
     // The durable record in grain state stays the source of truth (the client's export reads it); a document that

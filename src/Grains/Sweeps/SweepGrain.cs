@@ -175,7 +175,7 @@ public sealed partial class SweepGrain(
         // Trials and documents first, the record after them: a delete cut short is finished by deleting again.
         int artifacts = 0;
         foreach (var t in R.Trials) artifacts += await Trial(t).DeleteAsync();
-        foreach (var path in await store.ListAsync(ResultDocuments.SweepFolder(SweepId)))
+        foreach (var path in await store.ListAsync(ArtifactPaths.Sweep(SweepId)))
         {
             await store.DeleteAsync(path);
             artifacts++;

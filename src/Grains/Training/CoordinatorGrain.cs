@@ -3,6 +3,7 @@ using Distributed.Grains.Abstractions.Training;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using Orleans.Runtime;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Training;
 

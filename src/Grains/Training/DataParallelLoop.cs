@@ -8,6 +8,7 @@ using Distributed.Models.Training;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Distributed.Options;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Training;
 
@@ -154,9 +155,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
     }
 
-    long CheckpointStep() => StepOf(checkpoint);
+    long CheckpointStep() => ArtifactPaths.CheckpointStep(checkpoint);
 
-    static long StepOf(string? path) => path is null ? 0 : long.Parse(Path.GetFileNameWithoutExtension(path), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Before any worker loads it, the checkpoint is read and its checksum checked; a damaged or missing one gives way to
@@ -167,7 +167,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     {
         if (checkpoint is null || await CheckpointProblemAsync(checkpoint) is not { } problem) return;
         var damaged = checkpoint;
-        var older = (await store.ListAsync(CheckpointFolderOf(run.TrialId), cancel)).Where(p => StepOf(p) < StepOf(damaged)).OrderByDescending(StepOf);
+        var older = (await store.ListAsync(ArtifactPaths.Checkpoints(run.TrialId), cancel)).Where(p => ArtifactPaths.CheckpointStep(p) < ArtifactPaths.CheckpointStep(damaged)).OrderByDescending(ArtifactPaths.CheckpointStep);
         string? usable = null;
         foreach (var candidate in older)
             if (await CheckpointProblemAsync(candidate) is null) { usable = candidate; break; }
@@ -193,12 +193,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     async Task<string?> CheckpointProblemAsync(string path) =>
         await store.ReadAsync(path, cancel) is { } bytes ? Checkpoint.Problem(bytes) : "is missing from the artifact store";
 
-    public static string CheckpointFolderOf(string trialId) => $"trials/{trialId}/checkpoints/";
 
-    public static string CheckpointPathOf(string trialId, long step) => $"{CheckpointFolderOf(trialId)}{step:D10}.ckpt";
 
-    /// <summary>Where the best checkpoint by schedule.selectBy is kept, apart from the rotating ones.</summary>
-    public static string BestFolderOf(string trialId) => $"trials/{trialId}/best/";
 
     async Task LoadAsync()
     {
@@ -432,13 +428,13 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 
     async Task SaveAsync()
     {
-        var path = CheckpointPathOf(run.TrialId, step);
+        var path = ArtifactPaths.Checkpoint(run.TrialId, step);
         await Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write a checkpoint");
         checkpoint = path;
         recoveries = 0;
         // Older checkpoints go only once the trial's record names this one: until then the one it names must stay.
         if (!await ReportAsync(final: false, checkpointStep: step)) return;
-        var all = await store.ListAsync(CheckpointFolderOf(run.TrialId), cancel);
+        var all = await store.ListAsync(ArtifactPaths.Checkpoints(run.TrialId), cancel);
         foreach (var old in all.Where(p => p != path).SkipLast(KeptCheckpoints - 1)) await store.DeleteAsync(old, cancel);
     }
 
@@ -450,7 +446,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var selectBy = spec.Schedule.SelectBy;
         double value = selectBy.Of(metrics);
         if (!double.IsFinite(value) || best is not null && !selectBy.Better(value, best.Value)) return;
-        var path = $"{BestFolderOf(run.TrialId)}{step:D10}.ckpt";
+        var path = ArtifactPaths.BestCheckpoint(run.TrialId, step);
         await Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write the best checkpoint");
         best = new BestCheckpoint(step, path, value);
         bestUnreported = true;
@@ -470,7 +466,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     {
         try
         {
-            foreach (var old in await store.ListAsync(BestFolderOf(run.TrialId), cancel))
+            foreach (var old in await store.ListAsync(ArtifactPaths.Best(run.TrialId), cancel))
                 if (old != best?.Path) await store.DeleteAsync(old, cancel);
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -3,6 +3,7 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Sweeps;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Training;
 
@@ -33,10 +34,8 @@ public static class MetricHistory
     // The result documents' JSON, unindented: a segment is read by the cluster more often than by people.
     static readonly JsonSerializerOptions Json = new(SweepReport.Json) { WriteIndented = false };
 
-    public static string SegmentPath(string trialId, long firstStep) => $"{FolderOf(trialId)}steps-{firstStep:D10}.json";
-    public static string EvaluationsPath(string trialId, long firstStep) => $"{FolderOf(trialId)}evaluations-{firstStep:D10}.json";
+    public static string EvaluationsPath(string trialId, long firstStep) => $"{ArtifactPaths.Metrics(trialId)}evaluations-{firstStep:D10}.json";
     /// <summary>Every sealed segment of a trial is under this folder, and nothing else is.</summary>
-    public static string FolderOf(string trialId) => $"trials/{trialId}/metrics/";
 
     /// <summary>The last step recorded, sealed or not.</summary>
     public static StepMetrics? Last(TrialRecord record) => record.Steps.Count > 0 ? record.Steps[^1] : record.Segments.LastOrDefault()?.Last;
@@ -59,7 +58,7 @@ public static class MetricHistory
         var evaluations = record.Evaluations.Where(e => e.Step <= steps[^1].Step).ToList();
         string? evaluationsPath = evaluations.Count > 0 ? EvaluationsPath(trialId, steps[0].Step) : null;
         if (evaluationsPath is not null) await store.WriteAsync(evaluationsPath, JsonSerializer.SerializeToUtf8Bytes(evaluations, Json), cancellation);
-        string path = SegmentPath(trialId, steps[0].Step);
+        string path = ArtifactPaths.MetricSegment(trialId, steps[0].Step);
         await store.WriteAsync(path, JsonSerializer.SerializeToUtf8Bytes(steps, Json), cancellation);
         record.Segments.Add(new MetricSegment(steps[0].Step, steps[^1].Step, path, steps[^1])
         {

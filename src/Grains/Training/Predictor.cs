@@ -2,6 +2,7 @@ using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Hosting;
 using Distributed.Models.Training;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Training;
 

@@ -125,7 +125,7 @@ public sealed class TrialGrain(
             throw new InvalidOperationException($"trial {TrialId} is {R.State.ToString().ToLowerInvariant()}; cancel it before deleting it");
         // Artifacts first: if this is cut short, the record still says what to delete, and deleting again finishes it.
         int deleted = 0;
-        foreach (var path in await store.ListAsync(ArtifactFolder))
+        foreach (var path in await store.ListAsync(ArtifactPaths.Trial(TrialId)))
         {
             await store.DeleteAsync(path);
             deleted++;
@@ -142,7 +142,7 @@ public sealed class TrialGrain(
         var named = MetricHistory.PathsOf(R).ToHashSet(StringComparer.Ordinal);
         var cutoff = DateTimeOffset.UtcNow - options.OrphanAge;
         int deleted = 0;
-        foreach (var path in await store.ListAsync(MetricHistory.FolderOf(TrialId)))
+        foreach (var path in await store.ListAsync(ArtifactPaths.Metrics(TrialId)))
         {
             // Young ones may be a segment whose record is being written, here or by an activation elsewhere.
             if (named.Contains(path) || await store.WrittenAtAsync(path) is not { } written || written > cutoff) continue;
@@ -153,8 +153,6 @@ public sealed class TrialGrain(
         return deleted;
     }
 
-    /// <summary>Everything the trial stored: checkpoints, metric segments, its result document.</summary>
-    string ArtifactFolder => $"trials/{TrialId}/";
 
     public Task<TrialPrediction> PredictAsync(string input, int beamWidth)
     {

@@ -4,6 +4,7 @@ using Distributed.Grains.Datasets;
 using Distributed.Grains.Hosting;
 using Orleans.Concurrency;
 using Orleans.Runtime;
+using Distributed.Grains.Storage;
 
 namespace Distributed.Grains.Training;
 
@@ -118,7 +119,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         try
         {
             var (step, bytes) = await replica.DrainCheckpointAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellation);
-            var path = DataParallelLoop.CheckpointPathOf(work.TrialId, step);
+            var path = ArtifactPaths.Checkpoint(work.TrialId, step);
             await store.WriteAsync(path, bytes, cancellation);
             return new DrainedCheckpoint(step, path);
         }

@@ -1,4 +1,4 @@
-namespace Distributed.Grains.Abstractions.Storage;
+namespace Distributed.Grains.Storage;
 
 /// <summary>
 /// Where checkpoints and result documents live: a local directory here, Azure Blob storage in a cluster. Paths

@@ -1,4 +1,5 @@
-namespace Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Abstractions.Training;
+namespace Distributed.Grains.Training;
 
 /// <summary>
 /// Drives one run of a trial: every step it collects each worker's clipped gradient, averages them and hands

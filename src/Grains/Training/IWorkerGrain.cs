@@ -1,6 +1,7 @@
+using Distributed.Grains.Abstractions.Training;
 using Orleans.Concurrency;
 
-namespace Distributed.Grains.Abstractions.Training;
+namespace Distributed.Grains.Training;
 
 /// <summary>
 /// One model replica of a trial with its slice of every batch, keyed "trialId/rank". The TorchSharp work runs on
