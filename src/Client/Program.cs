@@ -47,16 +47,12 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 }
 try
 {
-    if (args[0] == "train" && args.Skip(1).Any(a => a is "-h" or "--help"))
+    if (args[0] == TrainCommand.Verb && args.Skip(1).Any(a => a is "-h" or "--help"))
     {
         Console.WriteLine(TrainCommand.Usage());
         return 0;
     }
-    if (args[0] == TrainCommand.Verb) return TrainCommand.Run(new CommandLine(args.Skip(1), TrainCommand.Flags), Console.Out);
-    if (args[0] == ReplayCommand.Verb) return await ReplayCommand.RunAsync(new CommandLine(args.Skip(1), ReplayCommand.Flags), Console.Out);
-    if (args[0] == DeleteCommand.Verb) return await DeleteCommand.RunAsync(new CommandLine(args.Skip(1), DeleteCommand.Flags), Console.Out);
-    if (args[0] == DatasetCommands.Verb) return await DatasetCommands.RunAsync(new CommandLine(args.Skip(1), DatasetCommands.Flags), Console.Out);
-    if (SweepCommands.Verbs.Contains(args[0])) return await SweepCommands.RunAsync(args[0], new CommandLine(args.Skip(1), SweepCommands.Flags), Console.Out);
+    if (ClientVerbs.Find(args[0]) is { } verb) return await verb.Run(new CommandLine(args.Skip(1), verb.Flags), Console.Out);
     throw new UsageException($"unknown command '{args[0]}' (distributed --help lists them)");
 }
 catch (SpecException e)

@@ -247,6 +247,14 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var lap = Stopwatch.StartNew();
         long stopAt = Math.Min(run.StopAt ?? schedule.Steps, schedule.Steps);
         double seconds = 0;
+        // A run that starts where an evaluation was due (a checkpoint or a drain at that very step, whose run was lost
+        // before it reported the evaluation) evaluates there first, unless the trial already has it.
+        if (step > 0 && (step % schedule.EvaluateEvery == 0 || step == stopAt) && pendingEvaluations.All(e => e.Step != step)
+            && (await trial.GetEvaluationsAsync(step - 1).WaitAsync(TimeSpan.FromSeconds(30), cancel)).All(e => e.Step != step))
+        {
+            await EvaluateAsync();
+            await ReportAsync(final: false);
+        }
         while (step < stopAt)
         {
             bool checksum = workers.Length > 1 && step % parallel.ChecksumEvery == 0;
