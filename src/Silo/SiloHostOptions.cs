@@ -160,7 +160,7 @@ public sealed record SiloHostOptions
         errors.Add(Training.Validate("silo").Select(e => e
             .Replace("silo.dataDirectory", "silo.dataDirectory (--data-dir)", StringComparison.Ordinal)
             .Replace("silo.torchThreadsPerReplica", "silo.torchThreadsPerReplica (--torch-threads)", StringComparison.Ordinal)
-            .Replace("silo.gradientChannelPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)
+            .Replace("silo.gradientPort", "silo.gradientPort (--gradient-port)", StringComparison.Ordinal)
             .Replace("silo.memoryBudget", "silo.memoryBudget (--memory-budget)", StringComparison.Ordinal)
             .Replace("silo.datasetCacheBytes", "silo.datasetCacheBytes (--dataset-cache)", StringComparison.Ordinal)));
         return errors.List;
@@ -168,7 +168,7 @@ public sealed record SiloHostOptions
 
     public TrainingSiloOptions Training => new()
     {
-        DataDirectory = DataDirectory, TorchThreadsPerReplica = TorchThreadsPerReplica, GradientChannelPort = GradientPort,
+        DataDirectory = DataDirectory, TorchThreadsPerReplica = TorchThreadsPerReplica, GradientPort = GradientPort,
         MemoryBudget = MemoryBudget, DatasetCacheBytes = DatasetCacheBytes,
     };
 }

@@ -18,7 +18,7 @@ public sealed record TrainingSiloOptions
     /// <summary>libtorch intra-op threads per replica; 1 is fastest for small RNNs on few cores, and repeatable.</summary>
     public int TorchThreadsPerReplica { get; init; } = 1;
     /// <summary>TCP port for direct gradient links from coordinators in other silos: 0 picks a free one, -1 turns them off.</summary>
-    public int GradientChannelPort { get; init; }
+    public int GradientPort { get; init; }
     /// <summary>Steps of a trial's metrics per sealed segment in the artifact store; the record keeps only the newer ones.</summary>
     public int MetricSegmentSteps { get; init; } = 1000;
     /// <summary>Bytes the replicas of this silo may hold in all (see ReplicaMemory); 0 takes 80% of the memory the process may use.</summary>
@@ -40,7 +40,7 @@ public sealed record TrainingSiloOptions
         errors.Check(DatasetCacheBytes >= 1L << 20, "datasetCacheBytes", "must be at least 1 MiB");
         errors.Check(MemoryBudget == 0 || MemoryBudget >= 64L << 20, "memoryBudget", "must be 0 (80% of the memory available) or at least 64 MiB");
         errors.Check(OrphanAge >= TimeSpan.FromMinutes(10), "orphanAge", "must be at least 10 minutes");
-        errors.Check(GradientChannelPort is >= -1 and <= 65535, "gradientChannelPort", "must be -1 (off), 0 (any free port) or a port");
+        errors.Check(GradientPort is >= -1 and <= 65535, "gradientPort", "must be -1 (off), 0 (any free port) or a port");
         return errors.List;
     }
 }

@@ -142,7 +142,7 @@ public sealed class GradientChannelListener(TrainingSiloOptions options, Replica
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        if (options.GradientChannelPort < 0)
+        if (options.GradientPort < 0)
         {
             endpoint.TrySetResult(null);
             return;
@@ -150,12 +150,12 @@ public sealed class GradientChannelListener(TrainingSiloOptions options, Replica
         using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            listener.Bind(new IPEndPoint(IPAddress.Any, options.GradientChannelPort));
+            listener.Bind(new IPEndPoint(IPAddress.Any, options.GradientPort));
             listener.Listen(64);
         }
         catch (SocketException e)
         {
-            log.LogError(e, "Gradient channel port {Port} is not available; gradients to this silo go through Orleans", options.GradientChannelPort);
+            log.LogError(e, "Gradient channel port {Port} is not available; gradients to this silo go through Orleans", options.GradientPort);
             endpoint.TrySetResult(null);
             return;
         }
