@@ -3,7 +3,7 @@ using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Options;
 using Distributed.Sweeps;
 
-namespace Distributed.Grains.Abstractions.Tests;
+namespace Distributed.Sweeps.Tests;
 
 // The spec reader stays within its limits whatever the text: each hostile input is one error naming file:line:col
 // or the field, found quickly.

@@ -2,7 +2,7 @@ using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Sweeps;
 
-namespace Distributed.Grains.Abstractions.Tests;
+namespace Distributed.Sweeps.Tests;
 
 public class StoppingReplayTests
 {

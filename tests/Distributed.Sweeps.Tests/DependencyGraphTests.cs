@@ -1,6 +1,6 @@
 using System.Xml.Linq;
 
-namespace Distributed.Grains.Abstractions.Tests;
+namespace Distributed.Sweeps.Tests;
 
 // The shape a newcomer reads in docs/architecture.md, held by the project files themselves.
 public class DependencyGraphTests

@@ -1,7 +1,7 @@
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Sweeps;
 
-namespace Distributed.Grains.Abstractions.Tests;
+namespace Distributed.Sweeps.Tests;
 
 public class PairedEffectsTests
 {
