@@ -58,7 +58,7 @@ public static class TrainCommand
         NativeHeap.Configure();
         var prepared = trial.Data.Load();
         using var trainer = new Trainer(trial.Model, trial.Training, prepared.Vocabularies, schedule.Seed, prepared.Train);
-        var valid = schedule.EvaluationExamples > 0 ? prepared.Valid.Take(schedule.EvaluationExamples).ToList() : prepared.Valid;
+        var valid = schedule.EvaluatedOf(prepared.Valid);
         output.WriteLine($"task {(trial.Data.TsvPath ?? trial.Data.Task.ToString())}: {prepared.Train.Count} train / {prepared.Valid.Count} valid / {prepared.Test.Count} test, " +
                          $"{trainer.Parameters.Count:N0} parameters, {schedule.Steps} steps");
         var clock = Stopwatch.StartNew();

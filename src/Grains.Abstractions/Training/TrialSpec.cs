@@ -65,6 +65,10 @@ public sealed record TrialSchedule
     /// </summary>
     [Id(6)] public Objective SelectBy { get; init; } = new();
 
+    /// <summary>The validation examples an evaluation decodes: the first <see cref="EvaluationExamples"/>, or all when 0.</summary>
+    public IReadOnlyList<T> EvaluatedOf<T>(IReadOnlyList<T> valid) =>
+        EvaluationExamples > 0 && EvaluationExamples < valid.Count ? valid.Take(EvaluationExamples).ToList() : valid;
+
     /// <summary>Longest trial, and the bound of every other count of steps in a spec.</summary>
     public const int MaxSteps = OptionLimits.MaxSteps;
 

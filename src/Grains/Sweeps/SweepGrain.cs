@@ -287,12 +287,15 @@ public sealed partial class SweepGrain(
     List<PlannedTrial> Plan(SweepSpec spec)
     {
         var planned = SweepPlan.Expand(spec, R.Proposals).Trials.ToList();
-        foreach (var t in R.Trials.Where(t => t.Confirmation))
-        {
-            var search = planned.First(p => p.Configuration == t.Configuration);
-            planned.Add(search with { Number = t.Number, Repeat = t.Repeat, Spec = search.Spec with { Schedule = search.Spec.Schedule with { Seed = t.Seed } } });
-        }
+        planned.AddRange(R.Trials.Where(t => t.Confirmation).Select(t => Confirming(planned, t)).ToList());
         return planned;
+    }
+
+    /// <summary>A confirmation trial's plan: its configuration's search spec with its own seed.</summary>
+    static PlannedTrial Confirming(IReadOnlyList<PlannedTrial> search, SweepTrial t)
+    {
+        var planned = search.First(p => p.Configuration == t.Configuration);
+        return planned with { Number = t.Number, Repeat = t.Repeat, Spec = planned.Spec with { Schedule = planned.Spec.Schedule with { Seed = t.Seed } } };
     }
 
     /// <summary>The search is over: its top configurations go again with fresh seeds. False when there is nothing to confirm.</summary>
@@ -301,7 +304,8 @@ public sealed partial class SweepGrain(
         var confirming = Confirmation.Plan(R.Spec!, SweepId, R.Trials);
         if (confirming.Count == 0) return false;
         R.Trials.AddRange(confirming);
-        plan = Plan(R.Spec!);
+        // The search's plan stands; only the new trials are added to it.
+        plan = [.. plan!, .. confirming.Select(t => Confirming(plan!, t))];
         await WriteAsync();
         log.LogInformation("Sweep {Sweep}: search done; confirming configurations {Configurations} with {Seeds} fresh seeds each", SweepId,
             string.Join(", ", confirming.Select(t => t.Configuration).Distinct()), R.Spec!.Confirm!.Seeds);

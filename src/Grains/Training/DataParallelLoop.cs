@@ -249,7 +249,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         double seconds = 0;
         // A run that starts where an evaluation was due (a checkpoint or a drain at that very step, whose run was lost
         // before it reported the evaluation) evaluates there first, unless the trial already has it.
-        if (step > 0 && (step % schedule.EvaluateEvery == 0 || step == stopAt) && pendingEvaluations.All(e => e.Step != step)
+        bool EvaluationDue() => step % schedule.EvaluateEvery == 0 || step == stopAt;
+        if (step > 0 && EvaluationDue() && pendingEvaluations.All(e => e.Step != step)
             && (await trial.GetEvaluationsAsync(step - 1).WaitAsync(TimeSpan.FromSeconds(30), cancel)).All(e => e.Step != step))
         {
             await EvaluateAsync();
@@ -284,7 +285,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 step++;
             }
 
-            bool evaluate = step % schedule.EvaluateEvery == 0 || step == stopAt;
+            bool evaluate = EvaluationDue();
             bool save = step % schedule.CheckpointEvery == 0 || step == stopAt;
             if (evaluate || save)
             {

@@ -160,10 +160,10 @@ public sealed class Replica : IDisposable
         var schedule = assignment!.Spec.Schedule;
         var valid = data!.Valid;
         if (valid.Count == 0) return null;
-        var examples = schedule.EvaluationExamples > 0 && schedule.EvaluationExamples < valid.Count ? valid.Take(schedule.EvaluationExamples).ToList() : valid;
-        var r = t.Evaluate(examples, schedule.BeamWidth);
-        return new EvaluationMetrics(step, r.Loss, r.Perplexity, r.TokenAccuracy, r.ExactMatch, r.Bleu, r.Examples);
+        return Metrics(step, t.Evaluate(schedule.EvaluatedOf(valid), schedule.BeamWidth));
     });
+
+    static EvaluationMetrics Metrics(long step, EvaluationReport r) => new(step, r.Loss, r.Perplexity, r.TokenAccuracy, r.ExactMatch, r.Bleu, r.Examples);
 
     /// <summary>A checkpoint (the trial's best) on the test split, in a model of its own: the replica stays as it is.</summary>
     public Task<TestResult?> TestAsync(byte[] checkpoint, long step) => thread.Run(() =>
@@ -173,8 +173,7 @@ public sealed class Replica : IDisposable
         if (test.Count == 0) return null;
         int beam = work.Spec.Schedule.BeamWidth;
         using var best = Trainer.Load(new MemoryStream(checkpoint));
-        EvaluationMetrics Metrics(EvaluationReport r) => new(step, r.Loss, r.Perplexity, r.TokenAccuracy, r.ExactMatch, r.Bleu, r.Examples);
-        return new TestResult(step, Metrics(best.Evaluate(test, 1)), beam > 1 ? Metrics(best.Evaluate(test, beam)) : null, beam);
+        return new TestResult(step, Metrics(step, best.Evaluate(test, 1)), beam > 1 ? Metrics(step, best.Evaluate(test, beam)) : null, beam);
     });
 
     /// <summary>
