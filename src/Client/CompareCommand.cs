@@ -12,6 +12,7 @@ public static class CompareCommand
 {
     public const string Verb = "compare";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json", "importance" };
+    public static readonly VerbUsage[] Usage = [new("compare ID [--by F | --by A,B] [--importance] [--split validation|test]", "paired effects with verdicts, marginal means, importance")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Distributed.Grains.Hosting;
 using Distributed.Silo;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -87,10 +88,9 @@ public sealed class Connection : IAsyncDisposable
         int siloPort = FreePort(), gatewayPort = FreePort();
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.UseOrleans(silo => silo.UseLocalSilo(new SiloHostOptions
-        {
-            SiloPort = siloPort, GatewayPort = gatewayPort, DataDirectory = dataDir, ClusterId = "embedded", ServiceId = "embedded",
-        }));
+        builder.UseOrleans(silo => silo.UseLocalSilo(
+            new SiloHostOptions { SiloPort = siloPort, GatewayPort = gatewayPort, ClusterId = "embedded", ServiceId = "embedded" },
+            new TrainingSiloOptions { DataDir = dataDir }));
         var host = builder.Build();
         try
         {

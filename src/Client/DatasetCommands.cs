@@ -11,6 +11,7 @@ public static class DatasetCommands
 {
     public const string Verb = "datasets";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("datasets", "the TSV files submit stored in the cluster, and the sweeps naming them"), new("datasets delete HASH", "delete one (6+ hex digits of its SHA-256) no unfinished sweep names")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

@@ -9,6 +9,7 @@ public static class DeleteCommand
 {
     public const string Verb = "delete";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "cancel", "json" };
+    public static readonly VerbUsage[] Usage = [new("delete ID [--cancel]", "delete a finished or cancelled sweep, its trials and their files;\n--cancel cancels a running one first")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

@@ -12,6 +12,7 @@ public static class ExportCommand
 {
     public const string Verb = "export";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("export ID --format csv|json --out FILE", "every trial, for your own analysis")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

@@ -12,6 +12,7 @@ public static class ListCommand
 {
     public const string Verb = "list";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("list", "every sweep")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

@@ -16,6 +16,8 @@ public static class PredictCommand
     public const string Verb = "predict";
     public const string PlotVerb = "plot";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] PlotUsage = [new("plot ID --out FILE.png [--top N | --trial N]", "learning curves of the top trials (default 5)"), new("plot ID --attention \"INPUT\" --out FILE.png [--trial N] [--beam K]", "attention weights of a trial on an input")];
+    public static readonly VerbUsage[] Usage = [new("predict ID [--trial N] [--beam K] \"INPUT\"", "decode an input with a trial's checkpoint (default: the best trial)")];
 
     public static Task<int> RunAsync(CommandLine cli, TextWriter output) => RunAsync(cli, output, plot: false);
 

@@ -14,6 +14,7 @@ public static class ReplayCommand
 {
     public const string Verb = "replay";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("replay ID --rule asha|median [--grace N] [--eta N] [--min-trials N]", "what a stopping rule would have saved on a finished sweep's\nlearning curves, and whether it would have kept the winner")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

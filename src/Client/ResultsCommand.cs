@@ -12,6 +12,7 @@ public static class ResultsCommand
 {
     public const string Verb = "results";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("results ID [--top N]", "leaderboard by the objective")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

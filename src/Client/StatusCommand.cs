@@ -13,6 +13,8 @@ public static class StatusCommand
     public const string Verb = "status";
     public const string CancelVerb = "cancel";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("status ID", "the sweep and each trial")];
+    public static readonly VerbUsage[] CancelUsage = [new("cancel ID", "stop running trials (their results are kept), start no more")];
 
     public static Task<int> RunAsync(CommandLine cli, TextWriter output) => ShowAsync(cli, output, cancel: false);
 

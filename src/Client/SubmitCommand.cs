@@ -12,6 +12,7 @@ public static class SubmitCommand
 {
     public const string Verb = "submit";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "wait", "json" };
+    public static readonly VerbUsage[] Usage = [new("submit SPEC.yaml|SPEC.json [--id ID] [--wait]", "validate and start a sweep; --wait watches it to the end")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

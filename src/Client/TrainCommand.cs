@@ -17,6 +17,7 @@ public static class TrainCommand
 {
     public const string Verb = "train";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("train [SPEC.yaml] [--OPTION VALUE ...]", "train one replica of a spec's trial and print its metrics;\noptions by field name, defaults as in a spec (train --help)")];
 
     /// <summary>The trial the command line describes; bad input throws <see cref="SpecException"/> naming each field or flag.</summary>
     public static TrialSpec Resolve(CommandLine cli)
@@ -33,7 +34,7 @@ public static class TrainCommand
     }
 
     /// <summary>The usage text, listed from the option records themselves with their defaults.</summary>
-    public static string Usage()
+    public static string FieldUsage()
     {
         var text = new StringBuilder("""
             usage: distributed train [SPEC.yaml] [--OPTION VALUE ...] [--json]

@@ -12,6 +12,7 @@ public static class WatchCommand
 {
     public const string Verb = "watch";
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
+    public static readonly VerbUsage[] Usage = [new("watch ID", "live progress of the running trials until the sweep ends")];
 
     public static async Task<int> RunAsync(CommandLine cli, TextWriter output)
     {

@@ -16,7 +16,7 @@ namespace Distributed.Silo;
 /// </summary>
 public static class AzureSilo
 {
-    public static ISiloBuilder UseAzureSilo(this ISiloBuilder silo, SiloHostOptions options)
+    public static ISiloBuilder UseAzureSilo(this ISiloBuilder silo, SiloHostOptions options, TrainingSiloOptions training)
     {
         var connection = options.StorageConnection!;
         silo.Configure<ClusterOptions>(cluster =>
@@ -37,6 +37,6 @@ public static class AzureSilo
         silo.Services.AddSingleton<IArtifactStore>(new BlobArtifactStore(new BlobContainerClient(connection, "artifacts")));
         // Keeps the cluster id, service id and advertised address set above; adds the pod watch (Role in deploy/k8s/base/rbac.yaml).
         if (options.Kubernetes) silo.UseKubernetesHosting();
-        return silo.AddDistributedTraining(options.Training);
+        return silo.AddDistributedTraining(training);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Distributed.Silo;
 
@@ -7,12 +8,12 @@ namespace Distributed.Silo;
 /// Kubernetes probes: GET /healthz answers while the process serves requests (liveness); GET /ready answers 200 only
 /// once the silo is up and its cluster answers a management call within 5 s (readiness), else 503.
 /// </summary>
-public sealed class HealthEndpoint(int port, IGrainFactory grains, IHostApplicationLifetime lifetime) : BackgroundService
+public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IGrainFactory grains, IHostApplicationLifetime lifetime) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://+:{port}/");
+        listener.Prefixes.Add($"http://+:{options.Value.HealthPort}/");
         listener.Start();
         stopping.Register(listener.Stop);
         while (!stopping.IsCancellationRequested)

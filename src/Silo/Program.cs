@@ -4,38 +4,38 @@ using Microsoft.Extensions.Hosting;
 
 if (args.Any(a => a is "-h" or "--help"))
 {
-    Console.WriteLine(SiloHostOptions.Usage);
+    Console.WriteLine(SiloConfiguration.Usage());
     return 0;
 }
-var (options, errors) = SiloHostOptions.Read(args, Environment.GetEnvironmentVariables());
-if (options is null)
+var settings = SiloConfiguration.Read(args, Environment.GetEnvironmentVariables());
+if (settings.Problems.Count > 0)
 {
-    foreach (var error in errors) Console.Error.WriteLine($"error: {error}");
-    Console.Error.WriteLine(SiloHostOptions.Usage);
+    foreach (var line in settings.Problems) Console.Error.WriteLine($"error: {line}");
+    Console.Error.WriteLine("(Distributed.Silo --help lists the settings)");
     return 2;
 }
+var (options, training) = (settings.Host, settings.Training);
 
 // The first silo of a local cluster owns the data directory; silos joining it share the directory with it.
 bool local = options.Storage == "local";
-using var owner = local && options.PrimarySiloPort is null ? DataDirectoryOwner.TryTake(options.DataDirectory) : null;
-if (local && options.PrimarySiloPort is null && owner is null)
+using var owner = local && options.PrimaryPort is null ? DataDirectoryOwner.TryTake(training.DataDir) : null;
+if (local && options.PrimaryPort is null && owner is null)
 {
-    Console.Error.WriteLine($"error: silo.dataDirectory (--data-dir): {Path.GetFullPath(options.DataDirectory)} is in use by another silo or client; give this cluster its own directory");
+    Console.Error.WriteLine($"error: {settings.Named("dataDir")}: {Path.GetFullPath(training.DataDir)} is in use by another silo or client; give this cluster its own directory");
     return 2;
 }
 if (!local && await StorageCheck.ProblemAsync(options.StorageConnection!, TimeSpan.FromSeconds(20)) is { } problem)
 {
-    Console.Error.WriteLine($"error: {SiloHostOptions.StorageConnectionSetting}: {problem}");
+    Console.Error.WriteLine($"error: {settings.Named("storageConnection")}: {problem}");
     return 2;
 }
 var builder = Host.CreateApplicationBuilder();
-if (options.HealthPort > 0)
-    builder.Services.AddHostedService(services => new HealthEndpoint(options.HealthPort, services.GetRequiredService<IGrainFactory>(),
-        services.GetRequiredService<IHostApplicationLifetime>()));
+builder.Services.AddSiloOptions(settings.Configuration);
+if (options.HealthPort > 0) builder.Services.AddHostedService<HealthEndpoint>();
 builder.UseOrleans(silo =>
 {
-    if (local) silo.UseLocalSilo(options);
-    else silo.UseAzureSilo(options);
+    if (local) silo.UseLocalSilo(options, training);
+    else silo.UseAzureSilo(options, training);
 });
 using var host = builder.Build();
 try
@@ -49,6 +49,6 @@ catch (Exception e)
 }
 owner?.Publish(new DataDirectoryOwner.Gateway(options.GatewayPort, options.ClusterId, options.ServiceId));
 Console.WriteLine($"silo up: cluster {options.ClusterId}, silo port {options.SiloPort}, gateway port {options.GatewayPort}, " +
-                  (local ? $"data {Path.GetFullPath(options.DataDirectory)}" : "storage azure"));
+                  (local ? $"data {Path.GetFullPath(training.DataDir)}" : "storage azure"));
 await host.WaitForShutdownAsync();
 return 0;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Hosting;
 using Distributed.Silo;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -28,10 +29,9 @@ public sealed class BenchmarkSilo : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), $"distributed-bench-{Guid.NewGuid():N}");
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.UseOrleans(silo => silo.UseLocalSilo(new SiloHostOptions
-        {
-            SiloPort = SiloPort, GatewayPort = GatewayPort, DataDirectory = directory, ClusterId = "bench", ServiceId = "bench",
-        }));
+        builder.UseOrleans(silo => silo.UseLocalSilo(
+            new SiloHostOptions { SiloPort = SiloPort, GatewayPort = GatewayPort, ClusterId = "bench", ServiceId = "bench" },
+            new TrainingSiloOptions { DataDir = directory }));
         var host = builder.Build();
         await host.StartAsync();
         return new BenchmarkSilo(host, directory);

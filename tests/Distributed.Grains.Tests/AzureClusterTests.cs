@@ -95,7 +95,7 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         {
             var (exit, _, error) = await Processes.RunAsync("Distributed.Silo.dll", ["--storage", "azure", "--storage-connection", connection, "--data-dir", DataDirectory(0)]);
             Assert.Equal(2, exit);
-            Assert.Contains("error: silo.storageConnection (--storage-connection or DISTRIBUTED_STORAGE_CONNECTION): the Table endpoint http://127.0.0.1:", error);
+            Assert.Contains("error: silo.storageConnection (--storage-connection): the Table endpoint http://127.0.0.1:", error);
             Assert.Contains(expected, error);
         }
         Assert.Null(await Distributed.Silo.StorageCheck.ProblemAsync(azurite.ConnectionString, TimeSpan.FromSeconds(20)));

@@ -60,7 +60,7 @@ public sealed class DatasetLimitTests
     {
         var directory = Path.Combine(Path.GetTempPath(), $"distributed-tests-{Guid.NewGuid():N}");
         var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) => silo.AddDistributedTraining(new() { DataDirectory = directory, DatasetCacheBytes = 1 << 20 }));
+        builder.ConfigureSilo((_, silo) => silo.AddDistributedTraining(new() { DataDir = directory, DatasetCache = 1 << 20 }));
         var cluster = builder.Build();
         await cluster.DeployAsync();
         try

@@ -162,7 +162,7 @@ public sealed class DatasetTests(SharedClusterFixture fixture) : IDisposable
         var info = await cluster.Client.GetGrain<IDatasetGrain>(file.Hash).GetAsync();
         Assert.Equal(new FileInfo(path).Length, info!.Bytes);
         Assert.Equal((int)((info.Bytes + DatasetReference.PartBytes - 1) / DatasetReference.PartBytes), info.Parts);
-        var cache = new DatasetCache(cluster.Store, new TrainingSiloOptions { DataDirectory = Path.Combine(directory, "silo") });
+        var cache = new DatasetCache(cluster.Store, new TrainingSiloOptions { DataDir = Path.Combine(directory, "silo") });
         var local = await cache.LocaliseAsync(new DataOptions { TsvPath = file.Reference, SkipBadLines = true });
         Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(local.TsvPath!));
         Assert.True(local.SkipBadLines);
@@ -185,7 +185,7 @@ public sealed class DatasetTests(SharedClusterFixture fixture) : IDisposable
         var hash = Convert.ToHexStringLower(SHA256.HashData(content));
         await store.WriteAsync(ArtifactPaths.DatasetPart(hash, 0), "a\tb\nc\tX\n"u8.ToArray());
         await store.WriteAsync(ArtifactPaths.DatasetManifest(hash), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new DatasetInfo(hash, content.Length, 1, DateTimeOffset.UtcNow)));
-        var cache = new DatasetCache(store, new TrainingSiloOptions { DataDirectory = Path.Combine(directory, "silo") });
+        var cache = new DatasetCache(store, new TrainingSiloOptions { DataDir = Path.Combine(directory, "silo") });
         var damaged = await Assert.ThrowsAsync<InvalidOperationException>(() => cache.LocaliseAsync(new DataOptions { TsvPath = DatasetReference.Format(hash, null) }));
         Assert.Contains($"dataset {hash} read from the artifact store", damaged.Message);
         Assert.Null(await store.ReadAsync(ArtifactPaths.DatasetManifest(hash)));

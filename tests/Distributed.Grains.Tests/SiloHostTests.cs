@@ -1,54 +1,19 @@
 using System.Collections;
 using System.Diagnostics;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Hosting;
 using Distributed.Silo;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Distributed.Grains.Tests;
 
-// src/Silo: settings validated before anything starts, and the real process hosting a trial.
+// src/Silo: the real process hosting a trial, refusing bad settings with exit code 2.
 [Trait("Category", "Integration")]
 public class SiloHostTests
 {
-    static readonly IDictionary NoEnvironment = new Hashtable();
-
-    [Theory]
-    [InlineData(new[] { "--silo-port", "0" }, "--silo-port: '0' is not a port (1..65535)")]
-    [InlineData(new[] { "--gateway-port", "http" }, "--gateway-port: 'http' is not a port (1..65535)")]
-    [InlineData(new[] { "--silo-port", "30000" }, "silo.gatewayPort (--gateway-port): must differ from the silo port 30000")]
-    [InlineData(new[] { "--torch-threads", "0" }, "silo.torchThreadsPerReplica (--torch-threads): must be 1..256")]
-    [InlineData(new[] { "--primary-port", "11111" }, "silo.primarySiloPort (--primary-port): is this silo's own port; leave it out on the first silo")]
-    [InlineData(new[] { "--data-dir", " " }, "silo.dataDirectory (--data-dir): must be a directory path")]
-    [InlineData(new[] { "--gradient-port", "-2" }, "silo.gradientPort (--gradient-port): must be -1 (off), 0 (any free port) or a port")]
-    [InlineData(new[] { "--colour", "blue" }, "unknown argument '--colour'")]
-    [InlineData(new[] { "--data-dir" }, "--data-dir: needs a value")]
-    [InlineData(new[] { "--kubernetes", "yes" }, "--kubernetes: 'yes' must be true or false")]
-    [InlineData(new[] { "--kubernetes", "true" }, "silo.kubernetes (--kubernetes): needs --storage azure: pods share nothing but Azure Storage")]
-    [InlineData(new[] { "--kubernetes", "true", "--storage", "azure", "--storage-connection", "UseDevelopmentStorage=true" },
-        "silo.kubernetes (--kubernetes): this process is not in a Kubernetes pod with a service account token (KUBERNETES_SERVICE_HOST, /var/run/secrets/kubernetes.io/serviceaccount/token); the silo reads its cluster's pods through the API")]
-    public void A_bad_setting_is_named(string[] args, string message)
-    {
-        var (options, errors) = SiloHostOptions.Read(args, NoEnvironment);
-        Assert.Null(options);
-        Assert.Contains(message, errors);
-    }
-
-    [Fact]
-    public void Environment_variables_set_options_and_the_command_line_wins()
-    {
-        var environment = new Hashtable { ["DISTRIBUTED_SILO_PORT"] = "12000", ["DISTRIBUTED_DATA_DIR"] = "/tmp/x", ["DISTRIBUTED_GATEWAY_PORT"] = "bad" };
-        var (_, errors) = SiloHostOptions.Read([], environment);
-        Assert.Contains("DISTRIBUTED_GATEWAY_PORT: 'bad' is not a port (1..65535)", errors);
-
-        var (options, none) = SiloHostOptions.Read(["--gateway-port", "31000", "--data-dir", "/tmp/y"], environment);
-        Assert.Empty(none);
-        Assert.Equal(12000, options!.SiloPort);
-        Assert.Equal(31000, options.GatewayPort);
-        Assert.Equal("/tmp/y", options.DataDirectory);
-    }
-
     static Task<(int Exit, string Output, string Error)> RunAsync(string[] args) => Processes.RunAsync(args[0], args.Skip(1));
 
     [Fact]
@@ -60,7 +25,7 @@ public class SiloHostTests
             var error = await bad.StandardError.ReadToEndAsync();
             await bad.WaitForExitAsync();
             Assert.Equal(2, bad.ExitCode);
-            Assert.Contains("--silo-port: '0' is not a port", error);
+            Assert.Contains("silo.siloPort (--silo-port): 0 is not a port", error);
         }
 
         var directory = Path.Combine(Path.GetTempPath(), $"distributed-silo-{Guid.NewGuid():N}");
@@ -101,7 +66,7 @@ public class SiloHostTests
             // A second cluster over the same directory is refused, naming the setting.
             var second = await RunAsync(["Distributed.Silo.dll", "--silo-port", "11412", "--gateway-port", "30412", "--data-dir", directory]);
             Assert.Equal(2, second.Exit);
-            Assert.Contains("silo.dataDirectory (--data-dir):", second.Error);
+            Assert.Contains("silo.dataDir (--data-dir):", second.Error);
             Assert.Contains("is in use by another silo or client", second.Error);
         }
         finally

@@ -85,7 +85,7 @@ public class TrainOptionsTests
     [Fact]
     public void The_usage_lists_every_option_with_its_default()
     {
-        var usage = TrainCommand.Usage();
+        var usage = TrainCommand.FieldUsage();
         Assert.Contains("--model.layers (1)", usage);
         Assert.Contains("--training.teacherForcing.schedule (\"constant\")", usage);
         Assert.Contains("--schedule.steps (1000)", usage);

@@ -38,7 +38,7 @@ public sealed class TrainingCluster : IAsyncDisposable
         // Segments of 10 steps: every checkpoint of the tiny specs seals one, so every test also runs over sealed metrics.
         builder.ConfigureSilo((options, silo) => silo.AddDistributedTraining(new TrainingSiloOptions
         {
-            DataDirectory = directory, MetricSegmentSteps = SegmentSteps, MemoryBudget = memoryBudget(SiloIndex(options.SiloName)),
+            DataDir = directory, MetricSegmentSteps = SegmentSteps, MemoryBudget = memoryBudget(SiloIndex(options.SiloName)),
         }));
         var cluster = builder.Build();
         await cluster.DeployAsync();

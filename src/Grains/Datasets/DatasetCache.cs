@@ -11,12 +11,12 @@ namespace Distributed.Grains.Datasets;
 /// <summary>
 /// Turns <c>dataset:&lt;sha256&gt;</c> into a file on this silo: fetched once from the artifact store into the data
 /// directory, checked against its hash, then read like any other TSV file. The copies stay within
-/// <see cref="TrainingSiloOptions.DatasetCacheBytes"/>: a fetch first removes the least recently used copies no
+/// <see cref="TrainingSiloOptions.DatasetCache"/>: a fetch first removes the least recently used copies no
 /// replica of this silo holds, and is refused, naming the cap, when those are not enough.
 /// </summary>
 public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions options)
 {
-    readonly string directory = Path.Combine(Path.GetFullPath(options.DataDirectory), "datasets");
+    readonly string directory = Path.Combine(Path.GetFullPath(options.DataDir), "datasets");
     readonly ConcurrentDictionary<string, Lazy<Task<string>>> files = new();
     // Which dataset each replica of this silo loaded from: those copies are never evicted.
     readonly Dictionary<string, string> users = [];
@@ -108,7 +108,7 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
         long used = copies.Sum(f => f.Length);
         foreach (var copy in copies)
         {
-            if (used + bytes <= options.DatasetCacheBytes) break;
+            if (used + bytes <= options.DatasetCache) break;
             var name = Path.GetFileNameWithoutExtension(copy.Name);
             if (held.Contains(name)) continue;
             long length = copy.Length;
@@ -116,9 +116,9 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
             copy.Delete();
             used -= length;
         }
-        if (used + bytes > options.DatasetCacheBytes)
+        if (used + bytes > options.DatasetCache)
             throw new InvalidOperationException($"data.tsvPath: dataset {hash} ({bytes:N0} bytes) does not fit in this silo's dataset cache " +
-                $"({options.DatasetCacheBytes:N0} bytes, --dataset-cache) beside the {used:N0} bytes its running trials hold");
+                $"({options.DatasetCache.Bytes:N0} bytes, --dataset-cache) beside the {used:N0} bytes its running trials hold");
     }
 
     async Task<string> DownloadAsync(string hash, DatasetInfo info, string target)

@@ -24,7 +24,7 @@ public static class TrainingSiloBuilderExtensions
     public static ISiloBuilder AddDistributedTraining(this ISiloBuilder silo, TrainingSiloOptions options)
     {
         OptionErrors.EnsureValid(options, options.Validate());
-        var root = Path.GetFullPath(options.DataDirectory);
+        var root = Path.GetFullPath(options.DataDir);
         silo.Services.AddSingleton(options);
         silo.Services.AddSingleton<ReplicaHost>();
         silo.Services.AddSingleton<MemoryBudget>();

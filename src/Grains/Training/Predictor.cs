@@ -13,7 +13,7 @@ namespace Distributed.Grains.Training;
 public sealed class Predictor(IArtifactStore store, TrainingSiloOptions options) : IDisposable
 {
     const int Kept = 2;
-    readonly ReplicaThread thread = new("predictor", options.TorchThreadsPerReplica);
+    readonly ReplicaThread thread = new("predictor", options.TorchThreads);
     readonly List<(string Path, Trainer Trainer)> loaded = [];
 
     public async Task<TrialPrediction> PredictAsync(string checkpointPath, string input, int beamWidth)

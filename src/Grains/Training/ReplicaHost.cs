@@ -43,7 +43,7 @@ public sealed class ReplicaHost(TrainingSiloOptions options, MemoryBudget budget
     }
     readonly List<(DataOptions Options, Lazy<PreparedData> Data)> dataSets = [];
 
-    public Replica Open(string key) => replicas.GetOrAdd(key, k => new Replica(k, this, options.TorchThreadsPerReplica));
+    public Replica Open(string key) => replicas.GetOrAdd(key, k => new Replica(k, this, options.TorchThreads));
 
     public void Close(string key)
     {
