@@ -64,6 +64,9 @@ public sealed record ModelOptions
     public int EncoderOutputSize => HiddenSize * (Bidirectional ? 2 : 1);
 
     /// <summary>True when a cell needs the step-by-step path (libtorch's fused RNN cannot do it).</summary>
+    /// <summary>The options without those a trained model can change (dropout rates): equal shapes, interchangeable weights.</summary>
+    public ModelOptions Shape() => this with { Dropout = 0, RecurrentDropout = 0 };
+
     public bool NeedsStepwiseCells => LayerNorm || RecurrentDropout > 0;
 
     /// <summary>Every problem with these options, each naming its field; empty when valid.</summary>

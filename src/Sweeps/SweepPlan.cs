@@ -9,7 +9,11 @@ namespace Distributed.Sweeps;
 
 
 /// <summary>One trial of a sweep: its number, its configuration, which repeat (seed) it is, and its full spec.</summary>
-public sealed record PlannedTrial(int Number, int Configuration, IReadOnlyList<FactorValue> Factors, int Repeat, TrialSpec Spec);
+/// <remarks><see cref="Values"/>: each swept option's value as JSON, in the order of the space.</remarks>
+public sealed record PlannedTrial(int Number, int Configuration, IReadOnlyList<FactorValue> Factors, int Repeat, TrialSpec Spec)
+{
+    public IReadOnlyList<string> Values { get; init; } = [];
+}
 
 /// <summary>Expands a sweep into its trials: the grid or the seeded random draws, times the repeats.</summary>
 public static class SweepPlan
@@ -22,6 +26,7 @@ public static class SweepPlan
     public static (long Trials, string? Problem) Count(SweepSpec sweep)
     {
         const long over = long.MaxValue;
+        if (sweep.Search.Method == SearchMethod.Pbt) return (sweep.Search.Population, null);
         if (sweep.Search.Method != SearchMethod.Grid)
         {
             long drawn = (long)sweep.Search.Samples * sweep.Repeats;
@@ -82,7 +87,9 @@ public static class SweepPlan
         }
         else
         {
-            for (int sample = 0; sample < sweep.Search.Samples; sample++)
+            // PBT's first generation is a random draw of the population.
+            int samples = sweep.Search.Method == SearchMethod.Pbt ? sweep.Search.Population : sweep.Search.Samples;
+            for (int sample = 0; sample < samples; sample++)
             {
                 // Each draw has its own generator, so adding samples never changes the earlier ones.
                 var random = new Random(unchecked((int)(sweep.Search.Seed * 0x9E3779B97F4A7C15UL >> 33) ^ sample * 7919));
@@ -107,7 +114,11 @@ public static class SweepPlan
             }
             for (int r = 0; r < sweep.Repeats; r++)
                 trials.Add(new PlannedTrial(trials.Count + 1, c + 1, factors, r,
-                    spec with { Schedule = spec.Schedule with { Seed = spec.Schedule.Seed + (ulong)r } }));
+                    // PBT's members are each their own seed; elsewhere a configuration's repeats are.
+                    spec with { Schedule = spec.Schedule with { Seed = spec.Schedule.Seed + (ulong)(sweep.Search.Method == SearchMethod.Pbt ? c : r) } })
+                {
+                    Values = configurations[c].Select(p => p.Value?.ToJsonString() ?? "null").ToList(),
+                });
         }
         return (trials, errors);
     }
@@ -121,7 +132,8 @@ public static class SweepPlan
         for (long i = from; i <= to; i++) yield return i;
     }
 
-    static JsonNode? Draw(SearchDimension d, Random random) => d.Kind switch
+    /// <summary>One value of <paramref name="d"/> drawn at random from its space.</summary>
+    public static JsonNode? Draw(SearchDimension d, Random random) => d.Kind switch
     {
         DimensionKind.Values => JsonNode.Parse(d.Values[random.Next(d.Values.Count)]),
         DimensionKind.Uniform => JsonValue.Create(d.Min + random.NextDouble() * (d.Max - d.Min)),

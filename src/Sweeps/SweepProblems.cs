@@ -18,6 +18,7 @@ public static class SweepProblems
         foreach (var d in spec.Search?.Space ?? [])
             if (d?.Path is { Length: > 0 and <= 200 } path && d.Key is { Length: > 0 and <= 200 } key && !key.Any(char.IsControl) && !SpecPatch.Exists(path))
                 problems.Add($"search.space.{key}: path must name an option of the trial spec");
+        if (problems.Count == 0) problems.AddRange(PopulationBasedTraining.Problems(spec));
         return problems;
     }
 }

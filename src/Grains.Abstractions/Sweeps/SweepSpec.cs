@@ -12,6 +12,12 @@ public enum SearchMethod
     Random,
     /// <summary>`samples` configurations proposed one by one by the tree-structured Parzen estimator, learning from the trials so far.</summary>
     Tpe,
+    /// <summary>
+    /// Population-based training (Jaderberg et al. 2017): `population` trials train at once; every
+    /// `perturbationInterval` steps the bottom quantile copies a top member's weights and optimizer state and
+    /// perturbs its mutable options, so the population discovers a schedule.
+    /// </summary>
+    Pbt,
 }
 
 [GenerateSerializer, Alias("DimensionKind")]
@@ -57,6 +63,14 @@ public sealed record SearchOptions
     [Id(5)] public int Candidates { get; init; } = 24;
     /// <summary>TPE: one joint density over every option (true), or one per option.</summary>
     [Id(6)] public bool Multivariate { get; init; } = true;
+    /// <summary>PBT: members training at once (the trials of the sweep).</summary>
+    [Id(7)] public int Population { get; init; } = 8;
+    /// <summary>PBT: steps between two perturbations; a multiple of schedule.evaluateEvery, so members are ranked on an evaluation there.</summary>
+    [Id(8)] public int PerturbationInterval { get; init; } = 200;
+    /// <summary>PBT: the share of the population at the bottom that copies a member of the same share at the top.</summary>
+    [Id(9)] public double QuantileFraction { get; init; } = 0.25;
+    /// <summary>PBT: the chance an explored option is drawn afresh from its space instead of scaled by 0.8 or 1.2 (or moved to a neighbouring choice).</summary>
+    [Id(10)] public double ResampleProbability { get; init; } = 0.25;
 
     /// <summary>
     /// Every problem with the search's own fields, cheap whatever a caller sent: null lists, unknown paths, NaN or
@@ -65,10 +79,14 @@ public sealed record SearchOptions
     public IReadOnlyList<string> Validate(string prefix)
     {
         var errors = new OptionErrors(prefix);
-        errors.Check(Enum.IsDefined(Method), "method", "must be grid, random or tpe");
-        errors.Check(Method == SearchMethod.Grid || Samples is >= 1 and <= SweepLimits.MaxTrials, "samples", $"must be 1..{SweepLimits.MaxTrials}");
+        errors.Check(Enum.IsDefined(Method), "method", "must be grid, random, tpe or pbt");
+        errors.Check(Method is SearchMethod.Grid or SearchMethod.Pbt || Samples is >= 1 and <= SweepLimits.MaxTrials, "samples", $"must be 1..{SweepLimits.MaxTrials}");
         errors.Check(StartupTrials is >= 1 and <= SweepLimits.MaxTrials, "startupTrials", $"must be 1..{SweepLimits.MaxTrials}");
         errors.Check(Candidates is >= 1 and <= 1000, "candidates", "must be 1..1000");
+        errors.Check(Population is >= 2 and <= 256, "population", "must be 2..256");
+        errors.Check(PerturbationInterval is >= 1 and <= TrialSchedule.MaxSteps, "perturbationInterval", $"must be 1..{TrialSchedule.MaxSteps}");
+        errors.Check(QuantileFraction is > 0 and <= 0.5, "quantileFraction", "must be above 0 and at most 0.5 (the bottom and top shares do not overlap)");
+        errors.Check(ResampleProbability is >= 0 and <= 1, "resampleProbability", "must be 0..1");
         if (Space is null)
         {
             errors.Check(false, "space", "is required (it may be empty)");

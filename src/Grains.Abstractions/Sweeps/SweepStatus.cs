@@ -56,9 +56,28 @@ public sealed record SweepStatus
     /// <summary>Training steps all trials ran, and what the full grid would have run.</summary>
     [Id(6)] public long StepsRun { get; init; }
     [Id(7)] public long StepsPlanned { get; init; }
+    /// <summary>TPE: configurations proposed so far. PBT: perturbations done so far.</summary>
+    [Id(8)] public int Generation { get; init; }
+    /// <summary>PBT: every exploit, in order: who copied whom at which step, and the values it took.</summary>
+    [Id(9)] public IReadOnlyList<PbtExploit> Exploits { get; init; } = [];
 
     public bool IsFinished => State != SweepState.Running;
 }
+
+/// <summary>
+/// One PBT exploit: at <see cref="Step"/> (perturbation <see cref="Generation"/>) member <see cref="Trial"/>, in the
+/// bottom quantile with <see cref="Score"/>, took the weights and optimizer state of <see cref="From"/> (score
+/// <see cref="FromScore"/>) and went on with <see cref="Values"/>: the mutable options after exploring, as JSON.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("PbtExploit")]
+public sealed record PbtExploit(
+    [property: Id(0)] int Generation,
+    [property: Id(1)] long Step,
+    [property: Id(2)] int Trial,
+    [property: Id(3)] int From,
+    [property: Id(4)] double Score,
+    [property: Id(5)] double FromScore,
+    [property: Id(6)] IReadOnlyList<string> Values);
 
 /// <summary>What deleting a sweep removed: its trials' records, and every artifact of theirs and its own.</summary>
 [GenerateSerializer, Immutable, Alias("SweepDeletion")]

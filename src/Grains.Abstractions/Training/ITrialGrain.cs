@@ -13,6 +13,12 @@ public interface ITrialGrain : IGrainWithStringKey
     [Alias("StartInSweep")] Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string sweepId, long? pauseAt);
     /// <summary>Carries a paused trial on from its checkpoint, to <paramref name="pauseAt"/> or (null) to the end.</summary>
     [Alias("Resume")] Task<TrialStatus> ResumeAsync(long? pauseAt);
+    /// <summary>
+    /// PBT: a trial paused at <see cref="TrialExploit.Step"/> takes the state of another trial paused there (weights,
+    /// optimizer, data position) and goes on with <see cref="TrialExploit.Spec"/>, its explored options. Asking again
+    /// once it has is answered with its status.
+    /// </summary>
+    [Alias("Exploit")] Task<TrialStatus> ExploitAsync(TrialExploit exploit);
     [Alias("GetStatus")] Task<TrialStatus> GetStatusAsync();
     [Alias("GetSpec")] Task<TrialSpec?> GetSpecAsync();
     /// <summary>Step metrics after <paramref name="afterStep"/> (use -1 for all) and every evaluation after it.</summary>
@@ -35,6 +41,14 @@ public interface ITrialGrain : IGrainWithStringKey
     /// <summary>Deletes files in the trial's metrics folder that its record does not name and that are older than the silo's orphan age.</summary>
     [Alias("DropOrphanSegments")] Task<int> DropOrphanSegmentsAsync();
 }
+
+/// <summary>A PBT exploit as the trial that copies sees it: whose state, at which step, its new spec, and where it pauses next.</summary>
+[GenerateSerializer, Immutable, Alias("TrialExploit")]
+public sealed record TrialExploit(
+    [property: Id(0)] string FromTrialId,
+    [property: Id(1)] long Step,
+    [property: Id(2)] TrialSpec Spec,
+    [property: Id(3)] long? PauseAt);
 
 /// <summary>What a coordinator tells its trial: new metrics, a checkpoint, a restart, or the end.</summary>
 [GenerateSerializer, Immutable, Alias("TrialReport")]

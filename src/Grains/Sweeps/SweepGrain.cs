@@ -34,6 +34,14 @@ public sealed class SweepRecord
     [Id(8)] public Dictionary<int, long> Judged { get; set; } = [];
     /// <summary>TPE: the configurations proposed so far, in order, each option's value as JSON.</summary>
     [Id(9)] public List<IReadOnlyList<string>> Proposals { get; set; } = [];
+    /// <summary>PBT: each member's options now (JSON, one per option of the space), by trial number.</summary>
+    [Id(10)] public Dictionary<int, IReadOnlyList<string>> Values { get; set; } = [];
+    /// <summary>PBT: the first values of each member, for the schedules it followed.</summary>
+    [Id(11)] public Dictionary<int, IReadOnlyList<string>> FirstValues { get; set; } = [];
+    /// <summary>PBT: every exploit decided, recorded before any is carried out, so each is decided once.</summary>
+    [Id(12)] public List<PbtExploit> Exploits { get; set; } = [];
+    /// <summary>PBT: the perturbations decided so far.</summary>
+    [Id(13)] public int Generation { get; set; }
 }
 
 /// <summary>
@@ -135,6 +143,8 @@ public sealed partial class SweepGrain(
             Number = t.Number, TrialId = $"{SweepId}/{t.Number}", Configuration = t.Configuration, Factors = t.Factors,
             Repeat = t.Repeat, Seed = t.Spec.Schedule.Seed, State = TrialState.Queued, Steps = t.Spec.Schedule.Steps,
         }).ToList();
+        if (spec.Search.Method == SearchMethod.Pbt)
+            foreach (var t in trials) R.Values[t.Number] = R.FirstValues[t.Number] = t.Values;
         await WriteAsync();
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).AddAsync(SweepId);
         await TickAsync(CancellationToken.None);
@@ -237,6 +247,7 @@ public sealed partial class SweepGrain(
             }
         }
 
+        if (spec.Search.Method == SearchMethod.Pbt) await PerturbAsync();
         var rule = spec.EarlyStopping;
         var rungs = rule.Rule == StoppingRule.Asha ? EarlyStoppingRules.Rungs(rule, spec.Schedule.Steps) : [];
         int running = R.Trials.Count(t => t.State == TrialState.Running);
@@ -255,7 +266,9 @@ public sealed partial class SweepGrain(
                 var next = R.Trials[queued];
                 if (spec.Search.Method == SearchMethod.Tpe && !next.Confirmation && !await ProposeUpToAsync(next.Configuration)) continue;
                 // Same id, same spec: starting again after a restart returns the trial that already exists.
-                var status = await Trial(next).StartInSweepAsync(plan[queued].Spec, SweepId, rungs.Count > 0 && !next.Confirmation ? rungs[0] : null);
+                long? pauseAt = spec.Search.Method == SearchMethod.Pbt ? PopulationBasedTraining.PauseAfter(spec, 0)
+                    : rungs.Count > 0 && !next.Confirmation ? rungs[0] : null;
+                var status = await Trial(next).StartInSweepAsync(plan[queued].Spec, SweepId, pauseAt);
                 R.Trials[queued] = Merge(R.Trials[queued], status);
             }
             else
@@ -266,7 +279,7 @@ public sealed partial class SweepGrain(
             dirty = true;
         }
         // Nothing left to run or promote: the trials still paused at a rung were not good enough to go on.
-        if (running == 0 && R.Trials.All(t => t.State != TrialState.Queued) && Promotable(rungs, true) is null)
+        if (rungs.Count > 0 && running == 0 && R.Trials.All(t => t.State != TrialState.Queued) && Promotable(rungs, true) is null)
             for (int i = 0; i < R.Trials.Count; i++)
                 if (R.Trials[i].State == TrialState.Paused)
                 {
@@ -278,6 +291,55 @@ public sealed partial class SweepGrain(
         if (R.Trials.All(t => t.IsFinished) && spec.Confirm is not null && !R.Trials.Any(t => t.Confirmation) && await ConfirmAsync()) return;
         if (R.Trials.All(t => t.IsFinished)) await FinishAsync(SweepState.Completed);
         else if (dirty && DateTime.UtcNow - lastWrite >= WriteEvery) await WriteAsync();
+    }
+
+    /// <summary>
+    /// PBT: once every member still training is paused at a perturbation step, decides (once, recorded before
+    /// anything is done) who copies whom with which explored values; then the copying members take their sources'
+    /// state and go on, and after them the rest go on unchanged, so no source moves before it was copied. After a
+    /// restart the recorded decision is carried out where it stopped.
+    /// </summary>
+    async Task PerturbAsync()
+    {
+        var spec = R.Spec!;
+        var live = R.Trials.Where(t => !t.IsFinished).ToList();
+        var paused = live.Where(t => t.State == TrialState.Paused).ToList();
+        if (paused.Count == 0) return;
+        long step = paused.Min(t => t.Step);
+        int generation = PopulationBasedTraining.GenerationAt(spec, step);
+        if (generation == 0) return;
+        if (R.Generation < generation)
+        {
+            // Members are ranked together: wait for the whole population to reach the step.
+            if (live.Any(t => t.State != TrialState.Paused || t.Step != step)) return;
+            var members = live.Select(t => new PbtMember(t.Number, t.Final ?? double.NaN, R.Values[t.Number])).ToList();
+            var exploits = PopulationBasedTraining.Perturb(spec, generation, step, members);
+            R.Exploits.AddRange(exploits);
+            R.Generation = generation;
+            foreach (var e in exploits) R.Values[e.Trial] = e.Values;
+            await WriteAsync();
+            log.LogInformation("Sweep {Sweep}: perturbation {Generation} at step {Step}: {Exploits}", SweepId, generation, step,
+                string.Join("; ", exploits.Select(e => $"{e.Trial} copies {e.From}")));
+        }
+        long? next = PopulationBasedTraining.PauseAfter(spec, step);
+        foreach (var e in R.Exploits.Where(e => e.Generation == generation))
+        {
+            int i = R.Trials.FindIndex(t => t.Number == e.Trial);
+            var t = R.Trials[i];
+            if (t.State != TrialState.Paused || t.Step != step) continue;
+            var (trialSpec, _) = PopulationBasedTraining.Configure(spec, e.Values, t.Seed);
+            var from = R.Trials.First(m => m.Number == e.From);
+            var status = await Trial(t).ExploitAsync(new TrialExploit(from.TrialId, step, trialSpec, next));
+            R.Trials[i] = Merge(t with { Factors = PopulationBasedTraining.Factors(spec, e.Values) }, status);
+            dirty = true;
+        }
+        for (int i = 0; i < R.Trials.Count; i++)
+        {
+            var t = R.Trials[i];
+            if (t.State != TrialState.Paused || t.Step != step) continue;
+            R.Trials[i] = Merge(t, await Trial(t).ResumeAsync(next));
+            dirty = true;
+        }
     }
 
     /// <summary>
@@ -444,5 +506,7 @@ public sealed partial class SweepGrain(
         EndedAt = R.EndedAt,
         StepsRun = R.Trials.Sum(t => t.Step),
         StepsPlanned = R.Trials.Sum(t => t.Steps),
+        Generation = R.Spec!.Search.Method == SearchMethod.Pbt ? R.Generation : R.Proposals.Count,
+        Exploits = R.Exploits.ToList(),
     };
 }

@@ -50,7 +50,8 @@ public sealed class Replica : IDisposable
         int world = spec.Parallel.Workers;
         trainer = checkpoint is null
             ? new Trainer(spec.Model, spec.Training, this.data.Vocabularies, spec.Schedule.Seed, this.data.Train, work.Rank, world)
-            : Trainer.Load(new MemoryStream(checkpoint), this.data.Train, work.Rank, world);
+            // The spec's options, not the stored ones: they are the same unless a PBT member explored new values.
+            : Trainer.Load(new MemoryStream(checkpoint), this.data.Train, work.Rank, world, (spec.Model, spec.Training));
         assignment = work;
         return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo, linkEndpoint);
     });

@@ -33,6 +33,8 @@ public sealed class TrialRecord
     [Id(14)] public List<MetricSegment> Segments { get; set; } = [];
     [Id(15)] public BestCheckpoint? Best { get; set; }
     [Id(16)] public TestResult? Test { get; set; }
+    /// <summary>PBT: the steps at which this trial took another's state.</summary>
+    [Id(17)] public List<long> Exploits { get; set; } = [];
 }
 
 /// <summary>
@@ -172,6 +174,30 @@ public sealed class TrialGrain(
         await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec!, R.CheckpointStep ?? 0, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = pauseAt, Best = R.Best });
         Watch();
         return Status();
+    }
+
+    public async Task<TrialStatus> ExploitAsync(TrialExploit exploit)
+    {
+        ArgumentNullException.ThrowIfNull(exploit);
+        exploit.Spec.EnsureValid();
+        // Asked again after a restart: the exploit took, and the run it started is this one.
+        if (R.Spec == exploit.Spec && R.Exploits.Contains(exploit.Step)) return Status();
+        if (R.State != TrialState.Paused || R.CheckpointStep != exploit.Step)
+            throw new InvalidOperationException($"trial {TrialId} is {R.State.ToString().ToLowerInvariant()} at step {R.CheckpointStep ?? 0}, not paused at step {exploit.Step}");
+        if (R.Spec!.Model.Shape() != exploit.Spec.Model.Shape())
+            throw new ArgumentException($"trial {TrialId}: an exploit changes only options a running model can change (its model's shape is fixed)");
+        var source = await GrainFactory.GetGrain<ITrialGrain>(exploit.FromTrialId).GetStatusAsync();
+        if (source.CheckpointStep != exploit.Step || source.CheckpointPath is null)
+            throw new InvalidOperationException($"trial {exploit.FromTrialId} has no checkpoint at step {exploit.Step} to copy (it is at {source.CheckpointStep ?? 0})");
+        var state = await store.ReadAsync(source.CheckpointPath)
+                    ?? throw new InvalidOperationException($"trial {exploit.FromTrialId}: checkpoint {source.CheckpointPath} is gone");
+        // The copy becomes this trial's own checkpoint at that step, so a recovery later resumes the line it took.
+        var path = ArtifactPaths.Checkpoint(TrialId, exploit.Step);
+        await store.WriteAsync(path, state);
+        R.Spec = exploit.Spec;
+        R.CheckpointPath = path;
+        R.Exploits.Add(exploit.Step);
+        return await ResumeAsync(exploit.PauseAt);
     }
 
     public Task<TrialStatus> CancelAsync() => StopAsync(TrialState.Cancelled, "cancelled by the user");

@@ -75,7 +75,12 @@ public static class Checkpoint
         writer.Write(trainer.Batches?.Position ?? 0);
     }
 
-    internal static Trainer Read(Stream stream, IReadOnlyList<EncodedExample>? trainExamples, int rank, int worldSize)
+    /// <summary>
+    /// Reads a trainer back. With options given it goes on with them instead of the stored ones (a PBT member that
+    /// copied another explores dropout, learning rate, ...); the model's shape must be the stored one.
+    /// </summary>
+    internal static Trainer Read(Stream stream, IReadOnlyList<EncodedExample>? trainExamples, int rank, int worldSize,
+        (ModelOptions Model, TrainingOptions Training)? options = null)
     {
         var all = new MemoryStream();
         stream.CopyTo(all);
@@ -86,6 +91,12 @@ public static class Checkpoint
         using var reader = new BinaryReader(all, System.Text.Encoding.UTF8, leaveOpen: false);
         var model = JsonSerializer.Deserialize<ModelOptions>(reader.ReadString(), Json)!;
         var training = JsonSerializer.Deserialize<TrainingOptions>(reader.ReadString(), Json)!;
+        if (options is var (goOnModel, goOnTraining))
+        {
+            if (goOnModel.Shape() != model.Shape())
+                throw new InvalidDataException($"the checkpoint's model ({JsonSerializer.Serialize(model.Shape(), Json)}) is not the shape asked for ({JsonSerializer.Serialize(goOnModel.Shape(), Json)})");
+            (model, training) = (goOnModel, goOnTraining);
+        }
         ulong seed = reader.ReadUInt64();
         var vocabularies = Vocabularies.ReadFrom(reader);
         var trainer = new Trainer(model, training, vocabularies, seed, trainExamples, rank, worldSize);

@@ -128,8 +128,10 @@ public sealed class Trainer : IDisposable
     public void Save(Stream stream) => Checkpoint.Write(this, stream);
 
     /// <summary>Rebuilds a trainer from a checkpoint alone; give it the training split (and its rank) to go on training exactly where it stopped.</summary>
-    public static Trainer Load(Stream stream, IReadOnlyList<EncodedExample>? trainExamples = null, int rank = 0, int worldSize = 1)
-        => Checkpoint.Read(stream, trainExamples, rank, worldSize);
+    /// <summary>A trainer from a checkpoint; with <paramref name="options"/>, going on with those instead of the stored ones (same model shape).</summary>
+    public static Trainer Load(Stream stream, IReadOnlyList<EncodedExample>? trainExamples = null, int rank = 0, int worldSize = 1,
+        (ModelOptions Model, TrainingOptions Training)? options = null)
+        => Checkpoint.Read(stream, trainExamples, rank, worldSize, options);
 
     internal void Restore(long step) => Step = step;
 
