@@ -1,5 +1,6 @@
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
+using Distributed.Sweeps;
 using ScottPlot;
 
 namespace Distributed.Client;
@@ -39,6 +40,48 @@ public static class Plots
         objective.ShowLegend(Alignment.LowerRight);
         figure.SavePng(path, 1400, 560);
     }
+
+    /// <summary>
+    /// PBT: each explored option of one member over steps (a step line: the values it took at each exploit of its
+    /// line), and its validation objective beneath, so the schedule and what it bought read together.
+    /// </summary>
+    /// <param name="evaluations">The validation evaluations of the member's line: each stretch's from the trial it ran in.</param>
+    public static void Schedule(SweepStatus sweep, SweepTrial member, IReadOnlyList<ScheduleStretch> schedule, IReadOnlyList<EvaluationMetrics> evaluations, string path)
+    {
+        var space = sweep.Spec.Search.Space;
+        var figure = new Multiplot();
+        figure.AddPlots(space.Count + 1);
+        figure.Layout = new ScottPlot.MultiplotLayouts.Rows();
+        long end = Math.Max(member.Steps, schedule[^1].From + 1);
+        for (int d = 0; d < space.Count; d++)
+        {
+            var plot = figure.GetPlot(d);
+            var xs = new List<double>();
+            var ys = new List<double>();
+            for (int i = 0; i < schedule.Count; i++)
+            {
+                long to = i + 1 < schedule.Count ? schedule[i + 1].From : end;
+                // A choice that is not a number is drawn by its place in the list.
+                double y = schedule[i].Numbers[d] ?? space[d].Values.ToList().FindIndex(v => SweepPlanDisplay(v) == schedule[i].Values[d].Value);
+                xs.AddRange([schedule[i].From, to]);
+                ys.AddRange([y, y]);
+            }
+            var line = plot.Add.ScatterLine(xs.ToArray(), ys.ToArray());
+            line.LineWidth = 2;
+            foreach (var change in schedule.Skip(1)) plot.Add.VerticalLine(change.From, 1, Colors.Gray.WithAlpha(0.5));
+            plot.Title($"{space[d].Key} (trial {member.Number})");
+            plot.YLabel(space[d].Key);
+        }
+        var objective = figure.GetPlot(space.Count);
+        if (evaluations.Count > 0)
+            objective.Add.Scatter(evaluations.Select(e => (double)e.Step).ToArray(), evaluations.Select(e => sweep.Spec.Objective.Of(e)).ToArray());
+        foreach (var change in schedule.Skip(1)) objective.Add.VerticalLine(change.From, 1, Colors.Gray.WithAlpha(0.5));
+        objective.Title($"validation {sweep.Spec.Objective.Metric} of the line (members {string.Join(" -> ", schedule.Select(s => s.Member).Distinct())})");
+        objective.XLabel("step");
+        figure.SavePng(path, 1000, 260 * (space.Count + 1));
+    }
+
+    static string SweepPlanDisplay(string json) => Distributed.Sweeps.PopulationBasedTraining.Display(json);
 
     /// <summary>A heat map of attention[output step][source position], the tokens along the axes.</summary>
     public static void Attention(TrialPrediction prediction, string title, string path)

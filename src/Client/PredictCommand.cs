@@ -15,8 +15,8 @@ public static class PredictCommand
 {
     public const string Verb = "predict";
     public const string PlotVerb = "plot";
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json" };
-    public static readonly VerbUsage[] PlotUsage = [new("plot ID --out FILE.png [--top N | --trial N]", "learning curves of the top trials (default 5)"), new("plot ID --attention \"INPUT\" --out FILE.png [--trial N] [--beam K]", "attention weights of a trial on an input")];
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "json", "schedule" };
+    public static readonly VerbUsage[] PlotUsage = [new("plot ID --out FILE.png [--top N | --trial N]", "learning curves of the top trials (default 5)"), new("plot ID --attention \"INPUT\" --out FILE.png [--trial N] [--beam K]", "attention weights of a trial on an input"), new("plot ID --schedule --out FILE.png [--trial N]", "PBT: the options a member (default: the best) trained with, over steps")];
     public static readonly VerbUsage[] Usage = [new("predict ID [--trial N] [--beam K] \"INPUT\"", "decode an input with a trial's checkpoint (default: the best trial)")];
 
     public static Task<int> RunAsync(CommandLine cli, TextWriter output) => RunAsync(cli, output, plot: false);
@@ -33,12 +33,30 @@ public static class PredictCommand
         int beam = cli.Int("beam", 1);
         var input = plot ? cli.Text("attention") : cli.Positional("input text to decode");
         var png = plot ? cli.Text("out") ?? throw new UsageException("--out: say which PNG file to write") : null;
+        bool schedule = plot && cli.Flag("schedule");
         if (beam is < 1 or > 64) throw new UsageException("--beam: must be 1..64");
         if (top < 1) throw new UsageException("--top: must be >= 1");
         cli.RejectUnknown();
 
         await using var connection = await Connection.OpenAsync(target);
         var status = await SweepLookup.StatusAsync(connection, sweepId);
+        if (schedule)
+        {
+            var member = ChooseTrial(status, trialNumber);
+            var stretches = PopulationBasedTraining.ScheduleOf(status, member.Number)
+                            ?? throw new UsageException($"--schedule: sweep {sweepId} is not a PBT sweep (search.method: pbt); its trials keep their options");
+            // The line's evaluations: each stretch's from the member it ran in, up to where the next stretch took over.
+            var evaluations = new List<EvaluationMetrics>();
+            for (int i = 0; i < stretches.Count; i++)
+            {
+                long to = i + 1 < stretches.Count ? stretches[i + 1].From : long.MaxValue;
+                var ran = status.Trials.First(t => t.Number == stretches[i].Member);
+                evaluations.AddRange((await connection.Grains.GetGrain<ITrialGrain>(ran.TrialId).GetEvaluationsAsync(-1)).Where(e => e.Step > stretches[i].From && e.Step <= to));
+            }
+            Plots.Schedule(status, member, stretches, evaluations, png!);
+            output.WriteLine($"wrote the schedule trial {member.Number} followed ({stretches.Count} stretches) to {png}");
+            return 0;
+        }
         if (input is null)
         {
             var chosen = trialNumber is { } n ? [ChooseTrial(status, n)] : SweepReport.Leaderboard(status, top);

@@ -96,7 +96,9 @@ public static class SweepViews
         output.WriteLine($"sweep {status.SweepId}{(status.Spec.Name is { } n && n != status.SweepId ? $" ({n})" : "")}: {Name(status.State)}, " +
                          $"{status.Trials.Count(t => t.IsFinished)}/{status.Trials.Count} trials finished, {status.StepsRun}/{status.StepsPlanned} steps, objective {Name(status.Spec.Objective.Metric)} ({Name(status.Spec.Objective.Direction)})" +
                          (status.Spec.Search.Method == SearchMethod.Tpe
-                             ? $", TPE proposal {status.Trials.Where(t => t.Factors.Count > 0).Select(t => t.Configuration).Distinct().Count()} of {status.Spec.Search.Samples}" : ""));
+                             ? $", TPE proposal {status.Trials.Where(t => t.Factors.Count > 0).Select(t => t.Configuration).Distinct().Count()} of {status.Spec.Search.Samples}"
+                             : status.Spec.Search.Method == SearchMethod.Pbt
+                                 ? $", PBT generation {status.Generation} of {PopulationBasedTraining.Boundaries(status.Spec).Count}, {status.Exploits.Count} exploits" : ""));
         var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
         var table = new TextTable(["trial", .. factors, "seed", "state", "step", "best", "final", "test", "loss", "time", "note"]);
         foreach (var t in status.Trials)
@@ -116,6 +118,16 @@ public static class SweepViews
             table.Add([I(++rank), I(t.Number), .. factors.Select(f => ValueOf(t, f)), t.Seed.ToString(CultureInfo.InvariantCulture),
                 F(t.Best), F(t.Final), F(t.Test), I(t.Step), Name(t.State)]);
         table.WriteTo(output);
+        if (SweepReport.Leaderboard(status, 1).FirstOrDefault() is { } leader && PopulationBasedTraining.ScheduleOf(status, leader.Number) is { } schedule)
+        {
+            output.WriteLine();
+            output.WriteLine($"schedule trial {leader.Number} followed (from step: values; `plot {status.SweepId} --schedule` draws it):");
+            var stretches = new TextTable(["from step", .. factors]);
+            foreach (var s in schedule) stretches.Add([I(s.From), .. s.Values.Select(v => v.Value)]);
+            stretches.WriteTo(output);
+            if (status.Exploits.Count > 0)
+                output.WriteLine($"{status.Exploits.Count} exploits over {status.Generation} perturbations; `export --format json` lists them all");
+        }
         if (Confirmation.Of(status) is not { } confirmation) return;
         output.WriteLine();
         output.WriteLine($"confirmation: the top configurations again with fresh seeds, ranked by mean validation {metric} (95% interval)");

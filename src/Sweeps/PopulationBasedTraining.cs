@@ -139,10 +139,10 @@ public static class PopulationBasedTraining
     /// it took. A member that copied another inherits that member's past too, so the line is followed back through
     /// the members it copied.
     /// </summary>
-    public static IReadOnlyList<(long From, IReadOnlyList<string> Values)> Schedule(
+    public static IReadOnlyList<(long From, IReadOnlyList<string> Values, int Member)> Schedule(
         int member, IReadOnlyDictionary<int, IReadOnlyList<string>> initial, IReadOnlyList<PbtExploit> exploits)
     {
-        var segments = new List<(long, IReadOnlyList<string>)>();
+        var segments = new List<(long, IReadOnlyList<string>, int)>();
         long upTo = long.MaxValue;
         int current = member;
         while (true)
@@ -151,10 +151,10 @@ public static class PopulationBasedTraining
             var last = exploits.Where(e => e.Trial == current && e.Step < upTo).MaxBy(e => e.Step);
             if (last is null)
             {
-                segments.Add((0, initial[current]));
+                segments.Add((0, initial[current], current));
                 break;
             }
-            segments.Add((last.Step, last.Values));
+            segments.Add((last.Step, last.Values, current));
             upTo = last.Step;
             current = last.From;
         }
@@ -162,9 +162,31 @@ public static class PopulationBasedTraining
         return segments;
     }
 
-    /// <summary>A number as a value reads in a schedule table.</summary>
+    /// <summary>
+    /// The schedule member <paramref name="member"/> of a PBT sweep followed, as table values from each step on;
+    /// null for other sweeps. Its first values are the seeded draw the sweep started from.
+    /// </summary>
+    public static IReadOnlyList<ScheduleStretch>? ScheduleOf(SweepStatus sweep, int member)
+    {
+        if (sweep.Spec.Search.Method != SearchMethod.Pbt) return null;
+        var initial = SweepPlan.Expand(sweep.Spec).Trials.ToDictionary(t => t.Number, t => t.Values);
+        if (!initial.ContainsKey(member)) return null;
+        return Schedule(member, initial, sweep.Exploits)
+            .Select(s => new ScheduleStretch(s.From, s.Member, Factors(sweep.Spec, s.Values), s.Values.Select(Number).ToList())).ToList();
+    }
+
+    /// <summary>"0: learningRate=0.001; 200: learningRate=0.0012", a schedule on one line.</summary>
+    public static string Describe(IReadOnlyList<ScheduleStretch> schedule) =>
+        string.Join("; ", schedule.Select(s => $"{s.From}: {string.Join(" ", s.Values.Select(v => $"{v.Factor}={v.Value}"))}"));
+
+    /// <summary>A value as it reads in tables.</summary>
     public static string Display(string json) => SweepPlan.Display(JsonNode.Parse(json));
 
-    public static double? Number(string json) =>
-        double.TryParse(JsonNode.Parse(json)?.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+    static double? Number(string json) => double.TryParse(TextOf(JsonNode.Parse(json)), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
 }
+
+/// <summary>
+/// A stretch of a PBT member's schedule: from which step on its line trained with which values (numbers, where they
+/// are), and in which member's trial that stretch ran (a line crosses members where it copied).
+/// </summary>
+public sealed record ScheduleStretch(long From, int Member, IReadOnlyList<FactorValue> Values, IReadOnlyList<double?> Numbers);

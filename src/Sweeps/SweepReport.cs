@@ -75,15 +75,18 @@ public static class SweepReport
     public static string Csv(SweepStatus sweep)
     {
         var factors = sweep.Spec.Search.Space.Select(d => d.Key).ToList();
+        bool pbt = sweep.Spec.Search.Method == SearchMethod.Pbt;
         var text = new StringBuilder();
         text.AppendLine(string.Join(",", new[] { "trial", "trial_id", "configuration", "repeat", "seed" }.Concat(factors)
             .Concat(["state", "step", "steps", $"best_{Name(sweep.Spec.Objective.Metric)}", $"final_{Name(sweep.Spec.Objective.Metric)}", $"test_{Name(sweep.Spec.Objective.Metric)}", "last_loss", "wall_seconds", "checkpoint", "reason"])
+            .Concat(pbt ? ["schedule"] : [])
             .Select(Quote)));
         foreach (var t in sweep.Trials)
         {
             var cells = new List<string> { I(t.Number), t.TrialId, I(t.Configuration), I(t.Repeat), t.Seed.ToString(CultureInfo.InvariantCulture) };
             cells.AddRange(factors.Select(f => t.Factors.FirstOrDefault(v => v.Factor == f)?.Value ?? ""));
             cells.AddRange([Name(t.State), I(t.Step), I(t.Steps), D(t.Best), D(t.Final), D(t.Test), D(t.Loss), D(t.WallTime?.TotalSeconds), t.CheckpointPath ?? "", t.Reason ?? ""]);
+            if (pbt) cells.Add(PopulationBasedTraining.Describe(PopulationBasedTraining.ScheduleOf(sweep, t.Number) ?? []));
             text.AppendLine(string.Join(",", cells.Select(Quote)));
         }
         return text.ToString();
@@ -115,6 +118,12 @@ public static class SweepReport
         Comparison = Compare(sweep, null),
         TestComparison = Compare(sweep, null, test: true),
         Confirmation = Confirmation.Of(sweep),
+        Pbt = sweep.Spec.Search.Method != SearchMethod.Pbt ? null : new
+        {
+            Perturbations = sweep.Generation,
+            sweep.Exploits,
+            Schedules = sweep.Trials.ToDictionary(t => t.Number.ToString(CultureInfo.InvariantCulture), t => PopulationBasedTraining.ScheduleOf(sweep, t.Number)),
+        },
     }, Json);
 
     /// <summary>An enum value as specs and exports spell it ("exactMatch", "stoppedEarly").</summary>

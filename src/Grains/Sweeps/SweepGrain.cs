@@ -36,8 +36,6 @@ public sealed class SweepRecord
     [Id(9)] public List<IReadOnlyList<string>> Proposals { get; set; } = [];
     /// <summary>PBT: each member's options now (JSON, one per option of the space), by trial number.</summary>
     [Id(10)] public Dictionary<int, IReadOnlyList<string>> Values { get; set; } = [];
-    /// <summary>PBT: the first values of each member, for the schedules it followed.</summary>
-    [Id(11)] public Dictionary<int, IReadOnlyList<string>> FirstValues { get; set; } = [];
     /// <summary>PBT: every exploit decided, recorded before any is carried out, so each is decided once.</summary>
     [Id(12)] public List<PbtExploit> Exploits { get; set; } = [];
     /// <summary>PBT: the perturbations decided so far.</summary>
@@ -144,7 +142,7 @@ public sealed partial class SweepGrain(
             Repeat = t.Repeat, Seed = t.Spec.Schedule.Seed, State = TrialState.Queued, Steps = t.Spec.Schedule.Steps,
         }).ToList();
         if (spec.Search.Method == SearchMethod.Pbt)
-            foreach (var t in trials) R.Values[t.Number] = R.FirstValues[t.Number] = t.Values;
+            foreach (var t in trials) R.Values[t.Number] = t.Values;
         await WriteAsync();
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).AddAsync(SweepId);
         await TickAsync(CancellationToken.None);

@@ -68,6 +68,38 @@ public class TrainingTests
     }
 
     [Fact]
+    public void A_checkpoint_loads_with_new_mutable_options_keeping_weights_and_optimizer_state_exactly()
+    {
+        var data = TinyModels.Reverse(200, 3, 6);
+        using var source = new Trainer(TinyModels.Options(), Quick, data.Vocabularies, 4, data.Train);
+        for (int i = 0; i < 6; i++) source.TrainStep();
+        var stream = new MemoryStream();
+        source.Save(stream);
+
+        // What a PBT member that copied this one goes on with: its explored dropout and learning rate.
+        var model = TinyModels.Options() with { Dropout = 0.3 };
+        var training = Quick with { LearningRate = Quick.LearningRate * 1.2, LabelSmoothing = 0.1 };
+        stream.Position = 0;
+        using var copy = Trainer.Load(stream, data.Train, options: (model, training));
+        Assert.Equal(source.Step, copy.Step);
+        Assert.Equal(source.Parameters.Values.ToArray(), copy.Parameters.Values.ToArray());
+        Assert.Equal(OptimizerState(source), OptimizerState(copy));
+        Assert.Equal((0.3, Quick.LearningRate * 1.2, 0.1), (copy.ModelOptions.Dropout, copy.Options.LearningRate, copy.Options.LabelSmoothing));
+
+        // Another shape of model cannot take these weights: refused, naming the shapes.
+        stream.Position = 0;
+        var refused = Assert.Throws<InvalidDataException>(() => Trainer.Load(stream, data.Train, options: (model with { HiddenSize = 24 }, training)));
+        Assert.Contains("is not the shape asked for", refused.Message);
+    }
+
+    static byte[] OptimizerState(Trainer trainer)
+    {
+        var bytes = new MemoryStream();
+        using (var writer = new BinaryWriter(bytes, System.Text.Encoding.UTF8, leaveOpen: true)) trainer.Optimizer.WriteTo(writer);
+        return bytes.ToArray();
+    }
+
+    [Fact]
     public void A_checkpoint_alone_can_be_loaded_and_decoded()
     {
         var data = TinyModels.Reverse(100, 3, 5);
