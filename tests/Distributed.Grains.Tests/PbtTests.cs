@@ -71,10 +71,14 @@ public class PbtTests(SharedClusterFixture fixture)
             double sourceRate = metrics[e.From].Steps.Single(s => s.Step == e.Step).LearningRate;
             Assert.Contains(explored, new[] { 0.8, 1.2 }.Select(f => Math.Clamp(sourceRate * f, 0.0003, 0.03)), new Close(1e-12));
         }
-        // A member's factors are the values it took last.
+        // A member's factors are the values it took last; it took the state straight from the source's held replicas.
         foreach (var t in status.Trials)
             if (status.Exploits.LastOrDefault(e => e.Trial == t.Number) is { } last)
+            {
                 Assert.Equal(PopulationBasedTraining.Display(last.Values[0]), t.Factors.Single().Value);
+                var copied = (await cluster.Trial(t.TrialId).GetStatusAsync()).LastExploit!;
+                Assert.Equal((last.Step, status.Trials.Single(m => m.Number == last.From).TrialId, "workers"), (copied.Step, copied.FromTrialId, copied.Via));
+            }
         // Every member trained every step once, exploits or not.
         Assert.All(metrics.Values, m => Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), m.Steps.Select(s => s.Step)));
     }

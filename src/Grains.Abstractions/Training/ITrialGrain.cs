@@ -10,7 +10,8 @@ public interface ITrialGrain : IGrainWithStringKey
     /// <summary>Validates and starts the trial. Starting again with the same spec returns its status; another spec is refused.</summary>
     [Alias("Start")] Task<TrialStatus> StartAsync(TrialSpec spec);
     /// <summary>Starts the trial as part of a sweep, which hears of each new evaluation at once (to stop it early in time).</summary>
-    [Alias("StartInSweep")] Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string sweepId, long? pauseAt);
+    /// <param name="holdAtPause">PBT: at each pause the replicas stay loaded, so members copying this one take their state from them.</param>
+    [Alias("StartInSweep")] Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string sweepId, long? pauseAt, bool holdAtPause = false);
     /// <summary>Carries a paused trial on from its checkpoint, to <paramref name="pauseAt"/> or (null) to the end.</summary>
     [Alias("Resume")] Task<TrialStatus> ResumeAsync(long? pauseAt);
     /// <summary>
@@ -48,7 +49,11 @@ public sealed record TrialExploit(
     [property: Id(0)] string FromTrialId,
     [property: Id(1)] long Step,
     [property: Id(2)] TrialSpec Spec,
-    [property: Id(3)] long? PauseAt);
+    [property: Id(3)] long? PauseAt)
+{
+    /// <summary>Take the source's checkpoint from the artifact store even when its replicas still hold the state (to compare the two).</summary>
+    [Id(4)] public bool ThroughStore { get; init; }
+}
 
 /// <summary>What a coordinator tells its trial: new metrics, a checkpoint, a restart, or the end.</summary>
 [GenerateSerializer, Immutable, Alias("TrialReport")]
@@ -69,7 +74,20 @@ public sealed record TrialReport
     [Id(8)] public BestCheckpoint? Best { get; init; }
     /// <summary>With a completed outcome: the best checkpoint on the test split.</summary>
     [Id(9)] public TestResult? Test { get; init; }
+    /// <summary>PBT: this run began by taking another trial's state; how, and how long it took.</summary>
+    [Id(10)] public ExploitTiming? Exploit { get; init; }
 }
+
+/// <summary>
+/// A PBT copy as it happened: at <see cref="Step"/> the trial took <see cref="FromTrialId"/>'s state, <see cref="Via"/>
+/// "workers" (straight from its replicas) or "store" (its checkpoint), in <see cref="Seconds"/> until every replica held it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ExploitTiming")]
+public sealed record ExploitTiming(
+    [property: Id(0)] long Step,
+    [property: Id(1)] string FromTrialId,
+    [property: Id(2)] string Via,
+    [property: Id(3)] double Seconds);
 
 /// <summary>A trial's checkpoint applied to one input: output, tokens, and attention[output step][source position].</summary>
 [GenerateSerializer, Immutable, Alias("TrialPrediction")]

@@ -85,6 +85,8 @@ public sealed record TrialStatus
     [Id(12)] public BestCheckpoint? Best { get; init; }
     /// <summary>The best checkpoint on the test split; set when the trial completed and the split is not empty.</summary>
     [Id(13)] public TestResult? Test { get; init; }
+    /// <summary>PBT: the last time this trial took another's state.</summary>
+    [Id(14)] public ExploitTiming? LastExploit { get; init; }
 
     public bool IsFinished => State is TrialState.Completed or TrialState.StoppedEarly or TrialState.Diverged or TrialState.Failed or TrialState.Cancelled;
 }

@@ -266,7 +266,7 @@ public sealed partial class SweepGrain(
                 // Same id, same spec: starting again after a restart returns the trial that already exists.
                 long? pauseAt = spec.Search.Method == SearchMethod.Pbt ? PopulationBasedTraining.PauseAfter(spec, 0)
                     : rungs.Count > 0 && !next.Confirmation ? rungs[0] : null;
-                var status = await Trial(next).StartInSweepAsync(plan[queued].Spec, SweepId, pauseAt);
+                var status = await Trial(next).StartInSweepAsync(plan[queued].Spec, SweepId, pauseAt, holdAtPause: spec.Search.Method == SearchMethod.Pbt);
                 R.Trials[queued] = Merge(R.Trials[queued], status);
             }
             else
@@ -335,10 +335,16 @@ public sealed partial class SweepGrain(
         {
             var t = R.Trials[i];
             if (t.State != TrialState.Paused || t.Step != step) continue;
+            // A source goes on only once its copiers hold its state (their own checkpoint at the step): its replicas hand it over.
+            if (R.Exploits.Any(e => e.Generation == generation && e.From == t.Number && !Copied(e))) continue;
             R.Trials[i] = Merge(t, await Trial(t).ResumeAsync(next));
             dirty = true;
         }
     }
+
+    /// <summary>True once an exploit's copier saved the state it took as its own checkpoint (or ended).</summary>
+    bool Copied(PbtExploit e) => R.Trials.First(t => t.Number == e.Trial) is var copier
+        && (copier.IsFinished || copier.CheckpointPath == ArtifactPaths.Checkpoint(copier.TrialId, e.Step) && copier.State == TrialState.Running || copier.Step > e.Step);
 
     /// <summary>
     /// Every trial's spec, by index: the search's expansion, then the confirmation trials (their configuration's spec

@@ -37,6 +37,9 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     readonly Stopwatch sinceReport = Stopwatch.StartNew();
     long step = run.StartStep;
     string? checkpoint = run.CheckpointPath;
+    // PBT: the first load copies these replicas; a recovery after it reads the checkpoint the copy was saved as.
+    ReplicaSource? copyFrom = run.CopyFrom;
+    ExploitTiming? exploit;
     BestCheckpoint? best = run.Best;
     // A new best the trial has not taken yet: until it has, the one its record names must stay.
     bool bestUnreported;
@@ -205,14 +208,21 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         Task<ReplicaReady>[] loads;
         try
         {
-            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint))).ToArray();
+            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint) { CopyFrom = copyFrom })).ToArray();
         }
         finally
         {
             RequestContext.Remove(SpreadPlacement.ReplicaBytesKey);
             RequestContext.Remove(SpreadPlacement.ReplicasKey);
         }
+        var loading = Stopwatch.StartNew();
         var ready = await Within(loads, spec.Parallel.LoadTimeout, "load its replica");
+        if (copyFrom is { } source)
+        {
+            exploit = new ExploitTiming(source.Step, source.TrialId, ready[0].CopiedVia ?? "store", loading.Elapsed.TotalSeconds);
+            log.LogInformation("Trial {Trial} took the state of {Source} at step {Step} from its {Via} in {Seconds:F3} s",
+                run.TrialId, source.TrialId, source.Step, exploit.Via, exploit.Seconds);
+        }
         if (ready.Any(r => r.Checksum != ready[0].Checksum || r.Step != ready[0].Step))
             throw new InvalidOperationException("the replicas differ right after loading");
         step = ready[0].Step;
@@ -237,6 +247,12 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
         log.LogInformation("Trial {Trial} run {Run}: {Workers} replicas of {Parameters} parameters at step {Step} on {Silos}",
             run.TrialId, run.RunId, workers.Length, ready[0].Parameters, step, string.Join(", ", ready.Select(r => r.Silo).Distinct()));
+        if (copyFrom is not null)
+        {
+            // The copy becomes this trial's own checkpoint at once: a recovery from here on resumes the line it took.
+            await SaveAsync();
+            copyFrom = null;
+        }
     }
 
     async Task<(TrialState Outcome, string? Reason)> TrainAsync()
@@ -522,6 +538,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             Reason = reason,
             Best = newBest ? best : null,
             Test = test,
+            Exploit = exploit,
         };
         try
         {
@@ -530,6 +547,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             pendingSteps.Clear();
             pendingEvaluations.Clear();
             restartedFrom = null;
+            exploit = null;
             sinceReport.Restart();
             if (newBest)
             {
@@ -560,6 +578,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 await Task.Delay(TimeSpan.FromSeconds(1 << attempt), cancel);
             }
         }
+        // PBT: a paused member keeps its replicas loaded, for the members that copy it to take their state from.
+        if (outcome == TrialState.Paused && run.HoldAtPause) return;
         await ReleaseWorkersAsync(grains, run.TrialId, workers.Length, log);
     }
 

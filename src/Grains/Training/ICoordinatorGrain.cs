@@ -31,4 +31,8 @@ public sealed record TrialRun(
     [Id(6)] public long? StopAt { get; init; }
     /// <summary>The best checkpoint of earlier runs: a new one must beat it.</summary>
     [Id(7)] public BestCheckpoint? Best { get; init; }
+    /// <summary>PBT: at a pause the replicas stay loaded, so a member copying this one takes their state straight from them.</summary>
+    [Id(8)] public bool HoldAtPause { get; init; }
+    /// <summary>PBT: the first load takes this trial's state from the source's workers (the checkpoint path is the fallback).</summary>
+    [Id(9)] public ReplicaSource? CopyFrom { get; init; }
 }

@@ -34,6 +34,11 @@ public interface IWorkerGrain : IGrainWithStringKey
     [Alias("SaveCheckpoint")] Task SaveCheckpointAsync(long runId, string path);
     /// <summary>Checkpoints the replica where it stands (a stopping coordinator hands its trial over); null when it holds none of that run.</summary>
     [Alias("Drain")] Task<DrainedCheckpoint?> DrainAsync(long runId);
+    /// <summary>
+    /// The replica as checkpoint bytes when it holds its trial at <paramref name="step"/> (paused there, held for PBT);
+    /// null otherwise. In one silo the bytes are handed over by reference.
+    /// </summary>
+    [Alias("ExportState")] Task<Immutable<byte[]>?> ExportStateAsync(long step);
     /// <summary>The replica's flat parameters.</summary>
     [Alias("GetParameters")] Task<Immutable<float[]>> GetParametersAsync();
     /// <summary>Frees the replica (the trial ended).</summary>
@@ -46,7 +51,19 @@ public sealed record WorkerAssignment(
     [property: Id(1)] long RunId,
     [property: Id(2)] int Rank,
     [property: Id(3)] TrialSpec Spec,
-    [property: Id(4)] string? CheckpointPath);
+    [property: Id(4)] string? CheckpointPath)
+{
+    /// <summary>PBT: take the state of this trial's workers at its step instead of reading <see cref="CheckpointPath"/>, which stays the fallback.</summary>
+    [Id(5)] public ReplicaSource? CopyFrom { get; init; }
+}
+
+/// <summary>Whose replicas, at which step, a PBT member copies.</summary>
+[GenerateSerializer, Immutable, Alias("ReplicaSource")]
+public sealed record ReplicaSource([property: Id(0)] string TrialId, [property: Id(1)] long Step)
+{
+    /// <summary>Read the source's checkpoint even when its replicas still hold the state (to compare the two ways).</summary>
+    [Id(2)] public bool ThroughStore { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("ReplicaReady")]
 public sealed record ReplicaReady(
@@ -54,7 +71,11 @@ public sealed record ReplicaReady(
     [property: Id(1)] long Step,
     [property: Id(2)] ulong Checksum,
     [property: Id(3)] string Silo,
-    [property: Id(4)] string? Link);
+    [property: Id(4)] string? Link)
+{
+    /// <summary>Where a copied state came from: "workers" (straight from the source's replicas) or "store" (its checkpoint).</summary>
+    [Id(5)] public string? CopiedVia { get; init; }
+}
 
 /// <summary>Where the averaged gradient a worker applies comes from.</summary>
 [GenerateSerializer, Alias("AverageSource")]

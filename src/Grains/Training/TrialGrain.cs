@@ -35,6 +35,9 @@ public sealed class TrialRecord
     [Id(16)] public TestResult? Test { get; set; }
     /// <summary>PBT: the steps at which this trial took another's state.</summary>
     [Id(17)] public List<long> Exploits { get; set; } = [];
+    /// <summary>PBT: replicas stay loaded at each pause, for the members that copy this one.</summary>
+    [Id(18)] public bool HoldAtPause { get; set; }
+    [Id(19)] public ExploitTiming? LastExploit { get; set; }
 }
 
 /// <summary>
@@ -67,7 +70,11 @@ public sealed class TrialGrain(
 
     public Task<TrialStatus> StartAsync(TrialSpec spec) => StartInSweepAsync(spec, null, null);
 
-    public async Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string? sweepId, long? pauseAt)
+    /// <summary>A run of this trial from <paramref name="from"/> (its checkpoint at <paramref name="path"/>), pausing where the record says.</summary>
+    TrialRun Run(long from, string? path) =>
+        new(TrialId, R.RunId, R.Spec!, from, path, R.RecoveriesWithoutProgress) { StopAt = R.PauseAt, Best = R.Best, HoldAtPause = R.HoldAtPause };
+
+    public async Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string? sweepId, long? pauseAt, bool holdAtPause = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.EnsureValid();
@@ -82,6 +89,7 @@ public sealed class TrialGrain(
         R.Spec = spec;
         R.SweepId = sweepId;
         R.PauseAt = pauseAt;
+        R.HoldAtPause = holdAtPause;
         R.State = TrialState.Running;
         R.RunId = 1;
         R.StartedAt = DateTimeOffset.UtcNow;
@@ -91,7 +99,7 @@ public sealed class TrialGrain(
             return Status();
         }
         await record.WriteStateAsync();
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, spec, 0, null, 0) { StopAt = pauseAt, Best = R.Best });
+        await Coordinator.RunAsync(Run(0, null));
         Watch();
         return Status();
     }
@@ -171,7 +179,7 @@ public sealed class TrialGrain(
         R.RunId++;
         R.Reason = null;
         await record.WriteStateAsync();
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec!, R.CheckpointStep ?? 0, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = pauseAt, Best = R.Best });
+        await Coordinator.RunAsync(Run(R.CheckpointStep ?? 0, R.CheckpointPath));
         Watch();
         return Status();
     }
@@ -189,15 +197,21 @@ public sealed class TrialGrain(
         var source = await GrainFactory.GetGrain<ITrialGrain>(exploit.FromTrialId).GetStatusAsync();
         if (source.CheckpointStep != exploit.Step || source.CheckpointPath is null)
             throw new InvalidOperationException($"trial {exploit.FromTrialId} has no checkpoint at step {exploit.Step} to copy (it is at {source.CheckpointStep ?? 0})");
-        var state = await store.ReadAsync(source.CheckpointPath)
-                    ?? throw new InvalidOperationException($"trial {exploit.FromTrialId}: checkpoint {source.CheckpointPath} is gone");
-        // The copy becomes this trial's own checkpoint at that step, so a recovery later resumes the line it took.
-        var path = ArtifactPaths.Checkpoint(TrialId, exploit.Step);
-        await store.WriteAsync(path, state);
+        // Until the new run saves the copy as this trial's own checkpoint, a recovery resumes from the source's.
         R.Spec = exploit.Spec;
-        R.CheckpointPath = path;
+        R.CheckpointPath = source.CheckpointPath;
         R.Exploits.Add(exploit.Step);
-        return await ResumeAsync(exploit.PauseAt);
+        R.PauseAt = exploit.PauseAt;
+        R.State = TrialState.Running;
+        R.RunId++;
+        R.Reason = $"took the state of {exploit.FromTrialId} at step {exploit.Step}";
+        await record.WriteStateAsync();
+        await Coordinator.RunAsync(Run(exploit.Step, source.CheckpointPath) with
+        {
+            CopyFrom = new ReplicaSource(exploit.FromTrialId, exploit.Step) { ThroughStore = exploit.ThroughStore },
+        });
+        Watch();
+        return Status();
     }
 
     public Task<TrialStatus> CancelAsync() => StopAsync(TrialState.Cancelled, "cancelled by the user");
@@ -209,6 +223,8 @@ public sealed class TrialGrain(
         if (R.Spec is not null && R.State is TrialState.Running or TrialState.Paused)
         {
             if (R.State == TrialState.Running) await Coordinator.StopAsync(R.RunId);
+            // A PBT member paused with its replicas held lets go of them.
+            else if (R.HoldAtPause) await DataParallelLoop.ReleaseWorkersAsync(GrainFactory, TrialId, R.Spec.Parallel.Workers, log);
             await EndAsync(state, reason);
         }
         return Status();
@@ -236,6 +252,7 @@ public sealed class TrialGrain(
         failedChecks = 0;
         if (report.Best is { } best) R.Best = best;
         if (report.Test is { } test) R.Test = test;
+        if (report.Exploit is { } exploit) R.LastExploit = exploit;
         if (report.CheckpointStep is { } step)
         {
             if (step > (R.CheckpointStep ?? 0)) R.RecoveriesWithoutProgress = 0;
@@ -291,7 +308,7 @@ public sealed class TrialGrain(
         R.Reason = $"resumed from step {from} after losing the coordinator";
         await record.WriteStateAsync();
         log.LogWarning("Trial {Trial}: coordinator lost; run {Run} resumes from step {Step}", TrialId, R.RunId, from);
-        await Coordinator.RunAsync(new TrialRun(TrialId, R.RunId, R.Spec, from, R.CheckpointPath, R.RecoveriesWithoutProgress) { StopAt = R.PauseAt, Best = R.Best });
+        await Coordinator.RunAsync(Run(from, R.CheckpointPath));
     }
 
     async Task PauseAsync(string? reason)
@@ -347,6 +364,7 @@ public sealed class TrialGrain(
             EndedAt = R.EndedAt,
             Best = R.Best,
             Test = R.Test,
+            LastExploit = R.LastExploit,
         };
     }
 }

@@ -25,7 +25,13 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
     public async Task<ReplicaReady> LoadAsync(WorkerAssignment assignment)
     {
         byte[]? checkpoint = null;
-        if (assignment.CheckpointPath is not null) checkpoint = await ReadCheckpointAsync(assignment.CheckpointPath);
+        string? copiedVia = null;
+        // PBT: the source's replicas hand their state over (by reference in one silo); its checkpoint if they no longer hold it.
+        if (assignment.CopyFrom is { ThroughStore: false } source
+            && await GrainFactory.GetGrain<IWorkerGrain>(KeyOf(source.TrialId, 0)).ExportStateAsync(source.Step) is { } state)
+            (checkpoint, copiedVia) = (state.Value, "workers");
+        else if (assignment.CheckpointPath is not null)
+            (checkpoint, copiedVia) = (await ReadCheckpointAsync(assignment.CheckpointPath), assignment.CopyFrom is null ? null : "store");
         var key = this.GetPrimaryKeyString();
         var data = await datasets.LocaliseAsync(assignment.Spec.Data, key);
         runId = -1;
@@ -40,7 +46,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         var ready = await replica.LoadAsync(assignment, data, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
         runId = assignment.RunId;
         this.assignment = assignment;
-        return ready;
+        return ready with { CopiedVia = copiedVia };
     }
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => Current(step.RunId).StepAsync(step);
@@ -71,6 +77,9 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         if (Distributed.Models.Training.Checkpoint.Problem(bytes) is { } problem) throw new InvalidDataException($"checkpoint {path} {problem}");
         return bytes;
     }
+
+    public async Task<Immutable<byte[]>?> ExportStateAsync(long step) =>
+        replica is not null && await replica.StateAtAsync(step) is { } bytes ? new Immutable<byte[]>(bytes) : null;
 
     public async Task SaveCheckpointAsync(long run, string path)
     {
