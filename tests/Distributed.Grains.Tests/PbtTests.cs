@@ -89,3 +89,37 @@ public class PbtTests(SharedClusterFixture fixture)
         public int GetHashCode(double value) => 0;
     }
 }
+
+// A PBT population survives losing a silo: members resume from their checkpoints, and each perturbation is decided once.
+[Trait("Category", "Integration")]
+public class PbtFailoverTests
+{
+    [Fact]
+    public async Task A_silo_killed_mid_population_loses_no_member_and_no_exploit_is_decided_twice()
+    {
+        await using var cluster = await TrainingCluster.StartAsync(3);
+        var sweep = cluster.Client.GetGrain<ISweepGrain>("pbt-failover");
+        await sweep.SubmitAsync(PbtTests.Spec(steps: 200, interval: 40));
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        SweepStatus status;
+        while ((status = (await sweep.GetStatusAsync())!).Exploits.Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.NotEmpty(status.Exploits);
+
+        // A silo holding some member's replica, not the one the test's client talks to.
+        var primary = cluster.Cluster.Silos[0];
+        var victim = status.Trials.Select(t => cluster.FindReplica(t.TrialId, 0)?.Silo).First(s => s is not null && s != primary)!;
+        await cluster.Cluster.KillSiloAsync(victim);
+
+        status = await SweepTests.WaitAsync(sweep, TimeSpan.FromSeconds(240));
+        Assert.Equal(SweepState.Completed, status.State);
+        Assert.All(status.Trials, t => Assert.Equal((TrialState.Completed, 200L), (t.State, t.Step)));
+        // Four perturbations (40, 80, 120, 160), one exploit each: none decided twice, none lost.
+        Assert.Equal([40L, 80L, 120L, 160L], status.Exploits.Select(e => e.Step));
+        Assert.Equal(4, status.Generation);
+        foreach (var t in status.Trials)
+        {
+            var metrics = await cluster.Trial(t.TrialId).GetMetricsAsync(-1);
+            Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+        }
+    }
+}
