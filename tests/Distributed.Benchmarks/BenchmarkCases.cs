@@ -46,6 +46,8 @@ public static class BenchmarkCases
             RecordBenchmarks.TenThousandEvaluationSweep),
         new("tpe-vs-random", "median best validation token accuracy after 16/32/64 trials over 10 search seeds, 5 options; ratio = TPE at 32 / random at 64 (target >= 1)",
             SearchBenchmarks.TpeVersusRandom),
+        new("pbt-exploit", "PBT: copying a member's state (~1M parameters) straight from its held replicas vs through its checkpoint in the store, one silo and across two processes; ratio = store / workers across processes",
+            PbtBenchmarks.Exploit),
     ];
 
     static string VersusPeer(string name, ModelOptions model, string peerArguments)

@@ -22,7 +22,14 @@ public sealed class BenchmarkSilo : IAsyncDisposable
         this.directory = directory;
     }
 
+    /// <summary>The silos' shared data directory (state and artifacts).</summary>
+    public string DataDirectory => directory;
+
     public IGrainFactory Grains => host.Services.GetRequiredService<IGrainFactory>();
+
+    /// <summary>True when this process's silo holds replica <paramref name="rank"/> of the trial (else the second process does).</summary>
+    public bool HoldsHere(string trialId, int rank) =>
+        host.Services.GetRequiredService<Distributed.Grains.Training.ReplicaHost>().Find(Distributed.Grains.Training.WorkerGrain.KeyOf(trialId, rank)) is not null;
 
     public static async Task<BenchmarkSilo> StartAsync()
     {

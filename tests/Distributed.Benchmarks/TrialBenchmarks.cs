@@ -15,9 +15,9 @@ public static class TrialBenchmarks
 
     public static readonly ModelOptions PeerModel = new() { EmbeddingSize = 64, HiddenSize = 128, Attention = AttentionKind.Additive };
     // About a million parameters: the size the exchange bar is stated for.
-    static readonly ModelOptions MillionModel = new() { EmbeddingSize = 64, HiddenSize = 240, Attention = AttentionKind.Additive };
+    internal static readonly ModelOptions MillionModel = new() { EmbeddingSize = 64, HiddenSize = 240, Attention = AttentionKind.Additive };
 
-    static TrialSpec Spec(ModelOptions model, int workers, int steps, int batch = Batch) => new()
+    internal static TrialSpec Spec(ModelOptions model, int workers, int steps, int batch = Batch) => new()
     {
         Data = new DataOptions { Task = BuiltInTaskKind.Reverse, Examples = 20_000, MinLength = Length, MaxLength = Length, ValidFraction = 0.02, TestFraction = 0.02 },
         Model = model,

@@ -87,7 +87,11 @@ public sealed record ExploitTiming(
     [property: Id(0)] long Step,
     [property: Id(1)] string FromTrialId,
     [property: Id(2)] string Via,
-    [property: Id(3)] double Seconds);
+    [property: Id(3)] double Seconds)
+{
+    /// <summary>Of <see cref="Seconds"/>, the time the slowest replica spent getting the state's bytes (the rest builds the model from them).</summary>
+    [Id(4)] public double CopySeconds { get; init; }
+}
 
 /// <summary>A trial's checkpoint applied to one input: output, tokens, and attention[output step][source position].</summary>
 [GenerateSerializer, Immutable, Alias("TrialPrediction")]

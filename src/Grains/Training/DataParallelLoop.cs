@@ -208,7 +208,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         Task<ReplicaReady>[] loads;
         try
         {
-            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint) { CopyFrom = copyFrom })).ToArray();
+            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint) { CopyFrom = copyFrom, KeepState = run.HoldAtPause })).ToArray();
         }
         finally
         {
@@ -219,7 +219,10 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var ready = await Within(loads, spec.Parallel.LoadTimeout, "load its replica");
         if (copyFrom is { } source)
         {
-            exploit = new ExploitTiming(source.Step, source.TrialId, ready[0].CopiedVia ?? "store", loading.Elapsed.TotalSeconds);
+            exploit = new ExploitTiming(source.Step, source.TrialId, ready[0].CopiedVia ?? "store", loading.Elapsed.TotalSeconds)
+            {
+                CopySeconds = ready.Max(r => r.CopySeconds),
+            };
             log.LogInformation("Trial {Trial} took the state of {Source} at step {Step} from its {Via} in {Seconds:F3} s",
                 run.TrialId, source.TrialId, source.Step, exploit.Via, exploit.Seconds);
         }

@@ -35,10 +35,12 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// <summary>Checkpoints the replica where it stands (a stopping coordinator hands its trial over); null when it holds none of that run.</summary>
     [Alias("Drain")] Task<DrainedCheckpoint?> DrainAsync(long runId);
     /// <summary>
-    /// The replica as checkpoint bytes when it holds its trial at <paramref name="step"/> (paused there, held for PBT);
-    /// null otherwise. In one silo the bytes are handed over by reference.
+    /// The size in bytes of the replica as a checkpoint when it holds its trial at <paramref name="step"/> (paused
+    /// there, held for PBT), kept for <see cref="ExportStateChunkAsync"/>; null when it does not hold that step.
     /// </summary>
-    [Alias("ExportState")] Task<Immutable<byte[]>?> ExportStateAsync(long step);
+    [Alias("ExportState")] Task<int?> ExportStateAsync(long step);
+    /// <summary>Slice <paramref name="chunk"/> of <paramref name="chunks"/> of the state <see cref="ExportStateAsync"/> kept: many mid-sized messages cross silos faster than one large one.</summary>
+    [AlwaysInterleave, Alias("ExportStateChunk")] Task<Immutable<byte[]>> ExportStateChunkAsync(long step, int chunk, int chunks);
     /// <summary>The replica's flat parameters.</summary>
     [Alias("GetParameters")] Task<Immutable<float[]>> GetParametersAsync();
     /// <summary>Frees the replica (the trial ended).</summary>
@@ -55,6 +57,8 @@ public sealed record WorkerAssignment(
 {
     /// <summary>PBT: take the state of this trial's workers at its step instead of reading <see cref="CheckpointPath"/>, which stays the fallback.</summary>
     [Id(5)] public ReplicaSource? CopyFrom { get; init; }
+    /// <summary>PBT: keep the last checkpoint written in memory too, for members that copy this replica at its pause.</summary>
+    [Id(6)] public bool KeepState { get; init; }
 }
 
 /// <summary>Whose replicas, at which step, a PBT member copies.</summary>
@@ -75,6 +79,8 @@ public sealed record ReplicaReady(
 {
     /// <summary>Where a copied state came from: "workers" (straight from the source's replicas) or "store" (its checkpoint).</summary>
     [Id(5)] public string? CopiedVia { get; init; }
+    /// <summary>Seconds spent getting the copied state's bytes, before the replica was built from them.</summary>
+    [Id(6)] public double CopySeconds { get; init; }
 }
 
 /// <summary>Where the averaged gradient a worker applies comes from.</summary>

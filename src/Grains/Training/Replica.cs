@@ -209,11 +209,11 @@ public sealed class Replica : IDisposable
         return stream.ToArray();
     });
 
-    public Task<byte[]> CheckpointAsync() => thread.Run(() =>
+    public Task<(long Step, byte[] Bytes)> CheckpointAsync() => thread.Run(() =>
     {
         var stream = new MemoryStream();
         Loaded().Save(stream);
-        return stream.ToArray();
+        return (Loaded().Step, stream.ToArray());
     });
 
     public Task<float[]> ParametersAsync() => thread.Run(() => Loaded().Parameters.Values.ToArray());

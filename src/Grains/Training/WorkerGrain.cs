@@ -24,14 +24,16 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
 
     public async Task<ReplicaReady> LoadAsync(WorkerAssignment assignment)
     {
+        exported = null;
         byte[]? checkpoint = null;
         string? copiedVia = null;
+        var copying = System.Diagnostics.Stopwatch.StartNew();
         // PBT: the source's replicas hand their state over (by reference in one silo); its checkpoint if they no longer hold it.
-        if (assignment.CopyFrom is { ThroughStore: false } source
-            && await GrainFactory.GetGrain<IWorkerGrain>(KeyOf(source.TrialId, 0)).ExportStateAsync(source.Step) is { } state)
-            (checkpoint, copiedVia) = (state.Value, "workers");
+        if (assignment.CopyFrom is { ThroughStore: false } source && await CopyStateAsync(source) is { } state)
+            (checkpoint, copiedVia) = (state, "workers");
         else if (assignment.CheckpointPath is not null)
             (checkpoint, copiedVia) = (await ReadCheckpointAsync(assignment.CheckpointPath), assignment.CopyFrom is null ? null : "store");
+        double copySeconds = copying.Elapsed.TotalSeconds;
         var key = this.GetPrimaryKeyString();
         var data = await datasets.LocaliseAsync(assignment.Spec.Data, key);
         runId = -1;
@@ -46,7 +48,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         var ready = await replica.LoadAsync(assignment, data, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
         runId = assignment.RunId;
         this.assignment = assignment;
-        return ready with { CopiedVia = copiedVia };
+        return ready with { CopiedVia = copiedVia, CopySeconds = copySeconds };
     }
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => Current(step.RunId).StepAsync(step);
@@ -78,12 +80,49 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         return bytes;
     }
 
-    public async Task<Immutable<byte[]>?> ExportStateAsync(long step) =>
-        replica is not null && await replica.StateAtAsync(step) is { } bytes ? new Immutable<byte[]>(bytes) : null;
+    /// <summary>The state a PBT copier asked for, kept while it fetches the slices; dropped when the replica loads or goes.</summary>
+    (long Step, byte[] Bytes)? exported;
+
+    public async Task<int?> ExportStateAsync(long step)
+    {
+        if (exported is { } kept && kept.Step == step) return kept.Bytes.Length;
+        exported = replica is not null && await replica.StateAtAsync(step) is { } bytes ? (step, bytes) : null;
+        return exported?.Bytes.Length;
+    }
+
+    public Task<Immutable<byte[]>> ExportStateChunkAsync(long step, int chunk, int chunks)
+    {
+        if (exported is not { } kept || kept.Step != step) throw new InvalidOperationException($"worker {this.GetPrimaryKeyString()} keeps no state of step {step}");
+        var (offset, length) = ChunkOf(kept.Bytes.Length, chunk, chunks);
+        return Task.FromResult(new Immutable<byte[]>(kept.Bytes.AsSpan(offset, length).ToArray()));
+    }
+
+    static (int Offset, int Length) ChunkOf(int total, int chunk, int chunks)
+    {
+        int size = (total + chunks - 1) / chunks, offset = Math.Min(total, chunk * size);
+        return (offset, Math.Min(size, total - offset));
+    }
+
+    /// <summary>
+    /// PBT: the source's state straight from its worker of rank 0 (every replica of a trial is the same), in slices
+    /// of about 1 MiB fetched at once; null when that worker no longer holds the step (its silo went away).
+    /// </summary>
+    async Task<byte[]?> CopyStateAsync(ReplicaSource source)
+    {
+        var worker = GrainFactory.GetGrain<IWorkerGrain>(KeyOf(source.TrialId, 0));
+        if (await worker.ExportStateAsync(source.Step) is not { } total) return null;
+        int chunks = Math.Clamp(total >> 20, 1, 32);
+        var slices = await Task.WhenAll(Enumerable.Range(0, chunks).Select(c => worker.ExportStateChunkAsync(source.Step, c, chunks)));
+        var bytes = new byte[total];
+        for (int c = 0; c < chunks; c++) slices[c].Value.CopyTo(bytes, ChunkOf(total, c, chunks).Offset);
+        return bytes;
+    }
 
     public async Task SaveCheckpointAsync(long run, string path)
     {
-        var bytes = await Current(run).CheckpointAsync();
+        var (step, bytes) = await Current(run).CheckpointAsync();
+        // PBT: the checkpoint a held member pauses on is what a copier asks for; kept, it is not serialized twice.
+        if (assignment?.KeepState == true) exported = (step, bytes);
         await store.WriteAsync(path, bytes);
     }
 
@@ -95,6 +134,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
 
     public Task ReleaseAsync()
     {
+        exported = null;
         Release();
         DeactivateOnIdle();
         return Task.CompletedTask;
