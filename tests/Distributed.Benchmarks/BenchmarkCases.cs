@@ -48,6 +48,8 @@ public static class BenchmarkCases
             SearchBenchmarks.TpeVersusRandom),
         new("pbt-exploit", "PBT: copying a member's state (~1M parameters) straight from its held replicas vs through its checkpoint in the store, one silo and across two processes; ratio = store / workers across processes",
             PbtBenchmarks.Exploit),
+        new("pbt-vs-fixed-schedules", "PBT (population 8: teacher forcing ratio and learning rate) vs the grid of four teacher-forcing schedules x two learning rates, same total steps, date normalisation, 10 seeds: median best test exact match; ratio = PBT / grid (target >= 1)",
+            PbtScheduleBenchmarks.PbtVersusFixedSchedules),
     ];
 
     static string VersusPeer(string name, ModelOptions model, string peerArguments)
