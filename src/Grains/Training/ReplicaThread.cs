@@ -11,15 +11,46 @@ public sealed class ReplicaThread : IDisposable
     readonly BlockingCollection<Action> work = new();
     readonly Thread thread;
 
+    /// <summary>Threads not ended yet: the process lets their torch work stop before it exits.</summary>
+    static readonly ConcurrentDictionary<ReplicaThread, bool> Live = new();
+    static volatile bool exiting;
+
+    // libtorch's and MKL's static destructors run as the process exits; a replica still inside a torch op then (a
+    // silo stopped or lost while its trials ran) crashed the process. Exit waits for the op in hand and skips the rest.
+    static ReplicaThread() => AppDomain.CurrentDomain.ProcessExit += (_, _) => StopAll(TimeSpan.FromSeconds(10));
+
     public ReplicaThread(string name, int torchThreads)
     {
+        Live[this] = true;
         thread = new Thread(() =>
         {
-            TorchSharp.torch.set_num_threads(torchThreads);
-            foreach (var item in work.GetConsumingEnumerable()) item();
+            try
+            {
+                TorchSharp.torch.set_num_threads(torchThreads);
+                foreach (var item in work.GetConsumingEnumerable())
+                    if (!exiting) item();
+            }
+            finally
+            {
+                Live.TryRemove(this, out _);
+            }
         })
         { IsBackground = true, Name = name };
         thread.Start();
+    }
+
+    /// <summary>Ends every replica thread: each finishes the job in hand, queued ones are dropped.</summary>
+    static void StopAll(TimeSpan wait)
+    {
+        exiting = true;
+        var threads = Live.Keys.ToList();
+        foreach (var t in threads) t.work.CompleteAdding();
+        var deadline = DateTime.UtcNow + wait;
+        foreach (var t in threads)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || !t.thread.Join(left)) break;
+        }
     }
 
     /// <summary>Runs <paramref name="job"/> on this thread; the task completes off the thread so grain code never runs here.</summary>
