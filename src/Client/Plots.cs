@@ -70,7 +70,7 @@ public static class Plots
             line.LineWidth = 2;
             foreach (var change in schedule.Skip(1)) plot.Add.VerticalLine(change.From, 1, Colors.Gray.WithAlpha(0.5));
             plot.Title($"{space[d].Key} (trial {member.Number})");
-            plot.YLabel(space[d].Key);
+            plot.YLabel(space[d].Key.Split('.')[^1]);
         }
         var objective = figure.GetPlot(space.Count);
         if (evaluations.Count > 0)
