@@ -90,7 +90,8 @@ public sealed class Connection : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.UseOrleans(silo => silo.UseLocalSilo(
             new SiloHostOptions { SiloPort = siloPort, GatewayPort = gatewayPort, ClusterId = "embedded", ServiceId = "embedded" },
-            new TrainingSiloOptions { DataDir = dataDir }));
+            // The embedded silo is this user's own process: it may read the user's files.
+            new TrainingSiloOptions { DataDir = dataDir, AllowLocalFiles = true }));
         var host = builder.Build();
         try
         {

@@ -33,6 +33,7 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
         { "random-overflow", "search.samples: must be 1..10000" },
         { "null-teacher-forcing", "training.teacherForcing: is required" },
         { "huge-int-range", "search.space.schedule.seed: intRange min and max must be whole numbers within" },
+        { "silo-file", "data.tsvPath: '/etc/passwd' is not a dataset: reference; this silo reads only the datasets `distributed submit` stored" },
     };
 
     static SweepSpec BrokenSweep(string what) => what switch
@@ -50,6 +51,7 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
         "huge-name" => Sweep with { Name = new string('n', 1_000_000) },
         "random-overflow" => Sweep with { Search = new SearchOptions { Method = SearchMethod.Random, Samples = int.MaxValue }, Repeats = 100 },
         "null-teacher-forcing" => Sweep with { Training = Sweep.Training with { TeacherForcing = null! } },
+        "silo-file" => Sweep with { Data = Sweep.Data with { TsvPath = "/etc/passwd" } },
         "huge-int-range" => WithSpace(new SearchDimension { Path = "schedule.seed", Key = "schedule.seed", Kind = DimensionKind.IntRange, Min = 0, Max = 1e300 }),
         _ => throw new ArgumentOutOfRangeException(nameof(what)),
     };
@@ -78,6 +80,7 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
         { "chunk-max", "trial.parallel.exchangeChunkBytes: must be 1024..67108864" },
         { "timeout-max", "trial.parallel.exchangeTimeout: must be at most 01:00:00" },
         { "null-model", "trial.model: is required" },
+        { "silo-file", "data.tsvPath: '/dev/zero' is not a dataset: reference; this silo reads only the datasets `distributed submit` stored" },
         { "nan-dropout", "trial.model.dropout: must be in [0, 1)" },
         { "huge-path", "trial.data.tsvPath: must be at most 4096 characters" },
         { "line-length-max", "trial.data.maxLineLength: must be 1..1000000" },
@@ -98,6 +101,7 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
             "timeout-max" => spec with { Parallel = spec.Parallel with { ExchangeTimeout = TimeSpan.MaxValue } },
             "null-model" => spec with { Model = null! },
             "nan-dropout" => spec with { Model = spec.Model with { Dropout = double.NaN } },
+            "silo-file" => spec with { Data = spec.Data with { TsvPath = "/dev/zero" } },
             "huge-path" => spec with { Data = spec.Data with { TsvPath = new string('p', 1_000_000) } },
             "line-length-max" => spec with { Data = spec.Data with { MaxLineLength = int.MaxValue } },
             "infinite-epsilon" => spec with { Training = spec.Training with { Epsilon = double.PositiveInfinity } },

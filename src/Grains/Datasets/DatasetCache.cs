@@ -28,6 +28,7 @@ public sealed class DatasetCache(IArtifactStore store, TrainingSiloOptions optio
     /// </summary>
     public async Task<DataOptions> LocaliseAsync(DataOptions data, string? user = null)
     {
+        if (options.LocalFileProblem(data.TsvPath) is { } refused) throw new InvalidOperationException(refused);
         if (!DatasetReference.TryParse(data.TsvPath, out var hash)) return data;
         if (user is not null) lock (users) users[user] = hash;
         var fetch = files.GetOrAdd(hash, h => new Lazy<Task<string>>(() => FetchAsync(h)));

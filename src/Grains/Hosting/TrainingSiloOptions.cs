@@ -33,6 +33,17 @@ public sealed record TrainingSiloOptions
     [Description("age (d.hh:mm:ss) a dataset part without a manifest, or a metric segment no trial names, must reach before it is collected")]
     public TimeSpan OrphanAge { get; init; } = TimeSpan.FromDays(1);
 
+    [Description("true lets trials read a data.tsvPath that is not a dataset: reference from this silo's own disk (development only; the embedded silo sets it for its user's files)")]
+    public bool AllowLocalFiles { get; init; }
+
+    /// <summary>
+    /// Why this silo refuses to read <paramref name="tsvPath"/>, or null: a silo reads only the datasets `submit`
+    /// stored, never a path of its own disk a caller names (/etc/passwd, a FIFO), unless <see cref="AllowLocalFiles"/>.
+    /// </summary>
+    public string? LocalFileProblem(string? tsvPath) =>
+        tsvPath is null || AllowLocalFiles || DatasetReference.IsReference(tsvPath) ? null
+            : $"data.tsvPath: '{(tsvPath.Length > 200 ? tsvPath[..200] + "..." : tsvPath)}' is not a dataset: reference; this silo reads only the datasets `distributed submit` stored (silo.allowLocalFiles is off)";
+
     public IReadOnlyList<string> Validate(string prefix = "silo")
     {
         var errors = new OptionErrors(prefix);

@@ -54,6 +54,7 @@ public sealed partial class SweepGrain(
     DatasetCache datasets,
     MemoryBudget memory,
     IArtifactStore store,
+    TrainingSiloOptions training,
     ILogger<SweepGrain> log) : Grain, ISweepGrain
 {
     static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
@@ -122,6 +123,7 @@ public sealed partial class SweepGrain(
         }
         var (trials, expansion) = SweepPlan.Expand(spec);
         problems.AddRange(expansion);
+        problems.AddRange(trials.Select(t => training.LocalFileProblem(t.Spec.Data.TsvPath)).OfType<string>().Distinct().Take(5));
         // TPE proposes its configurations as it goes; what is known now is the base trial.
         var known = spec.Search.Method == SearchMethod.Tpe ? [new PlannedTrial(1, 1, [], 0, spec.BaseTrial)] : trials;
         // Trials differ in few options, so the distinct specs are few: each is checked against the silos' budgets once.

@@ -78,6 +78,8 @@ public sealed class TrialGrain(
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.EnsureValid();
+        // A caller may name only stored datasets: refused here, before anything is recorded.
+        if (options.LocalFileProblem(spec.Data.TsvPath) is { } local) throw new ArgumentException(local);
         var tooLarge = R.Spec is null ? memory.Problems(spec, "trial") : [];
         // A caller is told at once; a sweep checked at submit, so here the cluster shrank since: the trial fails, the sweep goes on.
         if (tooLarge.Count > 0 && sweepId is null) throw new ArgumentException(string.Join(Environment.NewLine, tooLarge));
