@@ -40,6 +40,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     // PBT: the first load copies these replicas; a recovery after it reads the checkpoint the copy was saved as.
     ReplicaSource? copyFrom = run.CopyFrom;
     ExploitTiming? exploit;
+    // Handed to the workers through Orleans (authenticated); a gradient link must greet with it.
+    readonly byte[] linkToken = System.Security.Cryptography.RandomNumberGenerator.GetBytes(GradientChannel.TokenBytes);
     BestCheckpoint? best = run.Best;
     // A new best the trial has not taken yet: until it has, the one its record names must stay.
     bool bestUnreported;
@@ -208,7 +210,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         Task<ReplicaReady>[] loads;
         try
         {
-            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint) { CopyFrom = copyFrom, KeepState = run.HoldAtPause })).ToArray();
+            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint) { CopyFrom = copyFrom, KeepState = run.HoldAtPause, LinkToken = linkToken })).ToArray();
         }
         finally
         {
@@ -244,7 +246,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         for (int rank = 0; rank < workers.Length; rank++)
         {
             if (routes[rank] != GradientRoute.Link) continue;
-            links[rank] = await GradientChannel.ConnectAsync(ready[rank].Link!, WorkerGrain.KeyOf(run.TrialId, rank), run.RunId, cancel)
+            links[rank] = await GradientChannel.ConnectAsync(ready[rank].Link!, WorkerGrain.KeyOf(run.TrialId, rank), run.RunId, linkToken, cancel)
                 .WaitAsync(spec.Parallel.LoadTimeout, cancel);
             received[rank] = new byte[bytes];
         }

@@ -19,6 +19,9 @@ public static class GradientChannel
 {
     const int Magic = 0x47524144; // "GRAD"
     public const int HeaderBytes = 12;
+    /// <summary>Bytes of a run's link token.</summary>
+    public const int TokenBytes = 32;
+    const int HelloBytes = 12 + TokenBytes;
 
     public static void WriteHeader(Span<byte> header, long step)
     {
@@ -97,19 +100,14 @@ public static class GradientChannel
         }
     }
 
-    /// <summary>The coordinator's end: connects to a worker's silo and names the replica it wants.</summary>
-    public static async Task<Socket> ConnectAsync(string endpoint, string workerKey, long runId, CancellationToken cancel)
+    /// <summary>The coordinator's end: connects to a worker's silo, names the replica it wants and proves it drives that run.</summary>
+    public static async Task<Socket> ConnectAsync(string endpoint, string workerKey, long runId, byte[] token, CancellationToken cancel)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             await socket.ConnectAsync(IPEndPoint.Parse(endpoint), cancel);
-            var key = Encoding.UTF8.GetBytes(workerKey);
-            var hello = new byte[12 + key.Length];
-            BinaryPrimitives.WriteInt32LittleEndian(hello, key.Length);
-            BinaryPrimitives.WriteInt64LittleEndian(hello.AsSpan(4), runId);
-            key.CopyTo(hello, 12);
-            await SendAllAsync(socket, hello, cancel);
+            await SendAllAsync(socket, Hello(workerKey, runId, token), cancel);
             return socket;
         }
         catch
@@ -119,15 +117,28 @@ public static class GradientChannel
         }
     }
 
-    internal static async Task<(string Key, long RunId)> ReadHelloAsync(Socket socket, CancellationToken cancel)
+    /// <summary>The greeting: the key's length, the run id, the run's token, then the replica's key.</summary>
+    public static byte[] Hello(string workerKey, long runId, byte[] token)
     {
-        var fixedPart = new byte[12];
+        if (token.Length != TokenBytes) throw new ArgumentException($"a link token is {TokenBytes} bytes", nameof(token));
+        var key = Encoding.UTF8.GetBytes(workerKey);
+        var hello = new byte[HelloBytes + key.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(hello, key.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(hello.AsSpan(4), runId);
+        token.CopyTo(hello, 12);
+        key.CopyTo(hello, HelloBytes);
+        return hello;
+    }
+
+    internal static async Task<(string Key, long RunId, byte[] Token)> ReadHelloAsync(Socket socket, CancellationToken cancel)
+    {
+        var fixedPart = new byte[HelloBytes];
         await ReceiveAllAsync(socket, fixedPart, cancel);
         int length = BinaryPrimitives.ReadInt32LittleEndian(fixedPart);
         if (length is < 1 or > 4096) throw new IOException("gradient channel: bad greeting");
         var key = new byte[length];
         await ReceiveAllAsync(socket, key, cancel);
-        return (Encoding.UTF8.GetString(key), BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(4)));
+        return (Encoding.UTF8.GetString(key), BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(4)), fixedPart[12..HelloBytes]);
     }
 }
 
@@ -150,7 +161,8 @@ public sealed class GradientChannelListener(TrainingSiloOptions options, Replica
         using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            listener.Bind(new IPEndPoint(IPAddress.Any, options.GradientPort));
+            // The silo's advertised address only, never every interface.
+            listener.Bind(new IPEndPoint(silo.SiloAddress.Endpoint.Address, options.GradientPort));
             listener.Listen(64);
         }
         catch (SocketException e)
@@ -181,9 +193,10 @@ public sealed class GradientChannelListener(TrainingSiloOptions options, Replica
         try
         {
             socket.NoDelay = true;
-            var (key, runId) = await GradientChannel.ReadHelloAsync(socket, stopping).WaitAsync(TimeSpan.FromSeconds(10), stopping);
-            if (replicas.Find(key) is { } replica && replica.Attach(socket, runId)) return;
-            log.LogWarning("Gradient channel for {Worker} run {Run}: no such replica here", key, runId);
+            var (key, runId, token) = await GradientChannel.ReadHelloAsync(socket, stopping).WaitAsync(TimeSpan.FromSeconds(10), stopping);
+            if (replicas.Find(key) is { } replica && replica.Attach(socket, runId, token)) return;
+            // Dropped: a link that does not prove its run never replaces the one attached.
+            log.LogWarning("Gradient channel for {Worker} run {Run} from {Remote} refused: no such replica here, or not its run's token", key, runId, socket.RemoteEndPoint);
         }
         catch (Exception e)
         {

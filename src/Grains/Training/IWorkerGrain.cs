@@ -59,6 +59,8 @@ public sealed record WorkerAssignment(
     [Id(5)] public ReplicaSource? CopyFrom { get; init; }
     /// <summary>PBT: keep the last checkpoint written in memory too, for members that copy this replica at its pause.</summary>
     [Id(6)] public bool KeepState { get; init; }
+    /// <summary>The run's secret for the direct gradient link: a connection whose greeting does not carry it is dropped.</summary>
+    [Id(7)] public byte[]? LinkToken { get; init; }
 }
 
 /// <summary>Whose replicas, at which step, a PBT member copies.</summary>

@@ -218,12 +218,16 @@ public sealed class Replica : IDisposable
 
     public Task<float[]> ParametersAsync() => thread.Run(() => Loaded().Parameters.Values.ToArray());
 
-    /// <summary>Takes the coordinator's gradient link for run <paramref name="runId"/>; false when this replica is not in that run.</summary>
-    public bool Attach(System.Net.Sockets.Socket socket, long runId)
+    /// <summary>
+    /// Takes the coordinator's gradient link for run <paramref name="runId"/>; false when this replica is not in that
+    /// run or <paramref name="token"/> is not the run's (compared in constant time).
+    /// </summary>
+    public bool Attach(System.Net.Sockets.Socket socket, long runId, byte[] token)
     {
         lock (linkLock)
         {
-            if (assignment?.RunId != runId) return false;
+            if (assignment?.RunId != runId || assignment.LinkToken is not { } expected
+                || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(expected, token)) return false;
             link?.Dispose();
             link = socket;
             linkReady.Set();

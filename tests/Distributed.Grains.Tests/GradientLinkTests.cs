@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Grains.Training;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Distributed.Grains.Tests;
+
+// The direct gradient link admits only the coordinator of the run: a greeting without the run's token is dropped and
+// never replaces the attached link, and the trial goes on as if nothing happened.
+[Trait("Category", "Integration")]
+public class GradientLinkTests
+{
+    [Fact]
+    public async Task A_greeting_with_a_wrong_token_is_dropped_and_the_trial_records_every_step_once()
+    {
+        await using var cluster = await TrainingCluster.StartAsync(2);
+        const string id = "link-intruder";
+        const int steps = 300;
+        // Small chunks: a worker in the other silo exchanges over the direct link.
+        var spec = Specs.Tiny(workers: 2, steps: steps) with { Parallel = Specs.Tiny(workers: 2).Parallel with { ExchangeChunkBytes = 1024, DirectLinks = true } };
+        await cluster.Trial(id).StartAsync(spec);
+        await cluster.WaitAsync(id, s => s.Step >= 20, TimeSpan.FromSeconds(60));
+
+        var endpoints = new List<string>();
+        foreach (var silo in cluster.Cluster.Silos)
+        {
+            var endpoint = await silo.ServiceProvider.GetRequiredService<GradientChannelListener>().Endpoint;
+            Assert.NotNull(endpoint);
+            // Bound to the silo's own address, not every interface.
+            Assert.Equal(silo.SiloAddress.Endpoint.Address, IPEndPoint.Parse(endpoint!).Address);
+            endpoints.Add(endpoint!);
+        }
+        // A valid-looking greeting for each replica of the running trial (run ids count from 1), with a guessed token.
+        foreach (var endpoint in endpoints)
+            for (int rank = 0; rank < 2; rank++)
+            {
+                using var intruder = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                await intruder.ConnectAsync(IPEndPoint.Parse(endpoint));
+                await intruder.SendAsync(GradientChannel.Hello(WorkerGrain.KeyOf(id, rank), 1, new byte[GradientChannel.TokenBytes]));
+                var buffer = new byte[64];
+                int read;
+                try
+                {
+                    read = await intruder.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(15));
+                }
+                catch (SocketException)
+                {
+                    read = 0;
+                }
+                Assert.Equal(0, read);
+            }
+
+        var status = await cluster.WaitFinishedAsync(id, 180);
+        Assert.Equal(TrialState.Completed, status.State);
+        Assert.Equal(0, status.Recoveries);
+        var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+    }
+}
