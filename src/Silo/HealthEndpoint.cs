@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.Silo;
@@ -8,7 +9,8 @@ namespace Distributed.Silo;
 /// Kubernetes probes: GET /healthz answers while the process serves requests (liveness); GET /ready answers 200 only
 /// once the silo is up and its cluster answers a management call within 5 s (readiness), else 503.
 /// </summary>
-public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IGrainFactory grains, IHostApplicationLifetime lifetime) : BackgroundService
+public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IGrainFactory grains, IHostApplicationLifetime lifetime,
+    ILogger<HealthEndpoint> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
@@ -55,7 +57,9 @@ public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IGrainFact
         }
         catch (Exception e)
         {
-            return (503, $"cluster not answering: {e.GetBaseException().Message}");
+            // The reason goes to the log, not to whoever can reach the probe port.
+            log.LogWarning(e, "Readiness: the cluster did not answer a management call");
+            return (503, "cluster not answering");
         }
     }
 }
