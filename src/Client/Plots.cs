@@ -62,7 +62,7 @@ public static class Plots
             {
                 long to = i + 1 < schedule.Count ? schedule[i + 1].From : end;
                 // A choice that is not a number is drawn by its place in the list.
-                double y = schedule[i].Numbers[d] ?? space[d].Values.ToList().FindIndex(v => SweepPlanDisplay(v) == schedule[i].Values[d].Value);
+                double y = schedule[i].Numbers[d] ?? space[d].Values.ToList().FindIndex(v => PopulationBasedTraining.Display(v) == schedule[i].Values[d].Value);
                 xs.AddRange([schedule[i].From, to]);
                 ys.AddRange([y, y]);
             }
@@ -80,8 +80,6 @@ public static class Plots
         objective.XLabel("step");
         figure.SavePng(path, 1000, 260 * (space.Count + 1));
     }
-
-    static string SweepPlanDisplay(string json) => Distributed.Sweeps.PopulationBasedTraining.Display(json);
 
     /// <summary>A heat map of attention[output step][source position], the tokens along the axes.</summary>
     public static void Attention(TrialPrediction prediction, string title, string path)

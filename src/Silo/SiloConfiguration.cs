@@ -55,7 +55,7 @@ public static partial class SiloConfiguration
         IReadOnlyDictionary<string, string> Sources)
     {
         /// <summary>How a message names a setting: silo.dataDir (--data-dir), or the variable or file it came from.</summary>
-        public string Named(string name) => Settings.Single(s => s.Name == name) is var s ? $"silo.{s.Name} ({Sources.GetValueOrDefault(s.Name, s.Option)})" : name;
+        public string Named(string name) => $"silo.{name} ({Sources.GetValueOrDefault(name, Settings.Single(s => s.Name == name).Option)})";
     }
 
     public static Reading Read(string[] args, IDictionary environment)

@@ -210,7 +210,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         Task<ReplicaReady>[] loads;
         try
         {
-            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint) { CopyFrom = copyFrom, KeepState = run.HoldAtPause, LinkToken = linkToken })).ToArray();
+            loads = workers.Select((w, rank) => w.LoadAsync(new WorkerAssignment(run.TrialId, run.RunId, rank, spec, checkpoint) { CopyFrom = copyFrom, LinkToken = linkToken })).ToArray();
         }
         finally
         {
@@ -312,7 +312,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             {
                 await ExchangeAsync(step, average, compute: false, checksum: false);
                 average = null;
-                if (save) await SaveAsync();
+                // A PBT member pausing keeps its checkpoint in memory for the members that copy it.
+                if (save) await SaveAsync(keep: run.HoldAtPause && step == stopAt && step < schedule.Steps);
                 if (evaluate)
                 {
                     await EvaluateAsync();
@@ -456,10 +457,10 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         return null;
     }
 
-    async Task SaveAsync()
+    async Task SaveAsync(bool keep = false)
     {
         var path = ArtifactPaths.Checkpoint(run.TrialId, step);
-        await Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write a checkpoint");
+        await Within([workers[0].SaveCheckpointAsync(run.RunId, path, keep)], spec.Parallel.LoadTimeout, "write a checkpoint");
         checkpoint = path;
         recoveries = 0;
         // Older checkpoints go only once the trial's record names this one: until then the one it names must stay.

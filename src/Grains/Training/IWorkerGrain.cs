@@ -30,13 +30,16 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// when the split is empty. The replica itself is left as it is.
     /// </summary>
     [Alias("Test")] Task<TestResult?> TestAsync(long runId, string checkpointPath, long checkpointStep);
-    /// <summary>Writes the replica (weights, optimizer, data position) to the artifact store.</summary>
-    [Alias("SaveCheckpoint")] Task SaveCheckpointAsync(long runId, string path);
+    /// <summary>
+    /// Writes the replica (weights, optimizer, data position) to the artifact store; with <paramref name="keep"/> (a
+    /// PBT member pausing) the bytes stay in memory too, for <see cref="ExportStateAsync"/>.
+    /// </summary>
+    [Alias("SaveCheckpoint")] Task SaveCheckpointAsync(long runId, string path, bool keep = false);
     /// <summary>Checkpoints the replica where it stands (a stopping coordinator hands its trial over); null when it holds none of that run.</summary>
     [Alias("Drain")] Task<DrainedCheckpoint?> DrainAsync(long runId);
     /// <summary>
-    /// The size in bytes of the replica as a checkpoint when it holds its trial at <paramref name="step"/> (paused
-    /// there, held for PBT), kept for <see cref="ExportStateChunkAsync"/>; null when it does not hold that step.
+    /// The size in bytes of the checkpoint this worker kept at <paramref name="step"/> (a PBT member paused there), for
+    /// <see cref="ExportStateChunkAsync"/>; null when it keeps none of that step.
     /// </summary>
     [Alias("ExportState")] Task<int?> ExportStateAsync(long step);
     /// <summary>Slice <paramref name="chunk"/> of <paramref name="chunks"/> of the state <see cref="ExportStateAsync"/> kept: many mid-sized messages cross silos faster than one large one.</summary>
@@ -57,8 +60,6 @@ public sealed record WorkerAssignment(
 {
     /// <summary>PBT: take the state of this trial's workers at its step instead of reading <see cref="CheckpointPath"/>, which stays the fallback.</summary>
     [Id(5)] public ReplicaSource? CopyFrom { get; init; }
-    /// <summary>PBT: keep the last checkpoint written in memory too, for members that copy this replica at its pause.</summary>
-    [Id(6)] public bool KeepState { get; init; }
     /// <summary>The run's secret for the direct gradient link: a connection whose greeting does not carry it is dropped.</summary>
     [Id(7)] public byte[]? LinkToken { get; init; }
 }

@@ -200,15 +200,6 @@ public sealed class Replica : IDisposable
         }
     });
 
-    /// <summary>The replica as checkpoint bytes when it holds a trainer at <paramref name="step"/>; else null.</summary>
-    public Task<byte[]?> StateAtAsync(long step) => thread.Run(() =>
-    {
-        if (trainer is null || trainer.Step != step) return null;
-        var stream = new MemoryStream();
-        trainer.Save(stream);
-        return stream.ToArray();
-    });
-
     public Task<(long Step, byte[] Bytes)> CheckpointAsync() => thread.Run(() =>
     {
         var stream = new MemoryStream();

@@ -176,12 +176,18 @@ public sealed class TrialGrain(
     public async Task<TrialStatus> ResumeAsync(long? pauseAt)
     {
         if (R.State != TrialState.Paused) return Status();
+        return await GoOnAsync(pauseAt, reason: null, copyFrom: null);
+    }
+
+    /// <summary>A paused trial's next run, from its checkpoint (or, PBT, from <paramref name="copyFrom"/>'s replicas), to <paramref name="pauseAt"/>.</summary>
+    async Task<TrialStatus> GoOnAsync(long? pauseAt, string? reason, ReplicaSource? copyFrom)
+    {
         R.PauseAt = pauseAt;
         R.State = TrialState.Running;
         R.RunId++;
-        R.Reason = null;
+        R.Reason = reason;
         await record.WriteStateAsync();
-        await Coordinator.RunAsync(Run(R.CheckpointStep ?? 0, R.CheckpointPath));
+        await Coordinator.RunAsync(Run(R.CheckpointStep ?? 0, R.CheckpointPath) with { CopyFrom = copyFrom });
         Watch();
         return Status();
     }
@@ -203,17 +209,8 @@ public sealed class TrialGrain(
         R.Spec = exploit.Spec;
         R.CheckpointPath = source.CheckpointPath;
         R.Exploits.Add(exploit.Step);
-        R.PauseAt = exploit.PauseAt;
-        R.State = TrialState.Running;
-        R.RunId++;
-        R.Reason = $"took the state of {exploit.FromTrialId} at step {exploit.Step}";
-        await record.WriteStateAsync();
-        await Coordinator.RunAsync(Run(exploit.Step, source.CheckpointPath) with
-        {
-            CopyFrom = new ReplicaSource(exploit.FromTrialId, exploit.Step) { ThroughStore = exploit.ThroughStore },
-        });
-        Watch();
-        return Status();
+        return await GoOnAsync(exploit.PauseAt, $"took the state of {exploit.FromTrialId} at step {exploit.Step}",
+            new ReplicaSource(exploit.FromTrialId, exploit.Step) { ThroughStore = exploit.ThroughStore });
     }
 
     public Task<TrialStatus> CancelAsync() => StopAsync(TrialState.Cancelled, "cancelled by the user");

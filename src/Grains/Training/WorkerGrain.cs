@@ -83,24 +83,13 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
     /// <summary>The state a PBT copier asked for, kept while it fetches the slices; dropped when the replica loads or goes.</summary>
     (long Step, byte[] Bytes)? exported;
 
-    public async Task<int?> ExportStateAsync(long step)
-    {
-        if (exported is { } kept && kept.Step == step) return kept.Bytes.Length;
-        exported = replica is not null && await replica.StateAtAsync(step) is { } bytes ? (step, bytes) : null;
-        return exported?.Bytes.Length;
-    }
+    public Task<int?> ExportStateAsync(long step) => Task.FromResult(exported is { } kept && kept.Step == step ? kept.Bytes.Length : (int?)null);
 
     public Task<Immutable<byte[]>> ExportStateChunkAsync(long step, int chunk, int chunks)
     {
         if (exported is not { } kept || kept.Step != step) throw new InvalidOperationException($"worker {this.GetPrimaryKeyString()} keeps no state of step {step}");
-        var (offset, length) = ChunkOf(kept.Bytes.Length, chunk, chunks);
-        return Task.FromResult(new Immutable<byte[]>(kept.Bytes.AsSpan(offset, length).ToArray()));
-    }
-
-    static (int Offset, int Length) ChunkOf(int total, int chunk, int chunks)
-    {
-        int size = (total + chunks - 1) / chunks, offset = Math.Min(total, chunk * size);
-        return (offset, Math.Min(size, total - offset));
+        var (start, length) = Replica.ChunkBounds(kept.Bytes.Length, chunk, chunks);
+        return Task.FromResult(new Immutable<byte[]>(kept.Bytes.AsSpan(start, length).ToArray()));
     }
 
     /// <summary>
@@ -114,15 +103,15 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         int chunks = Math.Clamp(total >> 20, 1, 32);
         var slices = await Task.WhenAll(Enumerable.Range(0, chunks).Select(c => worker.ExportStateChunkAsync(source.Step, c, chunks)));
         var bytes = new byte[total];
-        for (int c = 0; c < chunks; c++) slices[c].Value.CopyTo(bytes, ChunkOf(total, c, chunks).Offset);
+        for (int c = 0; c < chunks; c++) slices[c].Value.CopyTo(bytes, Replica.ChunkBounds(total, c, chunks).Start);
         return bytes;
     }
 
-    public async Task SaveCheckpointAsync(long run, string path)
+    public async Task SaveCheckpointAsync(long run, string path, bool keep = false)
     {
         var (step, bytes) = await Current(run).CheckpointAsync();
         // PBT: the checkpoint a held member pauses on is what a copier asks for; kept, it is not serialized twice.
-        if (assignment?.KeepState == true) exported = (step, bytes);
+        if (keep) exported = (step, bytes);
         await store.WriteAsync(path, bytes);
     }
 
