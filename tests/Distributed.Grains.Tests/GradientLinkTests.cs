@@ -37,7 +37,9 @@ public class GradientLinkTests
             {
                 using var intruder = new Socket(SocketType.Stream, ProtocolType.Tcp);
                 await intruder.ConnectAsync(IPEndPoint.Parse(endpoint));
-                await intruder.SendAsync(GradientChannel.Hello(WorkerGrain.KeyOf(id, rank), 1, new byte[GradientChannel.TokenBytes]));
+                var challenge = new byte[GradientChannel.ChallengeBytes];
+                Assert.Equal(challenge.Length, await intruder.ReceiveAsync(challenge, SocketFlags.None));
+                await intruder.SendAsync(GradientChannel.Hello(WorkerGrain.KeyOf(id, rank), 1, new byte[GradientChannel.TokenBytes], challenge));
                 var buffer = new byte[64];
                 int read;
                 try

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
@@ -51,7 +50,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     int recoveries;
     // How each worker's gradient travels: inline (in this silo: shared, not copied; or small), over a direct link, or in chunks.
     GradientRoute[] routes = [];
-    Socket?[] links = [];
+    GradientLink?[] links = [];
     byte[]?[] received = [];
     List<Task> pendingSends = [];
     int chunks;
@@ -241,7 +240,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             : r.Silo == silo || chunks == 0 ? GradientRoute.Inline
             : spec.Parallel.DirectLinks && r.Link is not null ? GradientRoute.Link : GradientRoute.Chunks).ToArray();
         CloseLinks();
-        links = new Socket?[workers.Length];
+        links = new GradientLink?[workers.Length];
         received = new byte[]?[workers.Length];
         for (int rank = 0; rank < workers.Length; rank++)
         {
@@ -377,7 +376,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var transfers = new List<Task>(pendingSends);
         if (compute)
             for (int rank = 0; rank < workers.Length; rank++)
-                if (links[rank] is { } socket) transfers.Add(GradientChannel.ReceiveAsync(socket, at, received[rank], $"worker {rank}", cancel));
+                if (links[rank] is { } link) transfers.Add(link.ReceiveAsync(at, received[rank], $"worker {rank}", cancel));
         pendingSends = [];
         var replies = await Within(calls, spec.Parallel.ExchangeTimeout, $"exchange gradients of step {at + 1}");
         await Within(transfers.ToArray(), spec.Parallel.ExchangeTimeout, $"transfer gradients of step {at + 1} over its link");
@@ -427,7 +426,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 
         await Task.WhenAll(Enumerable.Range(0, pieces).Select(Chunk));
         // Not awaited here: a worker reads its average only when the next request reaches it.
-        pendingSends = links.Where(l => l is not null).Select(l => GradientChannel.SendAsync(l!, step, averageBuffer, cancel)).ToList();
+        pendingSends = links.Where(l => l is not null).Select(l => l!.SendAsync(step, averageBuffer, cancel)).ToList();
         double meanNorm = Math.Sqrt(squares.Sum());
         // Per-worker clipping reports what the workers saw before clipping; global clipping the norm of the mean.
         if (!global) return new Averaged(gradients.Average(g => g.PreClipNorm), 1f);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using Distributed.Grains.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -12,85 +13,223 @@ namespace Distributed.Grains.Training;
 /// <summary>
 /// A direct TCP link between a coordinator and a worker in another silo, for the gradient bytes only (Orleans still
 /// carries every request and reply). Orleans copies a multi-MB buffer several times on its way between processes;
-/// here the worker sends straight from its flat gradient and receives straight into it. Frames are a fixed header
-/// (magic, step) and exactly one gradient's bytes, in step order both ways.
+/// here the worker sends straight from its flat gradient and receives straight into it.
+/// <para>
+/// Who may attach: the silo opens with a fresh challenge, and the coordinator answers with an HMAC of it under the
+/// run's token (handed to the workers through Orleans), so the token never crosses this link and a recorded greeting
+/// does not replay. Every frame (magic, step, one gradient's bytes) ends with an HMAC-SHA256 tag under a key derived
+/// from the token, the challenge and the direction: a frame that was altered, replayed from another step or
+/// connection, or reflected back is refused. The bytes are authenticated, not encrypted (docs/security.md).
+/// </para>
 /// </summary>
 public static class GradientChannel
 {
-    const int Magic = 0x47524144; // "GRAD"
-    public const int HeaderBytes = 12;
     /// <summary>Bytes of a run's link token.</summary>
     public const int TokenBytes = 32;
-    const int HelloBytes = 12 + TokenBytes;
+    public const int ChallengeBytes = 16;
+    const int ProofBytes = 32;
+    const int HelloBytes = 12 + ProofBytes;
 
-    public static void WriteHeader(Span<byte> header, long step)
+    /// <summary>The coordinator's end: connects to a worker's silo, names the replica it wants and proves it drives that run.</summary>
+    public static async Task<GradientLink> ConnectAsync(string endpoint, string workerKey, long runId, byte[] token, CancellationToken cancel)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(IPEndPoint.Parse(endpoint), cancel);
+            var challenge = new byte[ChallengeBytes];
+            await GradientLink.ReceiveAllAsync(socket, challenge, cancel);
+            await GradientLink.SendAllAsync(socket, Hello(workerKey, runId, token, challenge), cancel);
+            return new GradientLink(socket, token, challenge, coordinator: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The greeting: the key's length, the run id, the proof, then the replica's key.</summary>
+    public static byte[] Hello(string workerKey, long runId, byte[] token, byte[] challenge)
+    {
+        if (token.Length != TokenBytes) throw new ArgumentException($"a link token is {TokenBytes} bytes", nameof(token));
+        var key = Encoding.UTF8.GetBytes(workerKey);
+        var hello = new byte[HelloBytes + key.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(hello, key.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(hello.AsSpan(4), runId);
+        Proof(token, challenge, runId, key).CopyTo(hello, 12);
+        key.CopyTo(hello, HelloBytes);
+        return hello;
+    }
+
+    /// <summary>What only a holder of the run's token can answer to this connection's challenge.</summary>
+    public static byte[] Proof(byte[] token, ReadOnlySpan<byte> challenge, long runId, ReadOnlySpan<byte> workerKey)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, token);
+        hmac.AppendData("distributed gradient link hello"u8);
+        hmac.AppendData(challenge);
+        Span<byte> run = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(run, runId);
+        hmac.AppendData(run);
+        hmac.AppendData(workerKey);
+        return hmac.GetHashAndReset();
+    }
+
+    internal sealed record Greeting(string Key, long RunId, byte[] Proof, byte[] Challenge)
+    {
+        /// <summary>True when <paramref name="token"/> answers this greeting (compared in constant time).</summary>
+        public bool Proves(byte[] token) =>
+            CryptographicOperations.FixedTimeEquals(Proof, GradientChannel.Proof(token, Challenge, RunId, Encoding.UTF8.GetBytes(Key)));
+    }
+
+    internal static async Task<Greeting> GreetAsync(Socket socket, CancellationToken cancel)
+    {
+        var challenge = RandomNumberGenerator.GetBytes(ChallengeBytes);
+        await GradientLink.SendAllAsync(socket, challenge, cancel);
+        var fixedPart = new byte[HelloBytes];
+        await GradientLink.ReceiveAllAsync(socket, fixedPart, cancel);
+        int length = BinaryPrimitives.ReadInt32LittleEndian(fixedPart);
+        if (length is < 1 or > 4096) throw new IOException("gradient channel: bad greeting");
+        var key = new byte[length];
+        await GradientLink.ReceiveAllAsync(socket, key, cancel);
+        return new Greeting(Encoding.UTF8.GetString(key), BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(4)), fixedPart[12..HelloBytes], challenge);
+    }
+}
+
+/// <summary>
+/// One attached gradient link: frames of (magic, step, payload, tag) in step order both ways. Each direction has its
+/// own key, and a frame's tag is computed piece by piece as the bytes go out or come in, while they are in cache.
+/// </summary>
+public sealed class GradientLink : IDisposable
+{
+    const int Magic = 0x47524144; // "GRAD"
+    public const int HeaderBytes = 12;
+    public const int TagBytes = 32;
+    // Hashing in slices this size keeps each one in cache between the socket and the HMAC.
+    const int Piece = 256 * 1024;
+    readonly IncrementalHash sending, receiving;
+
+    internal GradientLink(Socket socket, byte[] token, byte[] challenge, bool coordinator)
+    {
+        Socket = socket;
+        var toWorker = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 32, challenge, "coordinator to worker"u8.ToArray());
+        var toCoordinator = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 32, challenge, "worker to coordinator"u8.ToArray());
+        sending = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, coordinator ? toWorker : toCoordinator);
+        receiving = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, coordinator ? toCoordinator : toWorker);
+    }
+
+    public Socket Socket { get; }
+
+    static void WriteHeader(Span<byte> header, long step)
     {
         BinaryPrimitives.WriteInt32LittleEndian(header, Magic);
         BinaryPrimitives.WriteInt64LittleEndian(header[4..], step);
     }
 
-    public static void CheckHeader(ReadOnlySpan<byte> header, long step, string from)
+    static void CheckHeader(ReadOnlySpan<byte> header, long step, string from)
     {
         if (BinaryPrimitives.ReadInt32LittleEndian(header) != Magic) throw new IOException($"gradient channel from {from}: bad frame");
         long got = BinaryPrimitives.ReadInt64LittleEndian(header[4..]);
         if (got != step) throw new IOException($"gradient channel from {from}: frame of step {got}, expected step {step}");
     }
 
+    void CheckTag(ReadOnlySpan<byte> tag, string from)
+    {
+        Span<byte> expected = stackalloc byte[TagBytes];
+        receiving.GetHashAndReset(expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, tag))
+            throw new IOException($"gradient channel from {from}: a frame failed its authentication tag");
+    }
+
     /// <summary>Blocking send of a whole frame (the worker's side, on its replica thread).</summary>
-    public static void Send(Socket socket, long step, ReadOnlySpan<byte> payload)
+    public void Send(long step, ReadOnlySpan<byte> payload)
     {
         Span<byte> header = stackalloc byte[HeaderBytes];
         WriteHeader(header, step);
-        SendAll(socket, header);
-        SendAll(socket, payload);
+        sending.AppendData(header);
+        SendAll(header);
+        for (int at = 0; at < payload.Length; at += Piece)
+        {
+            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
+            sending.AppendData(piece);
+            SendAll(piece);
+        }
+        Span<byte> tag = stackalloc byte[TagBytes];
+        sending.GetHashAndReset(tag);
+        SendAll(tag);
     }
 
     /// <summary>Blocking receive of a whole frame into <paramref name="payload"/> (the worker's side).</summary>
-    public static void Receive(Socket socket, long step, Span<byte> payload, string from)
+    public void Receive(long step, Span<byte> payload, string from)
     {
         Span<byte> header = stackalloc byte[HeaderBytes];
-        ReceiveAll(socket, header);
+        ReceiveAll(header);
         CheckHeader(header, step, from);
-        ReceiveAll(socket, payload);
+        receiving.AppendData(header);
+        for (int at = 0; at < payload.Length; at += Piece)
+        {
+            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
+            ReceiveAll(piece);
+            receiving.AppendData(piece);
+        }
+        Span<byte> tag = stackalloc byte[TagBytes];
+        ReceiveAll(tag);
+        CheckTag(tag, from);
     }
 
-    static void SendAll(Socket socket, ReadOnlySpan<byte> data)
+    void SendAll(ReadOnlySpan<byte> data)
     {
-        while (!data.IsEmpty) data = data[socket.Send(data)..];
+        while (!data.IsEmpty) data = data[Socket.Send(data)..];
     }
 
-    static void ReceiveAll(Socket socket, Span<byte> data)
+    void ReceiveAll(Span<byte> data)
     {
         while (!data.IsEmpty)
         {
-            int n = socket.Receive(data);
+            int n = Socket.Receive(data);
             if (n == 0) throw new IOException("gradient channel closed by the other side");
             data = data[n..];
         }
     }
 
-    public static async Task SendAsync(Socket socket, long step, ReadOnlyMemory<byte> payload, CancellationToken cancel)
+    public async Task SendAsync(long step, ReadOnlyMemory<byte> payload, CancellationToken cancel)
     {
         var header = new byte[HeaderBytes];
         WriteHeader(header, step);
-        await SendAllAsync(socket, header, cancel);
-        await SendAllAsync(socket, payload, cancel);
+        sending.AppendData(header);
+        await SendAllAsync(Socket, header, cancel);
+        for (int at = 0; at < payload.Length; at += Piece)
+        {
+            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
+            sending.AppendData(piece.Span);
+            await SendAllAsync(Socket, piece, cancel);
+        }
+        await SendAllAsync(Socket, sending.GetHashAndReset(), cancel);
     }
 
-    public static async Task ReceiveAsync(Socket socket, long step, Memory<byte> payload, string from, CancellationToken cancel)
+    public async Task ReceiveAsync(long step, Memory<byte> payload, string from, CancellationToken cancel)
     {
         var header = new byte[HeaderBytes];
-        await ReceiveAllAsync(socket, header, cancel);
+        await ReceiveAllAsync(Socket, header, cancel);
         CheckHeader(header, step, from);
-        await ReceiveAllAsync(socket, payload, cancel);
+        receiving.AppendData(header);
+        for (int at = 0; at < payload.Length; at += Piece)
+        {
+            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
+            await ReceiveAllAsync(Socket, piece, cancel);
+            receiving.AppendData(piece.Span);
+        }
+        var tag = new byte[TagBytes];
+        await ReceiveAllAsync(Socket, tag, cancel);
+        CheckTag(tag, from);
     }
 
-    static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancel)
+    internal static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancel)
     {
         while (!data.IsEmpty) data = data[await socket.SendAsync(data, SocketFlags.None, cancel)..];
     }
 
-    static async Task ReceiveAllAsync(Socket socket, Memory<byte> data, CancellationToken cancel)
+    internal static async Task ReceiveAllAsync(Socket socket, Memory<byte> data, CancellationToken cancel)
     {
         while (!data.IsEmpty)
         {
@@ -100,48 +239,13 @@ public static class GradientChannel
         }
     }
 
-    /// <summary>The coordinator's end: connects to a worker's silo, names the replica it wants and proves it drives that run.</summary>
-    public static async Task<Socket> ConnectAsync(string endpoint, string workerKey, long runId, byte[] token, CancellationToken cancel)
+    public void Dispose()
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(IPEndPoint.Parse(endpoint), cancel);
-            await SendAllAsync(socket, Hello(workerKey, runId, token), cancel);
-            return socket;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>The greeting: the key's length, the run id, the run's token, then the replica's key.</summary>
-    public static byte[] Hello(string workerKey, long runId, byte[] token)
-    {
-        if (token.Length != TokenBytes) throw new ArgumentException($"a link token is {TokenBytes} bytes", nameof(token));
-        var key = Encoding.UTF8.GetBytes(workerKey);
-        var hello = new byte[HelloBytes + key.Length];
-        BinaryPrimitives.WriteInt32LittleEndian(hello, key.Length);
-        BinaryPrimitives.WriteInt64LittleEndian(hello.AsSpan(4), runId);
-        token.CopyTo(hello, 12);
-        key.CopyTo(hello, HelloBytes);
-        return hello;
-    }
-
-    internal static async Task<(string Key, long RunId, byte[] Token)> ReadHelloAsync(Socket socket, CancellationToken cancel)
-    {
-        var fixedPart = new byte[HelloBytes];
-        await ReceiveAllAsync(socket, fixedPart, cancel);
-        int length = BinaryPrimitives.ReadInt32LittleEndian(fixedPart);
-        if (length is < 1 or > 4096) throw new IOException("gradient channel: bad greeting");
-        var key = new byte[length];
-        await ReceiveAllAsync(socket, key, cancel);
-        return (Encoding.UTF8.GetString(key), BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(4)), fixedPart[12..HelloBytes]);
+        Socket.Dispose();
+        sending.Dispose();
+        receiving.Dispose();
     }
 }
-
 /// <summary>Accepts coordinators' gradient links on this silo and hands each to the replica it names.</summary>
 public sealed class GradientChannelListener(TrainingSiloOptions options, ReplicaHost replicas, ILocalSiloDetails silo,
     ILogger<GradientChannelListener> log) : BackgroundService
@@ -193,10 +297,11 @@ public sealed class GradientChannelListener(TrainingSiloOptions options, Replica
         try
         {
             socket.NoDelay = true;
-            var (key, runId, token) = await GradientChannel.ReadHelloAsync(socket, stopping).WaitAsync(TimeSpan.FromSeconds(10), stopping);
-            if (replicas.Find(key) is { } replica && replica.Attach(socket, runId, token)) return;
+            var greeting = await GradientChannel.GreetAsync(socket, stopping).WaitAsync(TimeSpan.FromSeconds(10), stopping);
+            if (replicas.Find(greeting.Key) is { } replica && replica.Attach(socket, greeting)) return;
             // Dropped: a link that does not prove its run never replaces the one attached.
-            log.LogWarning("Gradient channel for {Worker} run {Run} from {Remote} refused: no such replica here, or not its run's token", key, runId, socket.RemoteEndPoint);
+            log.LogWarning("Gradient channel for {Worker} run {Run} from {Remote} refused: no such replica here, or not its run's token",
+                greeting.Key, greeting.RunId, socket.RemoteEndPoint);
         }
         catch (Exception e)
         {

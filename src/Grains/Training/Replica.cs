@@ -23,7 +23,7 @@ public sealed class Replica : IDisposable
     float[]? assembled;
     readonly object linkLock = new();
     readonly ManualResetEventSlim linkReady = new(false);
-    System.Net.Sockets.Socket? link;
+    GradientLink? link;
     // Where the data stood before the last computed step whose update is not applied yet (null: none open).
     (int Epoch, int Position)? openStep;
 
@@ -95,7 +95,7 @@ public sealed class Replica : IDisposable
                     break;
                 case AverageSource.Link:
                     // Straight into the flat gradient: no copy on this side.
-                    GradientChannel.Receive(Link(step), step.Step - 1, MemoryMarshal.AsBytes(t.Parameters.Gradients), "the coordinator");
+                    Link(step).Receive(step.Step - 1, MemoryMarshal.AsBytes(t.Parameters.Gradients), "the coordinator");
                     break;
             }
             if (step.Scale != 1f) GradientClipping.Scale(t.Parameters.Gradients, step.Scale);
@@ -118,7 +118,7 @@ public sealed class Replica : IDisposable
             : GradientClipping.L2Norm(t.Parameters.Gradients);
         // The copy out is part of the exchange, not of the compute this reports.
         double computeSeconds = clock.Elapsed.TotalSeconds;
-        if (step.Route == GradientRoute.Link) GradientChannel.Send(Link(step), step.Step, MemoryMarshal.AsBytes(t.Parameters.Gradients));
+        if (step.Route == GradientRoute.Link) Link(step).Send(step.Step, MemoryMarshal.AsBytes(t.Parameters.Gradients));
         if (step.Route != GradientRoute.Inline) return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, null, checksum, computeSeconds);
         gradient ??= new byte[t.Parameters.Count * sizeof(float)];
         MemoryMarshal.AsBytes(t.Parameters.Gradients).CopyTo(gradient);
@@ -210,31 +210,30 @@ public sealed class Replica : IDisposable
     public Task<float[]> ParametersAsync() => thread.Run(() => Loaded().Parameters.Values.ToArray());
 
     /// <summary>
-    /// Takes the coordinator's gradient link for run <paramref name="runId"/>; false when this replica is not in that
-    /// run or <paramref name="token"/> is not the run's (compared in constant time).
+    /// Takes the coordinator's gradient link for the greeting's run; false when this replica is not in that run or the
+    /// greeting does not prove the run's token.
     /// </summary>
-    public bool Attach(System.Net.Sockets.Socket socket, long runId, byte[] token)
+    internal bool Attach(System.Net.Sockets.Socket socket, GradientChannel.Greeting greeting)
     {
         lock (linkLock)
         {
-            if (assignment?.RunId != runId || assignment.LinkToken is not { } expected
-                || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(expected, token)) return false;
+            if (assignment?.RunId != greeting.RunId || assignment.LinkToken is not { } token || !greeting.Proves(token)) return false;
             link?.Dispose();
-            link = socket;
+            link = new GradientLink(socket, token, greeting.Challenge, coordinator: false);
             linkReady.Set();
             return true;
         }
     }
 
-    System.Net.Sockets.Socket Link(WorkerStep step)
+    GradientLink Link(WorkerStep step)
     {
         var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
         if (!linkReady.Wait(timeout)) throw new TimeoutException($"replica {Key}: the coordinator's gradient link did not arrive within {timeout.TotalSeconds:0.###} s");
         lock (linkLock)
         {
-            var socket = link!;
-            socket.ReceiveTimeout = socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
-            return socket;
+            var attached = link!;
+            attached.Socket.ReceiveTimeout = attached.Socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            return attached;
         }
     }
 
