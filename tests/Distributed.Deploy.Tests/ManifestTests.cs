@@ -52,8 +52,7 @@ public class ManifestTests
     {
         var listed = Kustomization("overlays/dev").ToList();
         Assert.All(listed, f => Assert.True(File.Exists(Path.Combine(Root, f)), $"{f} is listed but missing"));
-        Assert.Equal(ManifestFiles().Select(f => Path.GetRelativePath(Root, f)).Where(f => !f.EndsWith("storage-secret.yaml", StringComparison.Ordinal)).Order(),
-            listed.Order());
+        Assert.Equal(ManifestFiles().Select(f => Path.GetRelativePath(Root, f)).Order(), listed.Order());
     }
 
     [Fact]
@@ -82,7 +81,9 @@ public class ManifestTests
         Assert.Equal(config.Metadata.Name, container.EnvFrom.Single(e => e.ConfigMapRef is not null).ConfigMapRef.Name);
         Assert.Equal("azure", config.Data["DISTRIBUTED_STORAGE"]);
         Assert.Equal("8080", config.Data["DISTRIBUTED_HEALTH_PORT"]);
-        var secret = Base().OfType<V1Secret>().Single();
+        // The base ships no Secret (applying it must not overwrite a real one); the dev overlay generates the one named.
+        Assert.Empty(Base().OfType<V1Secret>());
+        var secret = Rendered("overlays/dev").OfType<V1Secret>().Single();
         Assert.Equal(secret.Metadata.Name, container.EnvFrom.Single(e => e.SecretRef is not null).SecretRef.Name);
         Assert.Contains("DISTRIBUTED_STORAGE_CONNECTION", secret.StringData.Keys);
         Assert.DoesNotContain("DISTRIBUTED_STORAGE_CONNECTION", config.Data.Keys);
@@ -170,6 +171,136 @@ public class ManifestTests
             });
             Assert.All(deployment.Spec.Selector.MatchLabels, l => Assert.Equal(l.Value, deployment.Spec.Template.Metadata.Labels[l.Key]));
         }
+    }
+
+    /// <summary>
+    /// What kustomize would apply for a folder, for what these tests check: its resources with the images entries
+    /// of every kustomization on the way applied (name to newName@digest), plus the Secrets its generators make.
+    /// </summary>
+    static List<object> Rendered(string folder)
+    {
+        var objects = Kustomization(folder).SelectMany(Load).ToList();
+        var images = KustomizationChain(folder).SelectMany(k => Sequence(k, "images")).Cast<YamlMappingNode>().ToList();
+        foreach (var container in objects.OfType<V1Deployment>().SelectMany(d => d.Spec.Template.Spec.Containers))
+            if (images.FirstOrDefault(i => Scalar(i, "name") == container.Image) is { } entry)
+                container.Image = (Scalar(entry, "newName") ?? container.Image)
+                    + (Scalar(entry, "digest") is { } digest ? "@" + digest : Scalar(entry, "newTag") is { } tag ? ":" + tag : "");
+        foreach (var (generator, directory) in KustomizationChain(folder).SelectMany(k => Sequence(k, "secretGenerator").Select(g => ((YamlMappingNode)g, k))))
+        {
+            var data = Sequence(generator, "envs").Cast<YamlScalarNode>()
+                .SelectMany(env => File.ReadAllLines(Path.Combine(Root, directory, env.Value!)))
+                .Where(line => line.Length > 0 && !line.StartsWith('#'))
+                .ToDictionary(line => line[..line.IndexOf('=')], line => line[(line.IndexOf('=') + 1)..]);
+            objects.Add(new V1Secret { Metadata = new V1ObjectMeta { Name = Scalar(generator, "name") }, StringData = data });
+        }
+        return objects;
+    }
+
+    static IEnumerable<string> KustomizationChain(string folder)
+    {
+        yield return folder;
+        foreach (var item in Sequence(folder, "resources").Cast<YamlScalarNode>())
+        {
+            var path = Path.GetRelativePath(Root, Path.GetFullPath(Path.Combine(Root, folder, item.Value!)));
+            if (Directory.Exists(Path.Combine(Root, path))) foreach (var inner in KustomizationChain(path)) yield return inner;
+        }
+    }
+
+    static IEnumerable<YamlNode> Sequence(string folder, string key) => Sequence(KustomizationFile(folder), key);
+
+    static IEnumerable<YamlNode> Sequence(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var node) ? ((YamlSequenceNode)node).Children : [];
+
+    static string? Scalar(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var node) ? ((YamlScalarNode)node).Value : null;
+
+    static YamlMappingNode KustomizationFile(string folder)
+    {
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(File.ReadAllText(Path.Combine(Root, folder, "kustomization.yaml"))));
+        return (YamlMappingNode)yaml.Documents[0].RootNode;
+    }
+
+    [Theory]
+    [InlineData("base")]
+    [InlineData("overlays/dev")]
+    public void Every_image_is_pinned_by_digest(string folder)
+    {
+        var images = Rendered(folder).OfType<V1Deployment>().SelectMany(d => d.Spec.Template.Spec.Containers.Select(c => c.Image)).ToList();
+        Assert.NotEmpty(images);
+        Assert.All(images, image =>
+        {
+            Assert.Matches("^[a-z0-9.\\-/]+@sha256:[0-9a-f]{64}$", image);
+            Assert.DoesNotContain(":latest", image);
+        });
+    }
+
+    [Fact]
+    public void No_account_key_is_in_the_base_and_the_dev_overlay_holds_only_azurites_public_one()
+    {
+        var texts = ManifestFiles().Concat(Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".yaml", StringComparison.Ordinal)))
+            .Distinct().ToDictionary(f => Path.GetRelativePath(Root, f), File.ReadAllText);
+        Assert.All(texts.Where(t => t.Key.StartsWith("base", StringComparison.Ordinal)), t => Assert.DoesNotContain("AccountKey", t.Value));
+        Assert.DoesNotContain(Rendered("base"), o => o is V1Secret);
+        foreach (var secret in Rendered("overlays/dev").OfType<V1Secret>())
+            Assert.All(secret.StringData.Values.Where(v => v.Contains("AccountKey", StringComparison.Ordinal)),
+                v => Assert.Contains("AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;", v));
+    }
+
+    [Fact]
+    public void The_namespace_enforces_the_restricted_pod_security_standard_and_every_pod_meets_it()
+    {
+        var ns = Base().OfType<V1Namespace>().Single();
+        Assert.Equal("restricted", ns.Metadata.Labels["pod-security.kubernetes.io/enforce"]);
+        foreach (var deployment in Rendered("overlays/dev").OfType<V1Deployment>())
+        {
+            var pod = deployment.Spec.Template.Spec;
+            string name = deployment.Metadata.Name;
+            Assert.True(pod.SecurityContext.RunAsNonRoot, $"{name}: runAsNonRoot");
+            Assert.Equal("RuntimeDefault", pod.SecurityContext.SeccompProfile?.Type);
+            Assert.All(pod.Containers, c =>
+            {
+                Assert.False(c.SecurityContext.AllowPrivilegeEscalation, $"{name}/{c.Name}: allowPrivilegeEscalation");
+                Assert.Equal(["ALL"], c.SecurityContext.Capabilities.Drop);
+                Assert.Null(c.SecurityContext.Capabilities.Add);
+                Assert.Null(c.Ports?.FirstOrDefault(p => p.HostPort is not null));
+            });
+            // Restricted admits only these volume types.
+            Assert.All(pod.Volumes ?? [], v => Assert.True(v.EmptyDir is not null || v.ConfigMap is not null || v.Secret is not null
+                || v.Projected is not null || v.PersistentVolumeClaim is not null || v.DownwardAPI is not null, $"{name}: volume {v.Name}"));
+            // Every scratch volume is bounded: a full node disk would evict every pod on it.
+            Assert.All(pod.Volumes ?? [], v => Assert.True(v.EmptyDir is null || v.EmptyDir.SizeLimit is not null, $"{name}: emptyDir {v.Name} has no size limit"));
+        }
+    }
+
+    [Fact]
+    public void The_network_policy_admits_silo_ports_from_silos_the_gateway_from_clients_and_no_one_to_the_health_port()
+    {
+        var all = Base();
+        var silo = all.OfType<V1Deployment>().Single();
+        var podLabels = silo.Spec.Template.Metadata.Labels;
+        var policy = all.OfType<V1NetworkPolicy>().Single();
+        Assert.All(policy.Spec.PodSelector.MatchLabels, l => Assert.Equal(l.Value, podLabels[l.Key]));
+        Assert.Equal(["Ingress"], policy.Spec.PolicyTypes);
+        var ports = silo.Spec.Template.Spec.Containers.Single().Ports.Select(p => p.Name).ToHashSet();
+        var admitted = policy.Spec.Ingress.SelectMany(rule => rule.Ports.Select(p => (Port: p.Port.Value, From: rule.FromProperty))).ToList();
+        Assert.All(admitted, a => Assert.Contains(a.Port, ports));
+        Assert.DoesNotContain(admitted, a => a.Port == "health");
+        bool FromSilos(IList<V1NetworkPolicyPeer> from) => from.Single().PodSelector.MatchLabels.All(l => podLabels.TryGetValue(l.Key, out var v) && v == l.Value)
+            && from.Single().NamespaceSelector is null && from.Single().IpBlock is null;
+        Assert.True(FromSilos(admitted.Single(a => a.Port == "silo").From));
+        Assert.True(FromSilos(admitted.Single(a => a.Port == "gradients").From));
+        var clients = admitted.Single(a => a.Port == "gateway").From.Single();
+        Assert.Equal("true", clients.PodSelector.MatchLabels["distributed/client"]);
+        Assert.Null(clients.NamespaceSelector);
+    }
+
+    [Fact]
+    public void A_stopping_silo_has_longer_than_its_drain_before_it_is_killed()
+    {
+        // Each worker's drain checkpoint is waited for up to 30 s (WorkerGrain), then Orleans hands over the silo's grains.
+        var pod = Base().OfType<V1Deployment>().Single().Spec.Template.Spec;
+        Assert.True(pod.TerminationGracePeriodSeconds >= 90, $"terminationGracePeriodSeconds {pod.TerminationGracePeriodSeconds}");
     }
 
     static string RepositoryRoot()

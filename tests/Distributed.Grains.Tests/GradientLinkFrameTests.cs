@@ -25,7 +25,7 @@ public class GradientLinkFrameTests
     /// <summary>Sends one frame and captures its bytes at the other end, unparsed.</summary>
     static async Task<byte[]> RecordAsync(GradientLink sender, GradientLink receiver, long step, byte[] payload)
     {
-        var frame = new byte[GradientLink.HeaderBytes + payload.Length + GradientLink.TagBytes];
+        var frame = new byte[GradientLink.FrameBytes(payload.Length)];
         var sent = sender.SendAsync(step, payload, default);
         for (int at = 0; at < frame.Length;) at += await receiver.Socket.ReceiveAsync(frame.AsMemory(at), SocketFlags.None);
         await sent;
@@ -55,6 +55,15 @@ public class GradientLinkFrameTests
             await echo;
             Assert.Equal(Payload, back);
         }
+    }
+
+    [Fact]
+    public async Task The_gradient_does_not_cross_the_wire_in_the_clear()
+    {
+        var (recorder, sink) = await PairAsync(Token, Challenge);
+        var frame = await RecordAsync(recorder, sink, 5, Payload);
+        // Any 16 bytes of the gradient would be found in a plain frame.
+        Assert.Equal(-1, frame.AsSpan().IndexOf(Payload.AsSpan(1000, 16)));
     }
 
     [Fact]

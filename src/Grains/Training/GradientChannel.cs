@@ -17,9 +17,8 @@ namespace Distributed.Grains.Training;
 /// <para>
 /// Who may attach: the silo opens with a fresh challenge, and the coordinator answers with an HMAC of it under the
 /// run's token (handed to the workers through Orleans), so the token never crosses this link and a recorded greeting
-/// does not replay. Every frame (magic, step, one gradient's bytes) ends with an HMAC-SHA256 tag under a key derived
-/// from the token, the challenge and the direction: a frame that was altered, replayed from another step or
-/// connection, or reflected back is refused. The bytes are authenticated, not encrypted (docs/security.md).
+/// does not replay. Every frame is sealed with AES-128-GCM under a key derived from the token, the challenge and the
+/// direction: a frame that was read, altered, replayed from another step or connection, or reflected back is refused.
 /// </para>
 /// </summary>
 public static class GradientChannel
@@ -97,33 +96,44 @@ public static class GradientChannel
 }
 
 /// <summary>
-/// One attached gradient link: frames of (magic, step, payload, tag) in step order both ways. Each direction has its
-/// own key, and a frame's tag is computed piece by piece as the bytes go out or come in, while they are in cache.
+/// One attached gradient link: frames of (magic, step) and the payload sealed with AES-128-GCM in pieces, in step
+/// order both ways. Each direction has its own key and a frame counter in every nonce, so a nonce never repeats on
+/// a connection; the header is each piece's associated data, so a frame cannot be moved to another step. Sealing
+/// piece by piece lets one piece go out while the next is sealed, and each is opened in place as it arrives.
 /// </summary>
 public sealed class GradientLink : IDisposable
 {
     const int Magic = 0x47524144; // "GRAD"
     public const int HeaderBytes = 12;
-    public const int TagBytes = 32;
-    // Hashing in slices this size keeps each one in cache between the socket and the HMAC.
+    public const int TagBytes = 16;
+    // Pieces this size stay in cache between the cipher and the socket.
     const int Piece = 256 * 1024;
-    readonly IncrementalHash sending, receiving;
+    readonly AesGcm sending, receiving;
+    long sent, received;
+    byte[]? sealedPiece;
 
     internal GradientLink(Socket socket, byte[] token, byte[] challenge, bool coordinator)
     {
         Socket = socket;
-        var toWorker = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 32, challenge, "coordinator to worker"u8.ToArray());
-        var toCoordinator = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 32, challenge, "worker to coordinator"u8.ToArray());
-        sending = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, coordinator ? toWorker : toCoordinator);
-        receiving = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, coordinator ? toCoordinator : toWorker);
+        var toWorker = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 16, challenge, "coordinator to worker"u8.ToArray());
+        var toCoordinator = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 16, challenge, "worker to coordinator"u8.ToArray());
+        sending = new AesGcm(coordinator ? toWorker : toCoordinator, TagBytes);
+        receiving = new AesGcm(coordinator ? toCoordinator : toWorker, TagBytes);
     }
 
     public Socket Socket { get; }
 
-    static void WriteHeader(Span<byte> header, long step)
+    /// <summary>Bytes on the wire for one frame of <paramref name="payloadBytes"/>.</summary>
+    public static long FrameBytes(long payloadBytes) => HeaderBytes + payloadBytes + Pieces(payloadBytes) * (long)TagBytes;
+
+    static int Pieces(long payloadBytes) => (int)((payloadBytes + Piece - 1) / Piece);
+
+    static byte[] Header(long step)
     {
+        var header = new byte[HeaderBytes];
         BinaryPrimitives.WriteInt32LittleEndian(header, Magic);
-        BinaryPrimitives.WriteInt64LittleEndian(header[4..], step);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(4), step);
+        return header;
     }
 
     static void CheckHeader(ReadOnlySpan<byte> header, long step, string from)
@@ -133,48 +143,62 @@ public sealed class GradientLink : IDisposable
         if (got != step) throw new IOException($"gradient channel from {from}: frame of step {got}, expected step {step}");
     }
 
-    void CheckTag(ReadOnlySpan<byte> tag, string from)
+    static byte[] Nonce(long frame, int piece)
     {
-        Span<byte> expected = stackalloc byte[TagBytes];
-        receiving.GetHashAndReset(expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, tag))
+        var nonce = new byte[12];
+        BinaryPrimitives.WriteInt64LittleEndian(nonce, frame);
+        BinaryPrimitives.WriteInt32LittleEndian(nonce.AsSpan(8), piece);
+        return nonce;
+    }
+
+    static (int Start, int Length) PieceAt(int index, int total) => (index * Piece, Math.Min(Piece, total - index * Piece));
+
+    void Seal(long frame, int index, byte[] header, ReadOnlySpan<byte> piece, Span<byte> output) =>
+        sending.Encrypt(Nonce(frame, index), piece, output[..piece.Length], output.Slice(piece.Length, TagBytes), header);
+
+    void Open(long frame, int index, byte[] header, Span<byte> piece, ReadOnlySpan<byte> tag, string from)
+    {
+        try
+        {
+            receiving.Decrypt(Nonce(frame, index), piece, tag, piece, header);
+        }
+        catch (AuthenticationTagMismatchException)
+        {
             throw new IOException($"gradient channel from {from}: a frame failed its authentication tag");
+        }
     }
 
     /// <summary>Blocking send of a whole frame (the worker's side, on its replica thread).</summary>
     public void Send(long step, ReadOnlySpan<byte> payload)
     {
-        Span<byte> header = stackalloc byte[HeaderBytes];
-        WriteHeader(header, step);
-        sending.AppendData(header);
+        var header = Header(step);
+        long frame = sent++;
         SendAll(header);
-        for (int at = 0; at < payload.Length; at += Piece)
+        sealedPiece ??= new byte[Piece + TagBytes];
+        for (int index = 0; index < Pieces(payload.Length); index++)
         {
-            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
-            sending.AppendData(piece);
-            SendAll(piece);
+            var (start, length) = PieceAt(index, payload.Length);
+            Seal(frame, index, header, payload.Slice(start, length), sealedPiece);
+            SendAll(sealedPiece.AsSpan(0, length + TagBytes));
         }
-        Span<byte> tag = stackalloc byte[TagBytes];
-        sending.GetHashAndReset(tag);
-        SendAll(tag);
     }
 
     /// <summary>Blocking receive of a whole frame into <paramref name="payload"/> (the worker's side).</summary>
     public void Receive(long step, Span<byte> payload, string from)
     {
-        Span<byte> header = stackalloc byte[HeaderBytes];
+        var header = new byte[HeaderBytes];
         ReceiveAll(header);
         CheckHeader(header, step, from);
-        receiving.AppendData(header);
-        for (int at = 0; at < payload.Length; at += Piece)
-        {
-            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
-            ReceiveAll(piece);
-            receiving.AppendData(piece);
-        }
+        long frame = received++;
         Span<byte> tag = stackalloc byte[TagBytes];
-        ReceiveAll(tag);
-        CheckTag(tag, from);
+        for (int index = 0; index < Pieces(payload.Length); index++)
+        {
+            var (start, length) = PieceAt(index, payload.Length);
+            var piece = payload.Slice(start, length);
+            ReceiveAll(piece);
+            ReceiveAll(tag);
+            Open(frame, index, header, piece, tag, from);
+        }
     }
 
     void SendAll(ReadOnlySpan<byte> data)
@@ -194,17 +218,16 @@ public sealed class GradientLink : IDisposable
 
     public async Task SendAsync(long step, ReadOnlyMemory<byte> payload, CancellationToken cancel)
     {
-        var header = new byte[HeaderBytes];
-        WriteHeader(header, step);
-        sending.AppendData(header);
+        var header = Header(step);
+        long frame = sent++;
         await SendAllAsync(Socket, header, cancel);
-        for (int at = 0; at < payload.Length; at += Piece)
+        sealedPiece ??= new byte[Piece + TagBytes];
+        for (int index = 0; index < Pieces(payload.Length); index++)
         {
-            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
-            sending.AppendData(piece.Span);
-            await SendAllAsync(Socket, piece, cancel);
+            var (start, length) = PieceAt(index, payload.Length);
+            Seal(frame, index, header, payload.Span.Slice(start, length), sealedPiece);
+            await SendAllAsync(Socket, sealedPiece.AsMemory(0, length + TagBytes), cancel);
         }
-        await SendAllAsync(Socket, sending.GetHashAndReset(), cancel);
     }
 
     public async Task ReceiveAsync(long step, Memory<byte> payload, string from, CancellationToken cancel)
@@ -212,16 +235,16 @@ public sealed class GradientLink : IDisposable
         var header = new byte[HeaderBytes];
         await ReceiveAllAsync(Socket, header, cancel);
         CheckHeader(header, step, from);
-        receiving.AppendData(header);
-        for (int at = 0; at < payload.Length; at += Piece)
-        {
-            var piece = payload.Slice(at, Math.Min(Piece, payload.Length - at));
-            await ReceiveAllAsync(Socket, piece, cancel);
-            receiving.AppendData(piece.Span);
-        }
+        long frame = received++;
         var tag = new byte[TagBytes];
-        await ReceiveAllAsync(Socket, tag, cancel);
-        CheckTag(tag, from);
+        for (int index = 0; index < Pieces(payload.Length); index++)
+        {
+            var (start, length) = PieceAt(index, payload.Length);
+            var piece = payload.Slice(start, length);
+            await ReceiveAllAsync(Socket, piece, cancel);
+            await ReceiveAllAsync(Socket, tag, cancel);
+            Open(frame, index, header, piece.Span, tag, from);
+        }
     }
 
     internal static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancel)
@@ -246,6 +269,7 @@ public sealed class GradientLink : IDisposable
         receiving.Dispose();
     }
 }
+
 /// <summary>Accepts coordinators' gradient links on this silo and hands each to the replica it names.</summary>
 public sealed class GradientChannelListener(TrainingSiloOptions options, ReplicaHost replicas, ILocalSiloDetails silo,
     ILogger<GradientChannelListener> log) : BackgroundService
