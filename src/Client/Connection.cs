@@ -33,13 +33,14 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>Where to connect, read from the command line (or environment) before any option is refused as unknown.</summary>
     public sealed record Target(string? Cluster, string ClusterId, string ServiceId, string DataDirectory, string? StorageConnection)
     {
-        public static Target From(CommandLine cli) => new(
+        public static Target From(CommandLine cli) => cli.Text("storage-connection") is not null
+            ? throw new UsageException("--storage-connection: a secret on the command line is visible to every process on the machine; set DISTRIBUTED_STORAGE_CONNECTION (and DISTRIBUTED_STORAGE=azure), or reach the cluster through a gateway with --cluster HOST:PORT")
+            : new(
             cli.Text("cluster") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_CLUSTER"),
             cli.Text("cluster-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_CLUSTER_ID") ?? "distributed",
             cli.Text("service-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_SERVICE_ID") ?? "distributed",
             Path.GetFullPath(cli.Text("data-dir") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_DATA_DIR") ?? ".distributed"),
-            cli.Text("storage-connection") ?? (Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE") == "azure"
-                ? Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE_CONNECTION") : null));
+            Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE") == "azure" ? Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE_CONNECTION") : null);
     }
 
     public static async Task<Connection> OpenAsync(Target target)
@@ -49,7 +50,7 @@ public sealed class Connection : IAsyncDisposable
         {
             // The cluster's own membership table lists its gateways: any silo that is up will do.
             if (await StorageCheck.ProblemAsync(storage, TimeSpan.FromSeconds(20)) is { } problem)
-                throw new UsageException($"--storage-connection (or DISTRIBUTED_STORAGE_CONNECTION): {problem}");
+                throw new UsageException($"DISTRIBUTED_STORAGE_CONNECTION: {problem}");
             var tables = new Azure.Data.Tables.TableServiceClient(storage);
             return await ClientAsync(client => client.UseAzureStorageClustering(o => o.TableServiceClient = tables), clusterId, serviceId,
                 $"cluster {clusterId} (membership in Azure Table)");

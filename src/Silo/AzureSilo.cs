@@ -18,7 +18,7 @@ public static class AzureSilo
 {
     public static ISiloBuilder UseAzureSilo(this ISiloBuilder silo, SiloHostOptions options, TrainingSiloOptions training)
     {
-        var connection = options.StorageConnection!;
+        var account = options.Account();
         silo.Configure<ClusterOptions>(cluster =>
         {
             cluster.ClusterId = options.ClusterId;
@@ -26,15 +26,15 @@ public static class AzureSilo
         });
         silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedAddress), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
         silo.Configure<ClusterMembershipOptions>(m => m.ProbeTimeout = TimeSpan.FromSeconds(3));
-        silo.UseAzureStorageClustering(clustering => clustering.TableServiceClient = new Azure.Data.Tables.TableServiceClient(connection));
+        silo.UseAzureStorageClustering(clustering => clustering.TableServiceClient = account.Tables());
         silo.AddAzureBlobGrainStorage(StorageNames.State, storage => storage.Configure<IServiceProvider>((blob, services) =>
         {
-            blob.BlobServiceClient = new BlobServiceClient(connection);
+            blob.BlobServiceClient = account.Blobs();
             blob.ContainerName = "grain-state";
             // The same binary form as the local files: records with init-only fields and read-only lists round-trip.
             blob.GrainStorageSerializer = new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>());
         }));
-        silo.Services.AddSingleton<IArtifactStore>(new BlobArtifactStore(new BlobContainerClient(connection, "artifacts")));
+        silo.Services.AddSingleton<IArtifactStore>(new BlobArtifactStore(account.Blobs().GetBlobContainerClient("artifacts")));
         // Keeps the cluster id, service id and advertised address set above; adds the pod watch (Role in deploy/k8s/base/rbac.yaml).
         if (options.Kubernetes) silo.UseKubernetesHosting();
         return silo.AddDistributedTraining(training);

@@ -1,16 +1,16 @@
 using System.Net;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Distributed.Silo;
 
 /// <summary>
 /// Kubernetes probes: GET /healthz answers while the process serves requests (liveness); GET /ready answers 200 only
-/// once the silo is up and its cluster answers a management call within 5 s (readiness), else 503.
+/// once the silo is up and its own membership view lists it active (readiness), else 503. Readiness asks no other
+/// silo: one slow call must not turn every silo unready at once and take the whole gateway Service down.
 /// </summary>
-public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IGrainFactory grains, IHostApplicationLifetime lifetime,
-    ILogger<HealthEndpoint> log) : BackgroundService
+public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IClusterMembershipService membership, ILocalSiloDetails local,
+    IHostApplicationLifetime lifetime) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
@@ -38,7 +38,7 @@ public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IGrainFact
         var (status, text) = context.Request.Url?.AbsolutePath switch
         {
             "/healthz" => (200, "alive"),
-            "/ready" => await ReadyAsync(),
+            "/ready" => Ready(),
             _ => (404, "try /healthz or /ready"),
         };
         context.Response.StatusCode = status;
@@ -46,20 +46,13 @@ public sealed class HealthEndpoint(IOptions<SiloHostOptions> options, IGrainFact
         context.Response.Close();
     }
 
-    async Task<(int, string)> ReadyAsync()
+    (int, string) Ready()
     {
         if (!lifetime.ApplicationStarted.IsCancellationRequested) return (503, "starting");
         if (lifetime.ApplicationStopping.IsCancellationRequested) return (503, "stopping");
-        try
-        {
-            var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(TimeSpan.FromSeconds(5));
-            return (200, $"ready: {hosts.Count} active silo(s)");
-        }
-        catch (Exception e)
-        {
-            // The reason goes to the log, not to whoever can reach the probe port.
-            log.LogWarning(e, "Readiness: the cluster did not answer a management call");
-            return (503, "cluster not answering");
-        }
+        var snapshot = membership.CurrentSnapshot;
+        var status = snapshot.GetSiloStatus(local.SiloAddress);
+        if (status != SiloStatus.Active) return (503, $"silo {status.ToString().ToLowerInvariant()}");
+        return (200, $"ready: {snapshot.Members.Values.Count(m => m.Status == SiloStatus.Active)} active silo(s)");
     }
 }

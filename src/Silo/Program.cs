@@ -24,9 +24,9 @@ if (local && options.PrimaryPort is null && owner is null)
     Console.Error.WriteLine($"error: {settings.Named("dataDir")}: {Path.GetFullPath(training.DataDir)} is in use by another silo or client; give this cluster its own directory");
     return 2;
 }
-if (!local && await StorageCheck.ProblemAsync(options.StorageConnection!, TimeSpan.FromSeconds(20)) is { } problem)
+if (!local && await StorageCheck.ProblemAsync(options.Account(), TimeSpan.FromSeconds(20)) is { } problem)
 {
-    Console.Error.WriteLine($"error: {settings.Named("storageConnection")}: {problem}");
+    Console.Error.WriteLine($"error: {settings.Named(options.StorageConnection is null ? "tableEndpoint" : "storageConnection")}: {problem}");
     return 2;
 }
 var builder = Host.CreateApplicationBuilder();

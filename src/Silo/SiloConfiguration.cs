@@ -28,6 +28,8 @@ public static partial class SiloConfiguration
         public string Variable => "DISTRIBUTED_" + string.Join('_', Words(Property.Name)).ToUpperInvariant();
         public string Description => Property.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "";
         public Type Type => Nullable.GetUnderlyingType(Property.PropertyType) ?? Property.PropertyType;
+        /// <summary>Read only from the environment or the settings file, never from the command line.</summary>
+        public bool Secret => Property.GetCustomAttribute<PasswordPropertyTextAttribute>()?.Password == true;
         public string? Default => Property.GetValue(Defaults) switch
         {
             null => null,
@@ -76,6 +78,8 @@ public static partial class SiloConfiguration
             var value = inline ?? (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null);
             if (value is null) problems.Add($"{option}: needs a value");
             else if (setting is null) settingsFile = value;
+            else if (setting.Secret)
+                problems.Add($"{option}: a secret on the command line is visible to every process on the machine; set {setting.Variable} or put {setting.Name} in the {SettingsFileOption} file");
             else
             {
                 commandLine[setting.Name] = value;

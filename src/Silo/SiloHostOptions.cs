@@ -22,14 +22,24 @@ public sealed record SiloHostOptions
     public int? PrimaryPort { get; init; }
     [Description("local: localhost clustering and the data directory; azure: Azure Table membership, Blob state and artifacts")]
     public string Storage { get; init; } = "local";
-    [Description("Azure Storage connection string (a secret: set it through the environment, not the command line)")]
+    [Description("Azure Storage connection string; a secret, so the environment or the settings file only (or use the endpoints below)")]
+    [PasswordPropertyText(true)]
     public string? StorageConnection { get; init; }
+    [Description("Blob endpoint (https://ACCOUNT.blob.core.windows.net) reached with the pod's Azure identity: no account key")]
+    public string? BlobEndpoint { get; init; }
+    [Description("Table endpoint (https://ACCOUNT.table.core.windows.net) reached with the pod's Azure identity: no account key")]
+    public string? TableEndpoint { get; init; }
     [Description("address other silos and clients reach this one at (a pod's IP on Kubernetes)")]
     public string AdvertisedAddress { get; init; } = "127.0.0.1";
     [Description("HTTP port of /healthz and /ready for Kubernetes probes; 0 serves none")]
     public int HealthPort { get; init; }
     [Description("true in a Kubernetes pod: watches the cluster's pods, so a deleted pod's silo is declared dead at once")]
     public bool Kubernetes { get; init; }
+
+    /// <summary>The storage account these settings name (storage azure only).</summary>
+    public StorageAccount Account() => StorageConnection is { } connection
+        ? StorageAccount.FromConnectionString(connection)
+        : StorageAccount.FromIdentity(new Uri(BlobEndpoint!), new Uri(TableEndpoint!));
 
     /// <summary>Where a pod finds its service account token; Orleans' Kubernetes hosting reads the API through it.</summary>
     public const string ServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -46,9 +56,17 @@ public sealed record SiloHostOptions
         errors.Check(PrimaryPort is null || PrimaryPort != SiloPort, "primaryPort", "is this silo's own port; leave it out on the first silo");
         errors.Check(HealthPort is >= 0 and <= 65535, "healthPort", $"{HealthPort} is not a port (0 for none, or 1..65535)");
         errors.Check(Storage is "local" or "azure", "storage", $"'{Storage}' must be local or azure");
-        errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection), "storageConnection", "is required with storage azure");
+        bool endpoints = BlobEndpoint is not null || TableEndpoint is not null;
+        errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection) || endpoints, "storageConnection",
+            "is required with storage azure, unless blobEndpoint and tableEndpoint name the account (reached with the pod's Azure identity)");
+        errors.Check(StorageConnection is null || !endpoints, "blobEndpoint", "and tableEndpoint go without storageConnection: one way to reach the account");
         errors.Check(Storage != "azure" || string.IsNullOrWhiteSpace(StorageConnection) || StorageCheck.Parses(StorageConnection),
             "storageConnection", StorageCheck.NotAConnectionString);
+        if (endpoints && StorageConnection is null)
+        {
+            errors.Check(StorageAccount.IsEndpoint(BlobEndpoint), "blobEndpoint", $"'{BlobEndpoint}' is not an https:// URL");
+            errors.Check(StorageAccount.IsEndpoint(TableEndpoint), "tableEndpoint", $"'{TableEndpoint}' is not an https:// URL");
+        }
         errors.Check(IPAddress.TryParse(AdvertisedAddress, out _), "advertisedAddress", $"'{AdvertisedAddress}' is not an IP address");
         errors.Check(!Kubernetes || Storage == "azure", "kubernetes", "needs storage azure: pods share nothing but Azure Storage");
         return errors.List;

@@ -29,7 +29,11 @@ public static class StorageCheck
     }
 
     /// <summary>What is wrong with reaching storage through <paramref name="connection"/>, or null when both services answer.</summary>
-    public static async Task<string?> ProblemAsync(string connection, TimeSpan timeout)
+    public static Task<string?> ProblemAsync(string connection, TimeSpan timeout) =>
+        Parses(connection) ? ProblemAsync(StorageAccount.FromConnectionString(connection), timeout) : Task.FromResult<string?>(NotAConnectionString);
+
+    /// <summary>What is wrong with reaching <paramref name="account"/>, or null when both services answer.</summary>
+    public static async Task<string?> ProblemAsync(StorageAccount account, TimeSpan timeout)
     {
         using var cancellation = new CancellationTokenSource(timeout);
         var retry = (RetryOptions r) => { r.MaxRetries = 2; r.Delay = TimeSpan.FromMilliseconds(200); r.NetworkTimeout = timeout; };
@@ -37,14 +41,14 @@ public static class StorageCheck
         retry(tableOptions.Retry);
         var blobOptions = new BlobClientOptions();
         retry(blobOptions.Retry);
-        if (!Parses(connection)) return NotAConnectionString;
-        var tables = new TableServiceClient(connection, tableOptions);
-        var blobs = new BlobServiceClient(connection, blobOptions);
-        return await AskAsync("Table", tables.Uri, async c => { await foreach (var _ in tables.QueryAsync(maxPerPage: 1, cancellationToken: c).AsPages()) break; }, cancellation)
-            ?? await AskAsync("Blob", blobs.Uri, async c => { await foreach (var _ in blobs.GetBlobContainersAsync(cancellationToken: c).AsPages(pageSizeHint: 1)) break; }, cancellation);
+        var tables = account.Tables(tableOptions);
+        var blobs = account.Blobs(blobOptions);
+        var refusal = account.UsesIdentity ? "this process's Azure identity (does it hold a data role on the account?)" : "the account name or key";
+        return await AskAsync("Table", tables.Uri, refusal, async c => { await foreach (var _ in tables.QueryAsync(maxPerPage: 1, cancellationToken: c).AsPages()) break; }, cancellation)
+            ?? await AskAsync("Blob", blobs.Uri, refusal, async c => { await foreach (var _ in blobs.GetBlobContainersAsync(cancellationToken: c).AsPages(pageSizeHint: 1)) break; }, cancellation);
     }
 
-    static async Task<string?> AskAsync(string service, Uri endpoint, Func<CancellationToken, Task> ask, CancellationTokenSource cancellation)
+    static async Task<string?> AskAsync(string service, Uri endpoint, string refusal, Func<CancellationToken, Task> ask, CancellationTokenSource cancellation)
     {
         try
         {
@@ -53,11 +57,15 @@ public static class StorageCheck
         }
         catch (RequestFailedException e) when (e.Status is 401 or 403)
         {
-            return $"the {service} endpoint {endpoint} refused the account name or key ({Status(e)})";
+            return $"the {service} endpoint {endpoint} refused {refusal} ({Status(e)})";
         }
         catch (RequestFailedException e)
         {
             return $"the {service} endpoint {endpoint} answered {Status(e)}";
+        }
+        catch (Azure.Identity.AuthenticationFailedException e)
+        {
+            return $"no Azure identity for the {service} endpoint {endpoint}: {e.Message.Split('\n')[0]}";
         }
         catch (Exception e) when (e is OperationCanceledException || cancellation.IsCancellationRequested)
         {

@@ -93,9 +93,10 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
         var wrongEndpoint = Regex.Replace(azurite.ConnectionString, @"TableEndpoint=http://127\.0\.0\.1:\d+", "TableEndpoint=http://127.0.0.1:9");
         foreach (var (connection, expected) in new[] { (wrongKey, "/devstoreaccount1 refused the account name or key (403"), (wrongEndpoint, "http://127.0.0.1:9/devstoreaccount1 could not be reached: Connection refused") })
         {
-            var (exit, _, error) = await Processes.RunAsync("Distributed.Silo.dll", ["--storage", "azure", "--storage-connection", connection, "--data-dir", DataDirectory(0)]);
+            var (exit, _, error) = await Processes.RunAsync("Distributed.Silo.dll", ["--storage", "azure", "--data-dir", DataDirectory(0)],
+                environment: new Dictionary<string, string> { ["DISTRIBUTED_STORAGE_CONNECTION"] = connection });
             Assert.Equal(2, exit);
-            Assert.Contains("error: silo.storageConnection (--storage-connection): the Table endpoint http://127.0.0.1:", error);
+            Assert.Contains("error: silo.storageConnection (DISTRIBUTED_STORAGE_CONNECTION): the Table endpoint http://127.0.0.1:", error);
             Assert.Contains(expected, error);
         }
         Assert.Null(await Distributed.Silo.StorageCheck.ProblemAsync(azurite.ConnectionString, TimeSpan.FromSeconds(20)));

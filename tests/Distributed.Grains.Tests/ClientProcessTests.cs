@@ -153,9 +153,14 @@ public class ClientProcessTests : IDisposable
         Assert.Contains($"error: data.tsvPath: {Path.Combine(directory, "pairs.tsv")}:2:", data.Error);
         Assert.Contains($"error: search.space.tsvPath: file not found: {Path.Combine(directory, "gone.tsv")}", data.Error);
 
-        var storage = await Run("list", "--storage-connection", "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=AAAA;TableEndpoint=http://127.0.0.1:9/a;BlobEndpoint=http://127.0.0.1:9/a");
+        const string unreachable = "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=AAAA;TableEndpoint=http://127.0.0.1:9/a;BlobEndpoint=http://127.0.0.1:9/a";
+        var onCommandLine = await Run("list", "--storage-connection", unreachable);
+        Assert.Equal(2, onCommandLine.Exit);
+        Assert.Contains("error: --storage-connection: a secret on the command line is visible to every process on the machine; set DISTRIBUTED_STORAGE_CONNECTION", onCommandLine.Error);
+        var storage = await Processes.RunAsync("distributed.dll", ["list"], directory,
+            new Dictionary<string, string> { ["DISTRIBUTED_STORAGE"] = "azure", ["DISTRIBUTED_STORAGE_CONNECTION"] = unreachable });
         Assert.Equal(2, storage.Exit);
-        Assert.Contains("error: --storage-connection (or DISTRIBUTED_STORAGE_CONNECTION): the Table endpoint http://127.0.0.1:9/a could not be reached", storage.Error);
+        Assert.Contains("error: DISTRIBUTED_STORAGE_CONNECTION: the Table endpoint http://127.0.0.1:9/a could not be reached", storage.Error);
 
         var missing = await Run("submit", "nowhere.yaml");
         Assert.Equal(2, missing.Exit);

@@ -5,10 +5,12 @@ namespace Distributed.Grains.Tests;
 /// <summary>Runs one of the built programs (the client, the silo) from the test output folder, as a user would.</summary>
 static class Processes
 {
-    public static async Task<(int Exit, string Output, string Error)> RunAsync(string program, IEnumerable<string> args, string? workingDirectory = null)
+    public static async Task<(int Exit, string Output, string Error)> RunAsync(string program, IEnumerable<string> args, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         if (workingDirectory is not null) start.WorkingDirectory = workingDirectory;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program));
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

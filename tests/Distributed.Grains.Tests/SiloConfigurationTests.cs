@@ -27,12 +27,34 @@ public class SiloConfigurationTests
     [InlineData(new[] { "--settings", "/nonexistent/silo.json" }, "--settings: no such file /nonexistent/silo.json")]
     [InlineData(new[] { "--kubernetes", "yes" }, "silo.kubernetes (--kubernetes): 'yes' is not true or false")]
     [InlineData(new[] { "--kubernetes", "true" }, "silo.kubernetes (--kubernetes): needs storage azure: pods share nothing but Azure Storage")]
-    [InlineData(new[] { "--kubernetes", "true", "--storage", "azure", "--storage-connection", "UseDevelopmentStorage=true" },
+    [InlineData(new[] { "--storage-connection", "UseDevelopmentStorage=true" },
+        "--storage-connection: a secret on the command line is visible to every process on the machine; set DISTRIBUTED_STORAGE_CONNECTION or put storageConnection in the --settings file")]
+    [InlineData(new[] { "--storage", "azure" },
+        "silo.storageConnection (--storage-connection): is required with storage azure, unless blobEndpoint and tableEndpoint name the account (reached with the pod's Azure identity)")]
+    [InlineData(new[] { "--storage", "azure", "--blob-endpoint", "http://account.blob.core.windows.net", "--table-endpoint", "https://account.table.core.windows.net" },
+        "silo.blobEndpoint (--blob-endpoint): 'http://account.blob.core.windows.net' is not an https:// URL")]
+    [InlineData(new[] { "--kubernetes", "true", "--storage", "azure", "--blob-endpoint", "https://a.blob.core.windows.net", "--table-endpoint", "https://a.table.core.windows.net" },
         "silo.kubernetes (--kubernetes): this process is not in a Kubernetes pod with a service account token (KUBERNETES_SERVICE_HOST, /var/run/secrets/kubernetes.io/serviceaccount/token); the silo reads its cluster's pods through the API")]
     public void A_bad_setting_is_named(string[] args, string message)
     {
         var settings = SiloConfiguration.Read(args, NoEnvironment);
         Assert.Contains(message, settings.Problems);
+    }
+
+    [Fact]
+    public void Storage_endpoints_without_a_key_reach_the_account_with_the_processs_azure_identity()
+    {
+        var settings = SiloConfiguration.Read(["--storage", "azure", "--blob-endpoint", "https://acct.blob.core.windows.net", "--table-endpoint", "https://acct.table.core.windows.net"], NoEnvironment);
+        Assert.Empty(settings.Problems);
+        var account = settings.Host.Account();
+        Assert.True(account.UsesIdentity);
+        Assert.Equal("https://acct.blob.core.windows.net/", account.Blobs().Uri.ToString());
+        Assert.Equal("acct", account.Tables().AccountName);
+        var keyed = SiloConfiguration.Read(["--storage", "azure"], new Hashtable { ["DISTRIBUTED_STORAGE_CONNECTION"] = "UseDevelopmentStorage=true" });
+        Assert.Empty(keyed.Problems);
+        Assert.False(keyed.Host.Account().UsesIdentity);
+        var both = SiloConfiguration.Read(["--storage", "azure", "--blob-endpoint", "https://acct.blob.core.windows.net"], new Hashtable { ["DISTRIBUTED_STORAGE_CONNECTION"] = "UseDevelopmentStorage=true" });
+        Assert.Contains("silo.blobEndpoint (--blob-endpoint): and tableEndpoint go without storageConnection: one way to reach the account", both.Problems);
     }
 
     [Fact]
