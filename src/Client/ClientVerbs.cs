@@ -49,7 +49,7 @@ public static class ClientVerbs
         text.AppendLine();
         text.AppendLine("sweeps (with no --cluster, an embedded silo keeps everything under --data-dir, default ./.distributed):");
         Append(text, Sweeps);
-        text.AppendLine("  every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y]");
+        text.AppendLine("  every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y] [--tls DIR (tls.crt, tls.key, ca.crt)]");
         text.AppendLine("    | --data-dir DIR (a cluster on Azure Storage is found through its membership table with DISTRIBUTED_STORAGE=azure and DISTRIBUTED_STORAGE_CONNECTION)");
         text.AppendLine();
         text.AppendLine("one local model, no cluster:");

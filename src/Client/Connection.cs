@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Distributed.Grains.Access;
 using Distributed.Grains.Hosting;
 using Distributed.Silo;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,7 +32,7 @@ public sealed class Connection : IAsyncDisposable
     public bool Embedded => ownership is not null;
 
     /// <summary>Where to connect, read from the command line (or environment) before any option is refused as unknown.</summary>
-    public sealed record Target(string? Cluster, string ClusterId, string ServiceId, string DataDirectory, string? StorageConnection)
+    public sealed record Target(string? Cluster, string ClusterId, string ServiceId, string DataDirectory, string? StorageConnection, string? Tls = null)
     {
         public static Target From(CommandLine cli) => cli.Text("storage-connection") is not null
             ? throw new UsageException("--storage-connection: a secret on the command line is visible to every process on the machine; set DISTRIBUTED_STORAGE_CONNECTION (and DISTRIBUTED_STORAGE=azure), or reach the cluster through a gateway with --cluster HOST:PORT")
@@ -40,26 +41,38 @@ public sealed class Connection : IAsyncDisposable
             cli.Text("cluster-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_CLUSTER_ID") ?? "distributed",
             cli.Text("service-id") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_SERVICE_ID") ?? "distributed",
             Path.GetFullPath(cli.Text("data-dir") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_DATA_DIR") ?? ".distributed"),
-            Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE") == "azure" ? Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE_CONNECTION") : null);
+            Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE") == "azure" ? Environment.GetEnvironmentVariable("DISTRIBUTED_STORAGE_CONNECTION") : null,
+            cli.Text("tls") ?? Environment.GetEnvironmentVariable("DISTRIBUTED_TLS"));
     }
 
     public static async Task<Connection> OpenAsync(Target target)
     {
-        var (cluster, clusterId, serviceId, dataDir, storage) = target;
+        var (cluster, clusterId, serviceId, dataDir, storage, tls) = target;
+        ClusterCertificates? certificates;
+        try
+        {
+            certificates = tls is null ? null : ClusterCertificates.Load(tls);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--tls (or DISTRIBUTED_TLS): {e.Message}");
+        }
+        if (certificates is not null && ClusterCertificates.CallerOf(certificates.Certificate) is null)
+            throw new UsageException($"--tls (or DISTRIBUTED_TLS): {certificates.Certificate.Subject} is not a client's certificate (its subject needs OU=reader or OU=operator)");
         if (cluster is null && storage is not null)
         {
             // The cluster's own membership table lists its gateways: any silo that is up will do.
             if (await StorageCheck.ProblemAsync(storage, TimeSpan.FromSeconds(20)) is { } problem)
                 throw new UsageException($"DISTRIBUTED_STORAGE_CONNECTION: {problem}");
             var tables = new Azure.Data.Tables.TableServiceClient(storage);
-            return await ClientAsync(client => client.UseAzureStorageClustering(o => o.TableServiceClient = tables), clusterId, serviceId,
+            return await ClientAsync(client => client.UseAzureStorageClustering(o => o.TableServiceClient = tables), certificates, clusterId, serviceId,
                 $"cluster {clusterId} (membership in Azure Table)");
         }
         if (cluster is not null)
         {
             if (!IPEndPoint.TryParse(Resolve(cluster), out var endpoint) || endpoint.Port == 0)
                 throw new UsageException($"--cluster: '{cluster}' is not HOST:PORT of a gateway");
-            return await ClientAsync(client => client.UseStaticClustering(endpoint), clusterId, serviceId, $"cluster {cluster}");
+            return await ClientAsync(client => client.UseStaticClustering(endpoint), certificates, clusterId, serviceId, $"cluster {cluster}");
         }
 
         var owner = DataDirectoryOwner.TryTake(dataDir);
@@ -72,7 +85,7 @@ public sealed class Connection : IAsyncDisposable
                 {
                     try
                     {
-                        return await ClientAsync(client => client.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gateway.Port)),
+                        return await ClientAsync(client => client.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gateway.Port)), certificates,
                             gateway.ClusterId, gateway.ServiceId, $"the silo that owns {dataDir}");
                     }
                     catch (ConnectionException) when (attempt < 30)
@@ -108,13 +121,14 @@ public sealed class Connection : IAsyncDisposable
         return new Connection(host, owner, $"embedded silo ({dataDir})");
     }
 
-    static async Task<Connection> ClientAsync(Action<IClientBuilder> clustering, string clusterId, string serviceId, string description)
+    static async Task<Connection> ClientAsync(Action<IClientBuilder> clustering, ClusterCertificates? certificates, string clusterId, string serviceId, string description)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(client =>
         {
             clustering(client);
+            if (certificates is not null) client.UseClusterTls(certificates);
             client.Configure<Orleans.Configuration.ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;

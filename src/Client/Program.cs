@@ -43,6 +43,12 @@ catch (FileNotFoundException e)
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
+catch (UnauthorizedAccessException e)
+{
+    // The cluster refused this certificate's role the call (or the call is not open to clients at all).
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 catch (ConnectionException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");

@@ -86,26 +86,26 @@ public sealed class SpecDatasets
     {
         foreach (var file in Files)
         {
-            var grain = grains.GetGrain<IDatasetGrain>(file.Hash);
-            if (await grain.GetAsync() is not null)
+            var catalog = grains.GetGrain<IDatasetCatalogGrain>(0);
+            if (await catalog.FindAsync(file.Hash) is not null)
             {
                 log.WriteLine($"dataset {Path.GetFileName(file.Path)} is stored already ({file.Reference})");
                 continue;
             }
             try
             {
-                await SendAsync(grain, file);
+                await SendAsync(catalog, file);
             }
             catch (InvalidOperationException)
             {
                 // The receiving grain moved mid-upload (a silo left): its parts are kept, the running hash is not.
-                await SendAsync(grain, file);
+                await SendAsync(catalog, file);
             }
             log.WriteLine($"uploaded {Path.GetFileName(file.Path)}: {file.Bytes:N0} bytes as {file.Reference}");
         }
     }
 
-    static async Task SendAsync(IDatasetGrain grain, LocalDataset file)
+    static async Task SendAsync(IDatasetCatalogGrain catalog, LocalDataset file)
     {
         await using var stream = File.OpenRead(file.Path);
         var buffer = new byte[DatasetReference.PartBytes];
@@ -113,10 +113,10 @@ public sealed class SpecDatasets
         {
             int length = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false);
             if (length == 0 && part > 0) break;
-            await grain.PutPartAsync(part, buffer[..length]);
+            await catalog.UploadPartAsync(file.Hash, part, buffer[..length]);
             if (length < buffer.Length) break;
         }
-        await grain.CompleteAsync(file.Bytes);
+        await catalog.CompleteUploadAsync(file.Hash, file.Bytes);
     }
 
     /// <summary>A search value with every <c>data.tsvPath</c> inside it (a path, or a map of data options) rewritten.</summary>

@@ -99,6 +99,7 @@ public static class SweepViews
                              ? $", TPE proposal {status.Trials.Where(t => t.Factors.Count > 0).Select(t => t.Configuration).Distinct().Count()} of {status.Spec.Search.Samples}"
                              : status.Spec.Search.Method == SearchMethod.Pbt
                                  ? $", PBT generation {status.Generation} of {PopulationBasedTraining.Boundaries(status.Spec).Count}, {status.Exploits.Count} exploits" : ""));
+        if (status.SubmittedBy is { } by) output.WriteLine($"submitted by {by}");
         var factors = status.Spec.Search.Space.Select(d => d.Key).ToList();
         var table = new TextTable(["trial", .. factors, "seed", "state", "step", "best", "final", "test", "loss", "time", "note"]);
         foreach (var t in status.Trials)

@@ -1,6 +1,7 @@
 using System.Net;
 using Azure.Storage.Blobs;
 using Distributed.Grains.Abstractions.Storage;
+using Distributed.Grains.Access;
 using Distributed.Grains.Hosting;
 using Distributed.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,7 @@ public static class AzureSilo
         silo.Services.AddSingleton<IArtifactStore>(new BlobArtifactStore(account.Blobs().GetBlobContainerClient("artifacts")));
         // Keeps the cluster id, service id and advertised address set above; adds the pod watch (Role in deploy/k8s/base/rbac.yaml).
         if (options.Kubernetes) silo.UseKubernetesHosting();
+        silo.UseClusterAccess(options.Certificates());
         return silo.AddDistributedTraining(training);
     }
 }

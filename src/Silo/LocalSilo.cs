@@ -1,4 +1,5 @@
 using System.Net;
+using Distributed.Grains.Access;
 using Distributed.Grains.Hosting;
 using Orleans.Configuration;
 
@@ -13,6 +14,7 @@ public static class LocalSilo
         silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
         // Silos of one machine find dead peers quickly, so a lost worker is noticed in seconds, not a minute.
         silo.Configure<ClusterMembershipOptions>(m => m.ProbeTimeout = TimeSpan.FromSeconds(3));
+        silo.UseClusterAccess(options.Certificates());
         return silo.AddDistributedTraining(training);
     }
 }

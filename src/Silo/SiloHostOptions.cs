@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Net;
+using Distributed.Grains.Access;
 using Distributed.Options;
 
 namespace Distributed.Silo;
@@ -35,6 +36,11 @@ public sealed record SiloHostOptions
     public int HealthPort { get; init; }
     [Description("true in a Kubernetes pod: watches the cluster's pods, so a deleted pod's silo is declared dead at once")]
     public bool Kubernetes { get; init; }
+    [Description("directory with tls.crt, tls.key (this silo's, OU=silo) and ca.crt (the cluster's CA), as cert-manager writes them: mutual TLS between silos and with clients")]
+    public string? Tls { get; init; }
+
+    /// <summary>The certificates <see cref="Tls"/> names, or null without TLS (a local cluster on loopback).</summary>
+    public ClusterCertificates? Certificates() => Tls is { } directory ? ClusterCertificates.Load(directory) : null;
 
     /// <summary>The storage account these settings name (storage azure only).</summary>
     public StorageAccount Account() => StorageConnection is { } connection
@@ -69,6 +75,19 @@ public sealed record SiloHostOptions
         }
         errors.Check(IPAddress.TryParse(AdvertisedAddress, out _), "advertisedAddress", $"'{AdvertisedAddress}' is not an IP address");
         errors.Check(!Kubernetes || Storage == "azure", "kubernetes", "needs storage azure: pods share nothing but Azure Storage");
+        errors.Check(!Kubernetes || Tls is not null, "tls", "is required on Kubernetes: other pods can reach the silo's ports (docs/security.md)");
+        if (Tls is not null)
+        {
+            try
+            {
+                var own = Certificates()!.Certificate;
+                errors.Check(ClusterCertificates.IsSilo(own), "tls", $"{own.Subject} is not a silo's certificate (its subject needs OU={ClusterCertificates.SiloUnit})");
+            }
+            catch (ArgumentException e)
+            {
+                errors.Check(false, "tls", e.Message);
+            }
+        }
         return errors.List;
     }
 }

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions;
 using Distributed.Grains.Abstractions.Training;
 using Orleans.Concurrency;
 
@@ -11,11 +12,11 @@ namespace Distributed.Grains.Abstractions.Sweeps;
 public interface ISweepGrain : IGrainWithStringKey
 {
     /// <summary>Validates and starts the sweep; the same spec again returns it, another spec is refused.</summary>
-    [Alias("Submit")] Task<SweepStatus> SubmitAsync(SweepSpec spec);
+    [ClientCall(ClientRole.Operator)] [Alias("Submit")] Task<SweepStatus> SubmitAsync(SweepSpec spec);
     /// <summary>Null when no sweep has this id.</summary>
-    [Alias("GetStatus")] Task<SweepStatus?> GetStatusAsync();
+    [ClientCall(ClientRole.Reader)] [Alias("GetStatus")] Task<SweepStatus?> GetStatusAsync();
     /// <summary>Stops running trials (keeping what they produced) and queued ones never start.</summary>
-    [Alias("Cancel")] Task<SweepStatus?> CancelAsync();
+    [ClientCall(ClientRole.Operator)] [Alias("Cancel")] Task<SweepStatus?> CancelAsync();
     /// <summary>A trial of this sweep evaluated or ended: look now rather than at the next poll. One-way, so a trial never waits on its sweep.</summary>
     [Alias("TrialChanged"), OneWay] Task TrialChangedAsync(string trialId);
     /// <summary>
@@ -23,5 +24,5 @@ public interface ISweepGrain : IGrainWithStringKey
     /// trials/&lt;id&gt;/ and sweeps/&lt;id&gt;/. A running one is refused (InvalidOperationException) unless
     /// <paramref name="cancelFirst"/>; an unknown one too (ArgumentException).
     /// </summary>
-    [Alias("Delete")] Task<SweepDeletion> DeleteAsync(bool cancelFirst);
+    [ClientCall(ClientRole.Operator)] [Alias("Delete")] Task<SweepDeletion> DeleteAsync(bool cancelFirst);
 }

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions;
 namespace Distributed.Grains.Abstractions.Sweeps;
 
 /// <summary>Every sweep id, so `list` can show them and a restarted silo can resume the unfinished ones.</summary>
@@ -5,7 +6,7 @@ namespace Distributed.Grains.Abstractions.Sweeps;
 public interface ISweepIndexGrain : IGrainWithIntegerKey
 {
     [Alias("Add")] Task AddAsync(string sweepId);
-    [Alias("List")] Task<IReadOnlyList<string>> ListAsync();
+    [ClientCall(ClientRole.Reader)] [Alias("List")] Task<IReadOnlyList<string>> ListAsync();
     /// <summary>The sweep ended: no need to wake it any more.</summary>
     [Alias("Finished")] Task FinishedAsync(string sweepId);
     /// <summary>The sweep was deleted: list it no more.</summary>

@@ -60,6 +60,8 @@ public sealed record SweepStatus
     [Id(8)] public int Generation { get; init; }
     /// <summary>PBT: every exploit, in order: who copied whom at which step, and the values it took.</summary>
     [Id(9)] public IReadOnlyList<PbtExploit> Exploits { get; init; } = [];
+    /// <summary>Who submitted the sweep: the subject of the client certificate, as the silo saw it.</summary>
+    [Id(10)] public string? SubmittedBy { get; init; }
 
     public bool IsFinished => State != SweepState.Running;
 }

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions;
 namespace Distributed.Grains.Abstractions.Training;
 
 /// <summary>
@@ -8,7 +9,7 @@ namespace Distributed.Grains.Abstractions.Training;
 public interface ITrialGrain : IGrainWithStringKey
 {
     /// <summary>Validates and starts the trial. Starting again with the same spec returns its status; another spec is refused.</summary>
-    [Alias("Start")] Task<TrialStatus> StartAsync(TrialSpec spec);
+    [ClientCall(ClientRole.Operator)] [Alias("Start")] Task<TrialStatus> StartAsync(TrialSpec spec);
     /// <summary>Starts the trial as part of a sweep, which hears of each new evaluation at once (to stop it early in time).</summary>
     /// <param name="holdAtPause">PBT: at each pause the replicas stay loaded, so members copying this one take their state from them.</param>
     [Alias("StartInSweep")] Task<TrialStatus> StartInSweepAsync(TrialSpec spec, string sweepId, long? pauseAt, bool holdAtPause = false);
@@ -20,20 +21,20 @@ public interface ITrialGrain : IGrainWithStringKey
     /// once it has is answered with its status.
     /// </summary>
     [Alias("Exploit")] Task<TrialStatus> ExploitAsync(TrialExploit exploit);
-    [Alias("GetStatus")] Task<TrialStatus> GetStatusAsync();
-    [Alias("GetSpec")] Task<TrialSpec?> GetSpecAsync();
+    [ClientCall(ClientRole.Reader)] [Alias("GetStatus")] Task<TrialStatus> GetStatusAsync();
+    [ClientCall(ClientRole.Reader)] [Alias("GetSpec")] Task<TrialSpec?> GetSpecAsync();
     /// <summary>Step metrics after <paramref name="afterStep"/> (use -1 for all) and every evaluation after it.</summary>
-    [Alias("GetMetrics")] Task<TrialMetrics> GetMetricsAsync(long afterStep);
+    [ClientCall(ClientRole.Reader)] [Alias("GetMetrics")] Task<TrialMetrics> GetMetricsAsync(long afterStep);
     /// <summary>Stops a running trial; what it produced is kept.</summary>
-    [Alias("Cancel")] Task<TrialStatus> CancelAsync();
+    [ClientCall(ClientRole.Operator)] [Alias("Cancel")] Task<TrialStatus> CancelAsync();
     /// <summary>Ends a running or paused trial as stopped early (a sweep's stopping rule), keeping what it produced.</summary>
     [Alias("StopEarly")] Task<TrialStatus> StopEarlyAsync(string reason);
     /// <summary>Decodes <paramref name="input"/> with the trial's latest checkpoint (greedy, or beam search when the width is above 1).</summary>
-    [Alias("Predict")] Task<TrialPrediction> PredictAsync(string input, int beamWidth);
+    [ClientCall(ClientRole.Reader)] [Alias("Predict")] Task<TrialPrediction> PredictAsync(string input, int beamWidth);
     /// <summary>Progress from this trial's coordinator; true when the trial took it, false for a report of an older run (ignored).</summary>
     [Alias("Report")] Task<bool> ReportAsync(TrialReport report);
     /// <summary>Every evaluation after <paramref name="afterStep"/>, without the step metrics: what a sweep judges on.</summary>
-    [Alias("GetEvaluations")] Task<IReadOnlyList<EvaluationMetrics>> GetEvaluationsAsync(long afterStep);
+    [ClientCall(ClientRole.Reader)] [Alias("GetEvaluations")] Task<IReadOnlyList<EvaluationMetrics>> GetEvaluationsAsync(long afterStep);
     /// <summary>
     /// Deletes the trial's record and every artifact under trials/&lt;id&gt;/ (checkpoints, metric segments, result);
     /// refused while it runs or waits at a rung. Returns how many artifacts went.

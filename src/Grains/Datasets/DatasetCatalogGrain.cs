@@ -31,6 +31,21 @@ public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache
         return stored;
     }
 
+    public Task<DatasetInfo?> FindAsync(string hash) => Dataset(hash).GetAsync();
+
+    public async Task UploadPartAsync(string hash, int part, byte[] content)
+    {
+        var dataset = Dataset(hash);
+        if (await dataset.GetAsync() is not null) throw new InvalidOperationException($"dataset {hash} is stored already, and a stored dataset never changes");
+        await dataset.PutPartAsync(part, content);
+    }
+
+    public Task<DatasetInfo> CompleteUploadAsync(string hash, long bytes) => Dataset(hash).CompleteAsync(bytes);
+
+    IDatasetGrain Dataset(string hash) => DatasetReference.IsHash(hash)
+        ? GrainFactory.GetGrain<IDatasetGrain>(hash)
+        : throw new ArgumentException($"dataset: '{hash}' is not a SHA-256 (64 lowercase hex digits)");
+
     public async Task<StoredDataset> DeleteAsync(string hashPrefix)
     {
         var prefix = (hashPrefix ?? "").Trim();

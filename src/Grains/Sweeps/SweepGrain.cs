@@ -40,6 +40,8 @@ public sealed class SweepRecord
     [Id(12)] public List<PbtExploit> Exploits { get; set; } = [];
     /// <summary>PBT: the perturbations decided so far.</summary>
     [Id(13)] public int Generation { get; set; }
+    /// <summary>The client certificate's subject the silo saw submit it ("local" from the silo's own process).</summary>
+    [Id(14)] public string? SubmittedBy { get; set; }
 }
 
 /// <summary>
@@ -138,6 +140,8 @@ public sealed partial class SweepGrain(
         R.Spec = spec;
         R.State = SweepState.Running;
         R.CreatedAt = DateTimeOffset.UtcNow;
+        // Set by the silo's ClientSurfaceFilter for a client's call; absent when the silo's own process submits.
+        R.SubmittedBy = RequestContext.Get(Distributed.Grains.Access.Caller.SubjectKey) as string ?? "local";
         R.Trials = spec.Search.Method == SearchMethod.Tpe ? Placeholders(spec) : trials.Select(t => new SweepTrial
         {
             Number = t.Number, TrialId = $"{SweepId}/{t.Number}", Configuration = t.Configuration, Factors = t.Factors,
@@ -514,5 +518,6 @@ public sealed partial class SweepGrain(
         StepsPlanned = R.Trials.Sum(t => t.Steps),
         Generation = R.Spec!.Search.Method == SearchMethod.Pbt ? R.Generation : R.Proposals.Count,
         Exploits = R.Exploits.ToList(),
+        SubmittedBy = R.SubmittedBy,
     };
 }
