@@ -169,24 +169,58 @@ public static class TrialBenchmarks
                 ["bytes_between_processes_per_step"] = twoProcesses ? 2 * gradientBytes : 0,
                 ["ring_allreduce_bound_per_worker"] = 2 * (n - 1) * gradientBytes / n,
                 ["samples_per_s"] = Math.Round(SamplesPerSecond(metrics, n * Batch), 1),
-                // Across processes the gradient goes over the direct link, sealed by its sender and opened by its receiver.
-                ["seal_ms_per_frame"] = twoProcesses ? Math.Round(SealMilliseconds(gradientBytes), 3) : 0,
+                // Across processes the gradient goes over the direct link, tagged by its sender and checked by its receiver.
+                ["tag_ms_per_frame"] = twoProcesses ? Math.Round(TagMilliseconds(gradientBytes), 3) : 0,
+                // One frame across a loopback socket between two threads, through the link and as plain bytes.
+                ["loopback_frame_ms_link"] = twoProcesses ? Math.Round(LoopbackMilliseconds(gradientBytes, link: true), 3) : 0,
+                ["loopback_frame_ms_plain"] = twoProcesses ? Math.Round(LoopbackMilliseconds(gradientBytes, link: false), 3) : 0,
             };
         });
     }
 
-    /// <summary>Median time to seal one link frame of a gradient this size (AES-128-GCM, as the link does), on this machine.</summary>
-    static double SealMilliseconds(long bytes)
+    /// <summary>Median time for one frame from a worker-side blocking send to a coordinator-side async receive on loopback.</summary>
+    static double LoopbackMilliseconds(long bytes, bool link)
+    {
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        client.Connect(listener.LocalEndPoint!);
+        using var server = listener.Accept();
+        var token = new byte[32];
+        var challenge = new byte[16];
+        using var sender = new Distributed.Grains.Training.GradientLink(server, token, challenge, coordinator: false);
+        using var receiver = new Distributed.Grains.Training.GradientLink(client, token, challenge, coordinator: true);
+        var payload = new byte[bytes];
+        var into = new byte[bytes];
+        var times = new List<double>();
+        for (int round = 0; round < 21; round++)
+        {
+            var clock = Stopwatch.StartNew();
+            var sending = Task.Run(() =>
+            {
+                if (link) sender.Send(round, payload);
+                else for (var rest = payload.AsSpan(); !rest.IsEmpty;) rest = rest[server.Send(rest)..];
+            });
+            if (link) receiver.ReceiveAsync(round, into, "bench", default).GetAwaiter().GetResult();
+            else for (var rest = into.AsMemory(); !rest.IsEmpty;) rest = rest[client.ReceiveAsync(rest, System.Net.Sockets.SocketFlags.None).AsTask().GetAwaiter().GetResult()..];
+            sending.Wait();
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        return Median(times);
+    }
+
+    /// <summary>Median time for one core to tag a link frame of a gradient this size (GMAC, AES-128-GCM over associated data, as the link does).</summary>
+    static double TagMilliseconds(long bytes)
     {
         var payload = new byte[bytes];
-        var output = new byte[bytes];
         var tag = new byte[16];
         using var cipher = new System.Security.Cryptography.AesGcm(new byte[16], 16);
         var times = new List<double>();
         for (int round = 0; round < 21; round++)
         {
             var clock = Stopwatch.StartNew();
-            cipher.Encrypt(new byte[12], payload, output, tag);
+            cipher.Encrypt(new byte[12], ReadOnlySpan<byte>.Empty, Span<byte>.Empty, tag, payload);
             times.Add(clock.Elapsed.TotalMilliseconds);
         }
         return Median(times);

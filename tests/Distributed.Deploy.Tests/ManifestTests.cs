@@ -83,8 +83,7 @@ public class ManifestTests
         Assert.Equal("8080", config.Data["DISTRIBUTED_HEALTH_PORT"]);
         // The base ships no Secret (applying it must not overwrite a real one); the dev overlay generates the one named.
         Assert.Empty(Base().OfType<V1Secret>());
-        var secret = Rendered("overlays/dev").OfType<V1Secret>().Single();
-        Assert.Equal(secret.Metadata.Name, container.EnvFrom.Single(e => e.SecretRef is not null).SecretRef.Name);
+        var secret = Rendered("overlays/dev").OfType<V1Secret>().Single(s => s.Metadata.Name == container.EnvFrom.Single(e => e.SecretRef is not null).SecretRef.Name);
         Assert.Contains("DISTRIBUTED_STORAGE_CONNECTION", secret.StringData.Keys);
         Assert.DoesNotContain("DISTRIBUTED_STORAGE_CONNECTION", config.Data.Keys);
     }
@@ -187,6 +186,7 @@ public class ManifestTests
                     + (Scalar(entry, "digest") is { } digest ? "@" + digest : Scalar(entry, "newTag") is { } tag ? ":" + tag : "");
         foreach (var (generator, directory) in KustomizationChain(folder).SelectMany(k => Sequence(k, "secretGenerator").Select(g => ((YamlMappingNode)g, k))))
         {
+            // Generators from files (certificates made at deploy time) are named here, their contents not read.
             var data = Sequence(generator, "envs").Cast<YamlScalarNode>()
                 .SelectMany(env => File.ReadAllLines(Path.Combine(Root, directory, env.Value!)))
                 .Where(line => line.Length > 0 && !line.StartsWith('#'))
@@ -293,6 +293,21 @@ public class ManifestTests
         var clients = admitted.Single(a => a.Port == "gateway").From.Single();
         Assert.Equal("true", clients.PodSelector.MatchLabels["distributed/client"]);
         Assert.Null(clients.NamespaceSelector);
+    }
+
+    [Fact]
+    public void Silos_mount_their_tls_secret_and_require_it()
+    {
+        var all = Base();
+        var pod = all.OfType<V1Deployment>().Single().Spec.Template.Spec;
+        var directory = all.OfType<V1ConfigMap>().Single().Data["DISTRIBUTED_TLS"];
+        var mount = Assert.Single(pod.Containers.Single().VolumeMounts, m => m.MountPath == directory);
+        Assert.True(mount.ReadOnlyProperty);
+        var secret = pod.Volumes.Single(v => v.Name == mount.Name).Secret;
+        Assert.Equal("distributed-silo-tls", secret.SecretName);
+        // The dev overlay generates the same Secret from the development CA's files, with cert-manager's key names.
+        var generated = Sequence("overlays/dev", "secretGenerator").Cast<YamlMappingNode>().Single(g => Scalar(g, "name") == secret.SecretName);
+        Assert.Equal(["ca.crt", "tls.crt", "tls.key"], Sequence(generated, "files").Cast<YamlScalarNode>().Select(f => f.Value!.Split('=')[0]).Order());
     }
 
     [Fact]

@@ -169,6 +169,23 @@ public sealed class DatasetTests(SharedClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task A_stored_dataset_never_changes_through_the_catalog()
+    {
+        // Its own content: the cluster is shared with other tests.
+        var content = System.Text.Encoding.UTF8.GetBytes($"ab\tba\n{Guid.NewGuid():N}\tx\n");
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
+        var catalog = cluster.Client.GetGrain<IDatasetCatalogGrain>(0);
+        Assert.Null(await catalog.FindAsync(hash));
+        await catalog.UploadPartAsync(hash, 0, content);
+        var info = await catalog.CompleteUploadAsync(hash, content.Length);
+        Assert.Equal(hash, (await catalog.FindAsync(hash))!.Hash);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => catalog.UploadPartAsync(hash, 0, "evil\tlive\n"u8.ToArray()));
+        Assert.Contains($"dataset {hash} is stored already, and a stored dataset never changes", refused.Message);
+        Assert.Equal(info, await catalog.FindAsync(hash));
+        await Assert.ThrowsAsync<ArgumentException>(() => catalog.UploadPartAsync("../../etc", 0, content));
+    }
+
+    [Fact]
     public async Task Parts_that_do_not_hash_to_the_key_are_refused_and_a_damaged_store_is_caught()
     {
         var grain = cluster.Client.GetGrain<IDatasetGrain>(Convert.ToHexStringLower(SHA256.HashData("right\tcontent\n"u8)));

@@ -30,7 +30,7 @@ public class SiloHostTests
 
         var directory = Path.Combine(Path.GetTempPath(), $"distributed-silo-{Guid.NewGuid():N}");
         using var silo = Process.Start(new ProcessStartInfo("dotnet",
-            $"\"{dll}\" --silo-port 11411 --gateway-port 30411 --data-dir \"{directory}\" --cluster-id silo-test")
+            $"\"{dll}\" --silo-port 11411 --gateway-port 30411 --health-port 18411 --data-dir \"{directory}\" --cluster-id silo-test")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -40,6 +40,16 @@ public class SiloHostTests
             string? line;
             while ((line = await silo.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.StartsWith("silo up", StringComparison.Ordinal)) { }
             Assert.NotNull(line);
+
+            // The probes: a word each, from this silo's own view (no exception text, whatever happens).
+            using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+            {
+                var ready = await http.GetAsync("http://127.0.0.1:18411/ready");
+                Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+                Assert.Equal("ready: 1 active silo(s)", await ready.Content.ReadAsStringAsync());
+                Assert.Equal("alive", await http.GetStringAsync("http://127.0.0.1:18411/healthz"));
+                Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("http://127.0.0.1:18411/secrets")).StatusCode);
+            }
 
             var builder = Host.CreateApplicationBuilder();
             builder.Logging.ClearProviders();

@@ -17,10 +17,11 @@ public sealed class ClusterCertificates
     public const string SiloUnit = "silo";
     static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1"), ClientAuth = new("1.3.6.1.5.5.7.3.2");
 
-    ClusterCertificates(X509Certificate2 certificate, X509Certificate2 authority) => (Certificate, Authority) = (certificate, authority);
+    ClusterCertificates(X509Certificate2 certificate, X509Certificate2Collection authorities) => (Certificate, Authorities) = (certificate, authorities);
 
     public X509Certificate2 Certificate { get; }
-    public X509Certificate2 Authority { get; }
+    /// <summary>Every CA in ca.crt: two while the CA is rotated (docs/security.md).</summary>
+    public X509Certificate2Collection Authorities { get; }
 
     /// <summary>Reads a certificate directory; an <see cref="ArgumentException"/> names the file that is missing or wrong.</summary>
     public static ClusterCertificates Load(string directory)
@@ -31,11 +32,13 @@ public sealed class ClusterCertificates
         string certificate = File(CertificateFile), key = File(KeyFile), authority = File(AuthorityFile);
         try
         {
-            var ca = X509CertificateLoader.LoadCertificateFromFile(authority);
+            var authorities = new X509Certificate2Collection();
+            authorities.ImportFromPemFile(authority);
+            if (authorities.Count == 0) throw new ArgumentException($"{authority}: holds no certificate");
             var own = X509Certificate2.CreateFromPemFile(certificate, key);
-            var loaded = new ClusterCertificates(own, ca);
+            var loaded = new ClusterCertificates(own, authorities);
             if (!loaded.IssuedByAuthority(own))
-                throw new ArgumentException($"{certificate}: not issued by the CA in {authority}, or expired");
+                throw new ArgumentException($"{certificate}: not issued by a CA in {authority}, or expired");
             return loaded;
         }
         catch (CryptographicException e)
@@ -59,7 +62,7 @@ public sealed class ClusterCertificates
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(Authority);
+        chain.ChainPolicy.CustomTrustStore.AddRange(Authorities);
         // A private CA publishes no revocation lists: a certificate is withdrawn by replacing the CA (docs/security.md).
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         if (usage is not null) chain.ChainPolicy.ApplicationPolicy.Add(usage);
