@@ -31,13 +31,25 @@ public sealed class BenchmarkSilo : IAsyncDisposable
     public bool HoldsHere(string trialId, int rank) =>
         host.Services.GetRequiredService<Distributed.Grains.Training.ReplicaHost>().Find(Distributed.Grains.Training.WorkerGrain.KeyOf(trialId, rank)) is not null;
 
+    /// <summary>Certificates from the development CA script, made once per run: the silos talk TLS, as a deployment does.</summary>
+    static readonly Lazy<string> Certificates = new(() =>
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"distributed-bench-certs-{Guid.NewGuid():N}");
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "Distributed.sln"))) root = root.Parent ?? throw new InvalidOperationException("repository root not found");
+        using var script = Process.Start(new ProcessStartInfo("bash", [Path.Combine(root.FullName, "scripts", "dev-certs.sh"), directory]) { RedirectStandardOutput = true })!;
+        script.WaitForExit();
+        if (script.ExitCode != 0) throw new InvalidOperationException("scripts/dev-certs.sh failed");
+        return Path.Combine(directory, "silo");
+    });
+
     public static async Task<BenchmarkSilo> StartAsync()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"distributed-bench-{Guid.NewGuid():N}");
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.UseOrleans(silo => silo.UseLocalSilo(
-            new SiloHostOptions { SiloPort = SiloPort, GatewayPort = GatewayPort, ClusterId = "bench", ServiceId = "bench" },
+            new SiloHostOptions { SiloPort = SiloPort, GatewayPort = GatewayPort, ClusterId = "bench", ServiceId = "bench", Tls = Certificates.Value },
             new TrainingSiloOptions { DataDir = directory }));
         var host = builder.Build();
         await host.StartAsync();
@@ -49,7 +61,7 @@ public sealed class BenchmarkSilo : IAsyncDisposable
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll");
         var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --silo-port {SiloPort + 1} --gateway-port {GatewayPort + 1} " +
-                                                   $"--primary-port {SiloPort} --data-dir \"{directory}\" --cluster-id bench --service-id bench")
+                                                   $"--primary-port {SiloPort} --data-dir \"{directory}\" --cluster-id bench --service-id bench --tls \"{Certificates.Value}\"")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
