@@ -13,6 +13,12 @@ if [ "${*}" != "--fast" ] && [ ! -f tools/azurite/node_modules/azurite/dist/src/
   npm ci --prefix tools/azurite --no-audit --no-fund >/dev/null || { echo "npm ci for tools/azurite failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# The process tests make a development CA with scripts/dev-certs.sh, which needs openssl (Debian's package).
+if [ "${*}" != "--fast" ] && ! command -v openssl >/dev/null; then
+  { apt-get install -y openssl >/dev/null 2>&1 || sudo -n apt-get install -y openssl >/dev/null 2>&1; } ||
+    echo "warning: openssl is missing and could not be installed; the TLS process tests will fail"
+fi
+
 args=()
 fast=0
 for a in "$@"; do

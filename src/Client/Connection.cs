@@ -143,7 +143,9 @@ public sealed class Connection : IAsyncDisposable
         catch (Exception e)
         {
             host.Dispose();
-            throw new ConnectionException($"cannot reach {description}: {e.GetBaseException().Message}");
+            // A TLS gateway closes a plain connection without a word: say what the likely cause is.
+            var hint = certificates is null ? " (a cluster with TLS also needs --tls DIR with a client certificate of its CA)" : "";
+            throw new ConnectionException($"cannot reach {description}: {e.GetBaseException().Message}{hint}");
         }
         return new Connection(host, null, description);
     }

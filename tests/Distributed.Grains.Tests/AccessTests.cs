@@ -122,6 +122,7 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
         var (anonymous, stranger) = (Client(null, "list"), Client(Path.Combine(OtherCertificates, "operator"), "list"));
         Assert.Equal(1, (await anonymous).Exit);
         Assert.Contains("cannot reach cluster", (await anonymous).Error);
+        Assert.Contains("a cluster with TLS also needs --tls DIR", (await anonymous).Error);
         Assert.Equal(1, (await stranger).Exit);
         Assert.Contains("cannot reach cluster", (await stranger).Error);
         // A silo's certificate is not a client's, even from the right CA.
