@@ -26,7 +26,7 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
     readonly string clusterId = $"access-{Guid.NewGuid():N}"[..16];
     readonly List<(Process Process, ConcurrentQueue<string> Output)> silos = [];
     readonly List<IHost> clients = [];
-    int gateway;
+    int gateway, gradients;
 
     string Certificates => Path.Combine(root, "certs");
     string OtherCertificates => Path.Combine(root, "other");
@@ -43,12 +43,13 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
         }
         int basePort = 12100 + Random.Shared.Next(0, 200) * 3;
         gateway = basePort + 1000;
+        gradients = basePort + 2000;
         for (int i = 0; i < 2; i++)
         {
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll"), "--storage", "azure", "--silo-port", $"{basePort + i}",
                          "--gateway-port", $"{gateway + i}", "--cluster-id", clusterId, "--data-dir", Path.Combine(root, $"silo{i}"),
-                         "--tls", Path.Combine(Certificates, "silo") })
+                         "--tls", Path.Combine(Certificates, "silo"), "--gradient-port", $"{gradients + i}" })
                 start.ArgumentList.Add(a);
             start.Environment["DISTRIBUTED_STORAGE_CONNECTION"] = azurite.ConnectionString;
             var process = Process.Start(start)!;
@@ -180,6 +181,31 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
             Assert.Contains("is internal to the cluster and not open to clients", error.Message);
             Assert.Contains(call.Split('.')[0], error.Message);
         }
+        // A raw connection to each silo process's gradient port, greeting for each replica of this run without its token.
+        for (int silo = 0; silo < 2; silo++)
+            for (int rank = 0; rank < 2; rank++)
+            {
+                using var intruder = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await intruder.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gradients + silo));
+                var challenge = new byte[GradientChannel.ChallengeBytes];
+                for (int at = 0; at < challenge.Length;) at += await intruder.ReceiveAsync(challenge.AsMemory(at), System.Net.Sockets.SocketFlags.None);
+                await intruder.SendAsync(GradientChannel.Hello(WorkerGrain.KeyOf(id, rank), 1, new byte[GradientChannel.TokenBytes], challenge));
+                int read;
+                try
+                {
+                    read = await intruder.ReceiveAsync(new byte[64], System.Net.Sockets.SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(15));
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    read = 0;
+                }
+                Assert.Equal(0, read);
+            }
+        // A sweep sent straight to the sweep grain, naming a file of the silo's own machine.
+        var (sweepSpec, problems) = Distributed.Sweeps.SweepSpecReader.Read("data: { tsvPath: /etc/passwd }\nsearch: { space: { layers: [1] } }\n", "direct.yaml");
+        Assert.Empty(problems);
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => grains.GetGrain<Distributed.Grains.Abstractions.Sweeps.ISweepGrain>("direct").SubmitAsync(sweepSpec!));
+        Assert.Contains("data.tsvPath: '/etc/passwd' is not a dataset: reference; this silo reads only the datasets `distributed submit` stored", refused.Message);
 
         var deadline = DateTime.UtcNow.AddMinutes(3);
         TrialStatus status;
@@ -193,6 +219,7 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
         var metrics = await grains.GetGrain<ITrialGrain>(id).GetMetricsAsync(-1);
         Assert.Equal(Enumerable.Range(1, steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
         Assert.Contains("is internal to the cluster and not open to clients", Log);
+        Assert.Contains("not its run's token", Log);
     }
 
     [Fact]
