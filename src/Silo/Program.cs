@@ -29,6 +29,8 @@ if (!local && await StorageCheck.ProblemAsync(options.Account(), TimeSpan.FromSe
     Console.Error.WriteLine($"error: {settings.Named(options.StorageConnection is null ? "tableEndpoint" : "storageConnection")}: {problem}");
     return 2;
 }
+if (!local && options.Tls is null)
+    Console.Error.WriteLine($"warning: no {settings.Named("tls")}: every process that reaches ports {options.SiloPort} and {options.GatewayPort} may join or act as an operator (docs/security.md)");
 var builder = Host.CreateApplicationBuilder();
 builder.Services.AddSiloOptions(settings.Configuration);
 if (options.HealthPort > 0) builder.Services.AddHostedService<HealthEndpoint>();
