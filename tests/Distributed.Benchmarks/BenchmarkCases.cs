@@ -24,6 +24,8 @@ public static class BenchmarkCases
             () => VersusPeer("stepwise-recurrent-dropout-vs-pytorch", PeerModel with { RecurrentDropout = 0.1 }, "--attention additive")),
         new("stepwise-layer-norm-vs-pytorch", "our step-by-step cell path (layer norm) vs PyTorch's fused LSTM (target >= 1.0)",
             () => VersusPeer("stepwise-layer-norm-vs-pytorch", PeerModel with { LayerNorm = true }, "--attention additive")),
+        new("config-matrix-vs-pytorch", "samples/s for every (cell, layers, bidirectional, attention) a study of the guide's factors runs, vs PyTorch's same configuration; one line each, medians of 3 alternating rounds (target >= 1.5 on every line)",
+            ConfigMatrix),
         new("no-attention-vs-pytorch", "samples/s without attention (fused decoder too) vs PyTorch's",
             () => VersusPeer("no-attention-vs-pytorch", PeerModel with { Attention = AttentionKind.None }, "--attention none")),
         new("grains-one-worker-vs-raw", "one worker through the grains vs the model library's raw loop, same data (target >= 0.95)",
@@ -80,6 +82,66 @@ public static class BenchmarkCases
         }
         return line.ToJsonString();
     }
+
+    /// <summary>
+    /// One line per configuration: ours and the peer alternate for three rounds in this run, and each side's median
+    /// is compared. Residual connections off, as the peer's stacked nn.LSTM/nn.GRU has none.
+    /// </summary>
+    static string ConfigMatrix()
+    {
+        var lines = new List<string>();
+        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru })
+            foreach (var layers in new[] { 1, 2 })
+                foreach (var bidirectional in new[] { false, true })
+                    foreach (var attention in new[] { AttentionKind.None, AttentionKind.Additive })
+                    {
+                        var model = PeerModel with { Cell = cell, Layers = layers, Bidirectional = bidirectional, Attention = attention, Residual = false };
+                        var arguments = $"--emb {model.EmbeddingSize} --hidden {model.HiddenSize} --len {Length} --batch {Batch} --steps {Steps} --warmup {Warmup} " +
+                                        $"--threads 1 --workers 1 --cell {cell.ToString().ToLowerInvariant()} --layers {layers} --bidir {(bidirectional ? 1 : 0)} " +
+                                        $"--attention {(attention == AttentionKind.None ? "none" : "additive")}";
+                        var ours = new List<double>();
+                        var theirs = new List<double>();
+                        string? problem = null;
+                        long? peerParameters = null;
+                        int parameters = 0;
+                        for (int round = 0; round < 3; round++)
+                        {
+                            var measured = Throughput(model);
+                            ours.Add(measured.SamplesPerSecond);
+                            parameters = measured.Parameters;
+                            var (peer, why) = PytorchPeer.Run(arguments);
+                            if (peer is null) problem = why;
+                            else
+                            {
+                                theirs.Add(peer["samples_per_s"]!.GetValue<double>());
+                                peerParameters = peer["params"]!.GetValue<long>();
+                            }
+                        }
+                        var line = new JsonObject
+                        {
+                            ["case"] = "config-matrix-vs-pytorch",
+                            ["cell"] = cell.ToString().ToLowerInvariant(),
+                            ["layers"] = layers,
+                            ["bidirectional"] = bidirectional,
+                            ["attention"] = attention.ToString().ToLowerInvariant(),
+                            ["params"] = parameters,
+                            ["samples_per_s"] = Median(ours),
+                            ["rounds"] = string.Join(" ", ours),
+                        };
+                        if (theirs.Count == 0) line["peer"] = problem;
+                        else
+                        {
+                            line["pytorch_params"] = peerParameters;
+                            line["pytorch_samples_per_s"] = Median(theirs);
+                            line["pytorch_rounds"] = string.Join(" ", theirs);
+                            line["ratio"] = Math.Round(Median(ours) / Median(theirs), 3);
+                        }
+                        lines.Add(line.ToJsonString());
+                    }
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     sealed record Measured(double SamplesPerSecond, double StepsPerSecond, int Parameters, double LossFirst, double LossLast);
 
