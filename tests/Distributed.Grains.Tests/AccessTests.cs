@@ -45,28 +45,10 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
         gateway = basePort + 1000;
         gradients = basePort + 2000;
         for (int i = 0; i < 2; i++)
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll"), "--storage", "azure", "--silo-port", $"{basePort + i}",
-                         "--gateway-port", $"{gateway + i}", "--cluster-id", clusterId, "--data-dir", Path.Combine(root, $"silo{i}"),
-                         "--tls", Path.Combine(Certificates, "silo"), "--gradient-port", $"{gradients + i}" })
-                start.ArgumentList.Add(a);
-            start.Environment["DISTRIBUTED_STORAGE_CONNECTION"] = azurite.ConnectionString;
-            var process = Process.Start(start)!;
-            var output = new ConcurrentQueue<string>();
-            process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            silos.Add((process, output));
-        }
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (!silos.All(s => s.Output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal))))
-        {
-            Assert.True(DateTime.UtcNow < deadline && silos.All(s => !s.Process.HasExited),
-                "a silo did not start: " + string.Join(" | ", silos.SelectMany(s => s.Output).TakeLast(10)));
-            await Task.Delay(200);
-        }
+            silos.Add(Processes.StartAzureSilo(azurite.ConnectionString,
+                ["--silo-port", $"{basePort + i}", "--gateway-port", $"{gateway + i}", "--cluster-id", clusterId, "--data-dir", Path.Combine(root, $"silo{i}"),
+                 "--tls", Path.Combine(Certificates, "silo"), "--gradient-port", $"{gradients + i}"]));
+        await Processes.WaitUpAsync(silos);
     }
 
     public async Task DisposeAsync()

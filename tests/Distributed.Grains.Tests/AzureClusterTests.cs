@@ -26,33 +26,15 @@ public partial class AzureClusterTests(Azurite azurite) : IAsyncLifetime
 
     void StartSilo(int siloPort, int gatewayPort)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll"), "--storage", "azure", "--silo-port", $"{siloPort}",
-                     "--gateway-port", $"{gatewayPort}", "--cluster-id", clusterId, "--data-dir", DataDirectory(siloPort) })
-            start.ArgumentList.Add(a);
-        start.Environment["DISTRIBUTED_STORAGE_CONNECTION"] = azurite.ConnectionString;
-        var process = Process.Start(start)!;
-        var output = new ConcurrentQueue<string>();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, output) = Processes.StartAzureSilo(azurite.ConnectionString,
+            ["--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--cluster-id", clusterId, "--data-dir", DataDirectory(siloPort)]);
         silos.Add((process, siloPort, output));
     }
 
     [GeneratedRegex(@"Trial (\S+) run \d+: \d+ replicas of \d+ parameters at step \d+ on (.+)$")]
     private static partial Regex ReplicasLine();
 
-    async Task WaitUpAsync()
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (!silos.All(s => s.Output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal))))
-        {
-            Assert.True(DateTime.UtcNow < deadline && silos.All(s => !s.Process.HasExited),
-                "a silo did not start: " + string.Join(" | ", silos.SelectMany(s => s.Output).TakeLast(10)));
-            await Task.Delay(200);
-        }
-    }
+    Task WaitUpAsync() => Processes.WaitUpAsync(silos.Select(s => (s.Process, s.Output)).ToList());
 
     /// <summary>A client that finds the silos through the cluster's membership table, as `distributed` does.</summary>
     async Task<IHost> ClientAsync()

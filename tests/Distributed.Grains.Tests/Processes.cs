@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace Distributed.Grains.Tests;
@@ -5,6 +6,33 @@ namespace Distributed.Grains.Tests;
 /// <summary>Runs one of the built programs (the client, the silo) from the test output folder, as a user would.</summary>
 static class Processes
 {
+    /// <summary>Starts a silo process on Azure Storage with these extra arguments; its output lines are collected as they come.</summary>
+    public static (Process Process, ConcurrentQueue<string> Output) StartAzureSilo(string storageConnection, IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll"), "--storage", "azure" }.Concat(args)) start.ArgumentList.Add(a);
+        start.Environment["DISTRIBUTED_STORAGE_CONNECTION"] = storageConnection;
+        var process = Process.Start(start)!;
+        var output = new ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, output);
+    }
+
+    /// <summary>Waits until every silo printed "silo up"; fails with their last lines when one exits or 90 s pass.</summary>
+    public static async Task WaitUpAsync(IReadOnlyList<(Process Process, ConcurrentQueue<string> Output)> silos)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (!silos.All(s => s.Output.Any(l => l.StartsWith("silo up", StringComparison.Ordinal))))
+        {
+            Assert.True(DateTime.UtcNow < deadline && silos.All(s => !s.Process.HasExited),
+                "a silo did not start: " + string.Join(" | ", silos.SelectMany(s => s.Output).TakeLast(10)));
+            await Task.Delay(200);
+        }
+    }
+
     public static async Task<(int Exit, string Output, string Error)> RunAsync(string program, IEnumerable<string> args, string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null)
     {

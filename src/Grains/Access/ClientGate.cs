@@ -5,6 +5,8 @@ using System.Reflection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Connections.Security;
 using Orleans.Runtime.Messaging;
 using Orleans.Serialization;
@@ -20,16 +22,20 @@ namespace Distributed.Grains.Access;
 /// <see cref="ClientSurfaceFilter"/> of whichever silo runs a called grain knows who called.
 /// <para>
 /// It reads Orleans' frames (a length-prefixed preamble, then messages of header and body lengths, header, body),
-/// which are not a public contract: <c>ClientGateTests</c> pins them for the Orleans version in use.
+/// which are not a public contract: <c>AccessTests</c> pins them for the Orleans version in use. A frame is held
+/// whole before it goes on, so its declared lengths are bounded here by the same limits Orleans applies.
 /// </para>
 /// </summary>
-public sealed class ClientGate(IServiceProvider services, ILogger<ClientGate> log) : IConnectionMiddleware
+public sealed class ClientGate(IServiceProvider services, IOptions<SiloMessagingOptions> messaging, ILogger<ClientGate> log) : IConnectionMiddleware
 {
     /// <summary>How often a connected client's record is written again (a silo holding it may have left).</summary>
     public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(30);
     const int MaxPreambleBytes = 1024;
     const int Request = 1, OneWay = 3;
     static readonly Type PreambleType = typeof(IConnectionMiddleware).Assembly.GetType("Orleans.Runtime.Messaging.ConnectionPreamble", throwOnError: true)!;
+    static readonly Type PreambleSerializer = typeof(Serializer<>).MakeGenericType(PreambleType);
+    static readonly MethodInfo DeserializePreamble = PreambleSerializer.GetMethod("Deserialize", [typeof(ReadOnlySequence<byte>)])!;
+    static readonly PropertyInfo NodeIdentity = PreambleType.GetProperty("NodeIdentity", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)!;
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
@@ -63,6 +69,9 @@ public sealed class ClientGate(IServiceProvider services, ILogger<ClientGate> lo
     async Task PumpAsync(PipeReader input, PipeWriter output, ConnectionContext connection, Caller caller, CancellationToken stop)
     {
         GrainId? client = null;
+        // A response's sender is one of this client's own objects: its key starts with the client's.
+        string clientKey = "";
+        int maxHeader = messaging.Value.MaxMessageHeaderSize, maxBody = messaging.Value.MaxMessageBodySize;
         Task refreshing = Task.CompletedTask;
         Exception? refusal = null;
         try
@@ -85,8 +94,9 @@ public sealed class ClientGate(IServiceProvider services, ILogger<ClientGate> lo
                         // A silo's own hosted client is trusted as the silo; no connection may claim to be it.
                         if (!id.IsClient() || ClientSurfaceFilter.IsHostedClient(id)) throw new InvalidDataException($"'{id}' is not a client id");
                         client = id;
+                        clientKey = id.Key.ToString()!;
                         // Recorded before Orleans reads the preamble, so no call of this client can arrive first.
-                        await services.GetRequiredService<IGrainFactory>().GetGrain<ICallerGrain>(id.ToString()).SetAsync(caller);
+                        await RecordAsync(id, caller);
                         refreshing = RefreshAsync(id, caller, stop);
                         log.LogInformation("Client {Client} connected from {Remote} as {Subject} ({Role})", id, connection.RemoteEndPoint, caller.Subject, caller.Role);
                         frame = 4 + length;
@@ -95,14 +105,15 @@ public sealed class ClientGate(IServiceProvider services, ILogger<ClientGate> lo
                     {
                         if (buffer.Length < 8) break;
                         int headerLength = Int32At(buffer, 0), bodyLength = Int32At(buffer, 4);
-                        if (headerLength <= 0 || bodyLength < 0) throw new InvalidDataException("bad frame");
+                        if (headerLength <= 0 || headerLength > maxHeader || bodyLength < 0 || bodyLength > maxBody)
+                            throw new InvalidDataException($"a frame declares a {headerLength}-byte header and a {bodyLength}-byte body (at most {maxHeader} and {maxBody})");
                         frame = 8L + headerLength + bodyLength;
                         if (buffer.Length < frame) break;
                         var (direction, sender) = Header(buffer.Slice(8, headerLength));
                         // Requests must come from the connection's own client; a response answers one of its own objects.
                         bool own = direction is Request or OneWay
                             ? sender == client.Value
-                            : sender.IsClient() && sender.Key.ToString()!.StartsWith(client.Value.Key.ToString()!, StringComparison.Ordinal);
+                            : sender.IsClient() && sender.Key.ToString()!.StartsWith(clientKey, StringComparison.Ordinal);
                         if (!own) throw new InvalidDataException($"a message claims to come from {sender}");
                     }
                     foreach (var segment in buffer.Slice(0, frame)) output.Write(segment.Span);
@@ -138,7 +149,7 @@ public sealed class ClientGate(IServiceProvider services, ILogger<ClientGate> lo
                 await Task.Delay(Refresh, stop);
                 try
                 {
-                    await services.GetRequiredService<IGrainFactory>().GetGrain<ICallerGrain>(client.ToString()).SetAsync(caller);
+                    await RecordAsync(client, caller);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -150,6 +161,8 @@ public sealed class ClientGate(IServiceProvider services, ILogger<ClientGate> lo
         {
         }
     }
+
+    Task RecordAsync(GrainId client, Caller caller) => services.GetRequiredService<IGrainFactory>().GetGrain<ICallerGrain>(client.ToString()).SetAsync(caller);
 
     static int Int32At(ReadOnlySequence<byte> buffer, long offset)
     {
@@ -171,9 +184,8 @@ public sealed class ClientGate(IServiceProvider services, ILogger<ClientGate> lo
 
     GrainId PreambleIdentity(ReadOnlySequence<byte> payload)
     {
-        var serializer = services.GetRequiredService(typeof(Serializer<>).MakeGenericType(PreambleType));
-        var preamble = serializer.GetType().GetMethod("Deserialize", [typeof(ReadOnlySequence<byte>)])!.Invoke(serializer, [payload])!;
-        return (GrainId)PreambleType.GetProperty("NodeIdentity", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(preamble)!;
+        var preamble = DeserializePreamble.Invoke(services.GetRequiredService(PreambleSerializer), [payload])!;
+        return (GrainId)NodeIdentity.GetValue(preamble)!;
     }
 
     sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

@@ -52,7 +52,10 @@ public sealed class ClientSurfaceFilter(IGrainFactory grains, ILogger<ClientSurf
     {
         if (known.TryGetValue(client, out var entry) && entry.Until > DateTime.UtcNow) return entry.Caller;
         var caller = await grains.GetGrain<ICallerGrain>(client.ToString()).GetAsync();
-        if (caller is not null) known[client] = (caller, DateTime.UtcNow + Remember);
+        if (caller is null) return null;
+        // Every client command connects as a new client: forget the ones whose entries ran out, or this only grows.
+        if (known.Count >= 256) foreach (var (id, old) in known) if (old.Until <= DateTime.UtcNow) known.TryRemove(id, out _);
+        known[client] = (caller, DateTime.UtcNow + Remember);
         return caller;
     }
 

@@ -33,12 +33,7 @@ public sealed class DatasetCatalogGrain(IArtifactStore store, DatasetCache cache
 
     public Task<DatasetInfo?> FindAsync(string hash) => Dataset(hash).GetAsync();
 
-    public async Task UploadPartAsync(string hash, int part, byte[] content)
-    {
-        var dataset = Dataset(hash);
-        if (await dataset.GetAsync() is not null) throw new InvalidOperationException($"dataset {hash} is stored already, and a stored dataset never changes");
-        await dataset.PutPartAsync(part, content);
-    }
+    public Task UploadPartAsync(string hash, int part, byte[] content) => Dataset(hash).PutPartAsync(part, content);
 
     public Task<DatasetInfo> CompleteUploadAsync(string hash, long bytes) => Dataset(hash).CompleteAsync(bytes);
 

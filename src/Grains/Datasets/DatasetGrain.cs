@@ -38,6 +38,8 @@ public sealed class DatasetGrain(IArtifactStore store, TrainingSiloOptions optio
             throw new ArgumentException($"dataset {key}: part {part} would take it past {DatasetReference.MaxBytes >> 20} MiB, the largest dataset a cluster stores");
         if (part == 0)
         {
+            // Once per upload (every upload starts at part 0): a stored dataset never changes.
+            if (await GetAsync() is not null) throw new InvalidOperationException($"dataset {key} is stored already, and a stored dataset never changes");
             hash?.Dispose();
             hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             nextPart = 0;
