@@ -29,7 +29,7 @@ namespace Distributed.Grains.Access;
 public sealed class ClientGate(IServiceProvider services, IOptions<SiloMessagingOptions> messaging, ILogger<ClientGate> log) : IConnectionMiddleware
 {
     /// <summary>How often a connected client's record is written again (a silo holding it may have left).</summary>
-    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(10);
     const int MaxPreambleBytes = 1024;
     const int Request = 1, OneWay = 3;
     static readonly Type PreambleType = typeof(IConnectionMiddleware).Assembly.GetType("Orleans.Runtime.Messaging.ConnectionPreamble", throwOnError: true)!;

@@ -51,7 +51,14 @@ public sealed class ClientSurfaceFilter(IGrainFactory grains, ILogger<ClientSurf
     async Task<Caller?> CallerAsync(GrainId client)
     {
         if (known.TryGetValue(client, out var entry) && entry.Until > DateTime.UtcNow) return entry.Caller;
-        var caller = await grains.GetGrain<ICallerGrain>(client.ToString()).GetAsync();
+        var record = grains.GetGrain<ICallerGrain>(client.ToString());
+        var caller = await record.GetAsync();
+        // A record lost with its silo is written again by the client's gateway within a refresh: wait for it, not refuse.
+        for (var until = DateTime.UtcNow + ClientGate.Refresh + TimeSpan.FromSeconds(5); caller is null && DateTime.UtcNow < until;)
+        {
+            await Task.Delay(500);
+            caller = await record.GetAsync();
+        }
         if (caller is null) return null;
         // Every client command connects as a new client: forget the ones whose entries ran out, or this only grows.
         if (known.Count >= 256) foreach (var (id, old) in known) if (old.Until <= DateTime.UtcNow) known.TryRemove(id, out _);
