@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Storage;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Hosting;
@@ -12,16 +11,14 @@ using Distributed.Grains.Storage;
 namespace Distributed.Grains.Training;
 
 /// <summary>
-/// One run of a trial: load the replicas, then every step exchange gradients with all workers, average them and
-/// send the average back with the next request (one round trip per step). Checks the replicas against each other,
-/// evaluates, checkpoints, reports to the trial, and goes back to the last checkpoint when a worker is lost.
+/// One run of a trial: load the replicas, then step them through the <see cref="GradientExchange"/> (one round trip
+/// per step). Checks the replicas against each other, evaluates, checkpoints, reports to the trial, and goes back to
+/// the last checkpoint when a worker is lost.
 /// </summary>
 sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, IArtifactStore store, ILogger log, CancellationToken cancel)
 {
     static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(1);
     const int KeptCheckpoints = 2;
-    // Parameters from which the mean of gradients already here is split across the cores.
-    const int ParallelMeanFrom = 1 << 16;
     // A lone worker's stretch: long enough that a round trip is a small share of it, short enough that a stop,
     // a drain or a progress report waits at most about half a second for it.
     const int MaxStretch = 16;
@@ -29,8 +26,6 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 
     readonly TrialSpec spec = run.Spec;
     readonly ITrialGrain trial = grains.GetGrain<ITrialGrain>(run.TrialId);
-    readonly IWorkerGrain[] workers = Enumerable.Range(0, run.Spec.Parallel.Workers)
-        .Select(rank => grains.GetGrain<IWorkerGrain>(WorkerGrain.KeyOf(run.TrialId, rank))).ToArray();
     readonly List<StepMetrics> pendingSteps = [];
     readonly List<EvaluationMetrics> pendingEvaluations = [];
     readonly Stopwatch sinceReport = Stopwatch.StartNew();
@@ -45,17 +40,12 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     // A new best the trial has not taken yet: until it has, the one its record names must stay.
     bool bestUnreported;
     long? restartedFrom;
-    byte[]? averageBuffer;
     // Recoveries since the last new checkpoint: only a run that stops making progress is given up on.
     int recoveries;
-    // How each worker's gradient travels: inline (in this silo: shared, not copied; or small), over a direct link, or in chunks.
-    GradientRoute[] routes = [];
-    GradientLink?[] links = [];
-    byte[]?[] received = [];
-    List<Task> pendingSends = [];
-    int chunks;
+    readonly GradientExchange exchange = new(run, silo, grains, cancel);
     string[] replicaSilos = [];
-    int parameterCount;
+
+    IWorkerGrain[] workers => exchange.Workers;
 
     public async Task RunAsync()
     {
@@ -65,15 +55,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
         finally
         {
-            CloseLinks();
+            exchange.Dispose();
         }
-    }
-
-    void CloseLinks()
-    {
-        foreach (var link in links) link?.Dispose();
-        links = [];
-        pendingSends = [];
     }
 
     async Task RunAttemptsAsync()
@@ -217,7 +200,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             RequestContext.Remove(SpreadPlacement.ReplicasKey);
         }
         var loading = Stopwatch.StartNew();
-        var ready = await Within(loads, spec.Parallel.LoadTimeout, "load its replica");
+        var ready = await WorkerCalls.Within(loads, spec.Parallel.LoadTimeout, "load its replica", cancel);
         if (copyFrom is { } source)
         {
             exploit = new ExploitTiming(source.Step, source.TrialId, ready[0].CopiedVia ?? "store", loading.Elapsed.TotalSeconds)
@@ -230,25 +213,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         if (ready.Any(r => r.Checksum != ready[0].Checksum || r.Step != ready[0].Step))
             throw new InvalidOperationException("the replicas differ right after loading");
         step = ready[0].Step;
-        parameterCount = ready[0].Parameters;
         replicaSilos = ready.Select(r => r.Silo).ToArray();
-        long bytes = ready[0].Parameters * (long)sizeof(float);
-        int perChunk = spec.Parallel.ExchangeChunkBytes;
-        chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;
-        // Small gradients go whole with the step reply even to another silo: one message beats three.
-        routes = ready.Select(r => workers.Length == 1 ? GradientRoute.Keep
-            : r.Silo == silo || chunks == 0 ? GradientRoute.Inline
-            : spec.Parallel.DirectLinks && r.Link is not null ? GradientRoute.Link : GradientRoute.Chunks).ToArray();
-        CloseLinks();
-        links = new GradientLink?[workers.Length];
-        received = new byte[]?[workers.Length];
-        for (int rank = 0; rank < workers.Length; rank++)
-        {
-            if (routes[rank] != GradientRoute.Link) continue;
-            links[rank] = await GradientChannel.ConnectAsync(ready[rank].Link!, WorkerGrain.KeyOf(run.TrialId, rank), run.RunId, linkToken, cancel)
-                .WaitAsync(spec.Parallel.LoadTimeout, cancel);
-            received[rank] = new byte[bytes];
-        }
+        await exchange.OpenAsync(ready, linkToken);
         log.LogInformation("Trial {Trial} run {Run}: {Workers} replicas of {Parameters} parameters at step {Step} on {Silos}",
             run.TrialId, run.RunId, workers.Length, ready[0].Parameters, step, string.Join(", ", ready.Select(r => r.Silo).Distinct()));
         if (copyFrom is not null)
@@ -280,9 +246,9 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         {
             bool checksum = workers.Length > 1 && step % parallel.ChecksumEvery == 0;
             // A lone worker has nothing to exchange: it runs a stretch of steps per call, so no step pays a round trip.
-            WorkerGradient[][] stretch = routes[0] == GradientRoute.Keep
-                ? (await StretchAsync(step, average, StretchLength(stopAt, seconds))).Select(g => new[] { g }).ToArray()
-                : [await ExchangeAsync(step, average, compute: true, checksum)];
+            WorkerGradient[][] stretch = exchange.Lone
+                ? (await exchange.StretchAsync(step, average, StretchLength(stopAt, seconds))).Select(g => new[] { g }).ToArray()
+                : [await exchange.StepAsync(step, average, compute: true, checksum)];
             for (int i = 0; i < stretch.Length; i++)
             {
                 var gradients = stretch[i];
@@ -291,7 +257,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                         return (TrialState.Diverged, $"the loss is {gradients[rank].Loss} and the gradient norm {gradients[rank].PreClipNorm} at step {step + 1} on worker {rank}");
                 if (checksum && Mismatch(gradients) is { } mismatch) return (TrialState.Failed, mismatch);
 
-                average = await AverageAsync(gradients);
+                average = await exchange.AverageAsync(gradients, step);
                 if (!double.IsFinite(average.Norm)) return (TrialState.Diverged, $"the averaged gradient norm is {average.Norm} at step {step + 1}");
 
                 // The steps of a stretch share its wall time.
@@ -309,7 +275,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             bool save = step % schedule.CheckpointEvery == 0 || step == stopAt;
             if (evaluate || save)
             {
-                await ExchangeAsync(step, average, compute: false, checksum: false);
+                await exchange.StepAsync(step, average, compute: false, checksum: false);
                 average = null;
                 // A PBT member pausing keeps its checkpoint in memory for the members that copy it.
                 if (save) await SaveAsync(keep: run.HoldAtPause && step == stopAt && step < schedule.Steps);
@@ -338,115 +304,6 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         return (int)(end - step);
     }
 
-    /// <summary>The lone worker applies <paramref name="average"/> (its own last gradient) and computes the next steps.</summary>
-    async Task<WorkerGradient[]> StretchAsync(long at, Averaged? average, int steps)
-    {
-        var first = new WorkerStep(run.RunId, at, Compute: true, Checksum: false)
-        {
-            Apply = average is null ? AverageSource.None : AverageSource.Own,
-            Route = GradientRoute.Keep,
-        };
-        var replies = await Within([workers[0].StretchAsync(first, steps)], spec.Parallel.ExchangeTimeout * steps, $"compute steps {at + 1}..{at + steps}");
-        return replies[0];
-    }
-
-    /// <summary>The averaged gradient of a step, and the factor global norm clipping scales it by when it is applied.</summary>
-    sealed record Averaged(double Norm, float Scale);
-
-    /// <summary>
-    /// Sends each worker the previous average (inline, or already sent over its link or in chunks) and collects this
-    /// step's gradients: inline in the replies, read from the links meanwhile, or fetched in chunks afterwards.
-    /// </summary>
-    async Task<WorkerGradient[]> ExchangeAsync(long at, Averaged? average, bool compute, bool checksum)
-    {
-        var calls = workers.Select((w, rank) => w.StepAsync(new WorkerStep(run.RunId, at, compute, checksum)
-        {
-            Apply = average is null ? AverageSource.None : routes[rank] switch
-            {
-                GradientRoute.Inline => AverageSource.Inline,
-                GradientRoute.Link => AverageSource.Link,
-                GradientRoute.Keep => AverageSource.Own,
-                _ => AverageSource.Chunks,
-            },
-            Average = average is not null && routes[rank] == GradientRoute.Inline ? averageBuffer : null,
-            Scale = average?.Scale ?? 1f,
-            Route = routes[rank],
-        })).ToArray();
-        // The links' reads start with the calls, so the bytes flow while the replies are on their way.
-        var transfers = new List<Task>(pendingSends);
-        if (compute)
-            for (int rank = 0; rank < workers.Length; rank++)
-                if (links[rank] is { } link) transfers.Add(link.ReceiveAsync(at, received[rank], $"worker {rank}", cancel));
-        pendingSends = [];
-        var replies = await Within(calls, spec.Parallel.ExchangeTimeout, $"exchange gradients of step {at + 1}");
-        await Within(transfers.ToArray(), spec.Parallel.ExchangeTimeout, $"transfer gradients of step {at + 1} over its link");
-        return replies;
-    }
-
-    /// <summary>
-    /// Averages chunk by chunk: as soon as every worker's slice of a chunk is here its mean goes back out, so the
-    /// uploads of one chunk overlap the downloads of another. Global clipping by value clamps here; by norm it needs
-    /// the whole mean's norm first, so the workers apply that factor themselves.
-    /// </summary>
-    async Task<Averaged> AverageAsync(WorkerGradient[] gradients)
-    {
-        if (routes[0] == GradientRoute.Keep) return new Averaged(gradients[0].PreClipNorm, 1f);
-        int count = parameterCount;
-        averageBuffer ??= new byte[count * sizeof(float)];
-        var training = spec.Training;
-        bool global = spec.Parallel.ClipScope == ClipScope.Global;
-        var remote = Enumerable.Range(0, workers.Length).Where(r => routes[r] == GradientRoute.Chunks).ToArray();
-        // With every gradient here, the pieces are only for the cores: the replicas wait for this mean, so it may use them all.
-        int pieces = remote.Length > 0 ? Math.Max(chunks, 1) : count >= ParallelMeanFrom ? Math.Min(Environment.ProcessorCount, 8) : 1;
-        var squares = new double[pieces];
-
-        async Task Chunk(int chunk)
-        {
-            var (start, length) = Replica.ChunkBounds(count, chunk, pieces);
-            var fetched = remote.Length == 0 ? [] : await Within(
-                remote.Select(r => workers[r].GetGradientChunkAsync(run.RunId, step, chunk, pieces)).ToArray(),
-                spec.Parallel.ExchangeTimeout, $"send gradient chunk {chunk} of step {step + 1}");
-            var slices = new List<ReadOnlyMemory<float>>(workers.Length);
-            for (int rank = 0, next = 0; rank < workers.Length; rank++)
-                slices.Add(routes[rank] switch
-                {
-                    GradientRoute.Inline => GradientBytes.AsFloats(gradients[rank].Gradient!).Slice(start, length),
-                    GradientRoute.Link => GradientBytes.AsFloats(received[rank]!).Slice(start, length),
-                    _ => GradientBytes.AsFloats(fetched[next++]),
-                });
-            // Plain arithmetic, but it scales with workers x parameters: keep it off the grain's turn.
-            squares[chunk] = await Task.Run(() => MeanOf(slices, start, length, global, global && training.Clip == ClipMode.Value));
-            if (remote.Length > 0)
-            {
-                var outgoing = averageBuffer.AsSpan(start * sizeof(float), length * sizeof(float)).ToArray();
-                await Within(remote.Select(r => workers[r].PutAverageChunkAsync(run.RunId, step, chunk, pieces, outgoing)).ToArray(),
-                    spec.Parallel.ExchangeTimeout, $"receive averaged chunk {chunk} of step {step + 1}");
-            }
-        }
-
-        await Task.WhenAll(Enumerable.Range(0, pieces).Select(Chunk));
-        // Not awaited here: a worker reads its average only when the next request reaches it.
-        pendingSends = links.Where(l => l is not null).Select(l => l!.SendAsync(step, averageBuffer, cancel)).ToList();
-        double meanNorm = Math.Sqrt(squares.Sum());
-        // Per-worker clipping reports what the workers saw before clipping; global clipping the norm of the mean.
-        if (!global) return new Averaged(gradients.Average(g => g.PreClipNorm), 1f);
-        return new Averaged(meanNorm, training.Clip == ClipMode.Norm ? GradientClipping.NormFactor(meanNorm, training.ClipThreshold) : 1f);
-    }
-
-    /// <summary>
-    /// Writes the mean of one chunk into the average buffer; returns its sum of squares before any clamping, which
-    /// only global clipping needs (per-worker clipping reports the workers' own norms).
-    /// </summary>
-    double MeanOf(List<ReadOnlyMemory<float>> slices, int start, int length, bool squares, bool clampValues)
-    {
-        var mean = MemoryMarshal.Cast<byte, float>(averageBuffer.AsSpan(start * sizeof(float), length * sizeof(float)));
-        GradientAverager.Mean(slices, mean);
-        if (!squares) return 0;
-        double norm = GradientClipping.L2Norm(mean);
-        if (clampValues) GradientClipping.ClampValues(mean, (float)spec.Training.ClipThreshold);
-        return norm * norm;
-    }
-
     static string? Mismatch(WorkerGradient[] gradients)
     {
         for (int rank = 1; rank < gradients.Length; rank++)
@@ -459,7 +316,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     async Task SaveAsync(bool keep = false)
     {
         var path = ArtifactPaths.Checkpoint(run.TrialId, step);
-        await Within([workers[0].SaveCheckpointAsync(run.RunId, path, keep)], spec.Parallel.LoadTimeout, "write a checkpoint");
+        await WorkerCalls.Within([workers[0].SaveCheckpointAsync(run.RunId, path, keep)], spec.Parallel.LoadTimeout, "write a checkpoint", cancel);
         checkpoint = path;
         recoveries = 0;
         // Older checkpoints go only once the trial's record names this one: until then the one it names must stay.
@@ -470,14 +327,14 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 
     async Task EvaluateAsync()
     {
-        var evaluation = await Within([workers[0].EvaluateAsync(run.RunId, step)], spec.Parallel.LoadTimeout, "evaluate");
+        var evaluation = await WorkerCalls.Within([workers[0].EvaluateAsync(run.RunId, step)], spec.Parallel.LoadTimeout, "evaluate", cancel);
         if (evaluation[0] is not { } metrics) return;
         pendingEvaluations.Add(metrics);
         var selectBy = spec.Schedule.SelectBy;
         double value = selectBy.Of(metrics);
         if (!double.IsFinite(value) || best is not null && !selectBy.Better(value, best.Value)) return;
         var path = ArtifactPaths.BestCheckpoint(run.TrialId, step);
-        await Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write the best checkpoint");
+        await WorkerCalls.Within([workers[0].SaveCheckpointAsync(run.RunId, path)], spec.Parallel.LoadTimeout, "write the best checkpoint", cancel);
         best = new BestCheckpoint(step, path, value);
         bestUnreported = true;
     }
@@ -487,7 +344,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     {
         var (path, at) = best is { } b ? (b.Path, b.Step) : (checkpoint, step);
         if (path is null) return null;
-        var result = await Within([workers[0].TestAsync(run.RunId, path, at)], spec.Parallel.LoadTimeout, "evaluate on the test split");
+        var result = await WorkerCalls.Within([workers[0].TestAsync(run.RunId, path, at)], spec.Parallel.LoadTimeout, "evaluate on the test split", cancel);
         return result[0];
     }
 
@@ -504,28 +361,6 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             log.LogWarning(e, "Trial {Trial}: older best checkpoints were not deleted", run.TrialId);
         }
     }
-
-    /// <summary>Awaits every call, or throws naming the workers that did not answer in time or failed.</summary>
-    async Task<T[]> Within<T>(Task<T>[] calls, TimeSpan timeout, string what)
-    {
-        try
-        {
-            return await Task.WhenAll(calls).WaitAsync(timeout, cancel);
-        }
-        catch (TimeoutException)
-        {
-            var late = Enumerable.Range(0, calls.Length).Where(r => !calls[r].IsCompleted);
-            throw new TimeoutException($"worker {string.Join(", ", late)} did not {what} within {timeout.TotalSeconds:0.###} s");
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            var failed = Enumerable.Range(0, calls.Length).FirstOrDefault(r => calls[r].IsFaulted);
-            throw new InvalidOperationException($"worker {failed} could not {what}: {e.Message}", e);
-        }
-    }
-
-    Task Within(Task[] calls, TimeSpan timeout, string what) =>
-        Within(calls.Select(async c => { await c; return true; }).ToArray(), timeout, what);
 
     /// <summary>Sends what is pending; true when the trial took it.</summary>
     async Task<bool> ReportAsync(bool final, long? checkpointStep = null, TrialState? outcome = null, string? reason = null, TestResult? test = null)

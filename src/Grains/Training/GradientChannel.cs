@@ -99,20 +99,21 @@ public static class GradientChannel
 /// One attached gradient link: frames of (magic, step) and the payload in pieces, each followed by its GMAC tag
 /// (AES-128-GCM over the piece as associated data), in step order both ways. Each direction has its own key and a
 /// frame counter in every nonce, so a nonce never repeats on a connection and a piece cannot be replayed, reordered
-/// or moved to another frame. The sender tags a frame's pieces on all its cores before the first goes out; the
-/// receiver checks each piece as it arrives. Authenticated, not encrypted: encrypting as well cost the two-process
-/// exchange 3.5 more points of step time on a 2-core machine (docs/security.md).
+/// or moved to another frame. Tags are computed and checked on the cores while the socket moves other pieces: a
+/// piece goes out as soon as its tag is ready, and one is checked while the next arrives. Authenticated, not
+/// encrypted: encrypting as well cost the two-process exchange 3.5 more points of step time on a 2-core machine
+/// (docs/security.md).
 /// </summary>
 public sealed class GradientLink : IDisposable
 {
     const int Magic = 0x47524144; // "GRAD"
     public const int HeaderBytes = 12;
     public const int TagBytes = 16;
-    // Enough pieces to share a frame's tagging among cores; each stays in cache between the socket and the check.
-    const int Piece = 512 * 1024;
-    // One cipher per core that tags (AesGcm is not thread-safe), all under the sending key.
+    // Small enough that the first piece's tag and the last piece's check add little to a frame; each stays in cache.
+    const int Piece = 256 * 1024;
+    // One cipher per lane each way (AesGcm is not thread-safe): a lane tags or checks its pieces in order.
     readonly AesGcm[] sending;
-    readonly AesGcm receiving;
+    readonly AesGcm[] receiving;
     long sent, received;
 
     internal GradientLink(Socket socket, byte[] token, byte[] challenge, bool coordinator)
@@ -120,8 +121,9 @@ public sealed class GradientLink : IDisposable
         Socket = socket;
         var toWorker = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 16, challenge, "coordinator to worker"u8.ToArray());
         var toCoordinator = HKDF.DeriveKey(HashAlgorithmName.SHA256, token, 16, challenge, "worker to coordinator"u8.ToArray());
-        sending = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 4)).Select(_ => new AesGcm(coordinator ? toWorker : toCoordinator, TagBytes)).ToArray();
-        receiving = new AesGcm(coordinator ? toCoordinator : toWorker, TagBytes);
+        int lanes = Math.Clamp(Environment.ProcessorCount, 1, 4);
+        sending = Enumerable.Range(0, lanes).Select(_ => new AesGcm(coordinator ? toWorker : toCoordinator, TagBytes)).ToArray();
+        receiving = Enumerable.Range(0, lanes).Select(_ => new AesGcm(coordinator ? toCoordinator : toWorker, TagBytes)).ToArray();
     }
 
     public Socket Socket { get; }
@@ -146,80 +148,136 @@ public sealed class GradientLink : IDisposable
         if (got != step) throw new IOException($"gradient channel from {from}: frame of step {got}, expected step {step}");
     }
 
-    static byte[] Nonce(long frame, int piece)
+    static void Nonce(Span<byte> nonce, long frame, int piece)
     {
-        var nonce = new byte[12];
         BinaryPrimitives.WriteInt64LittleEndian(nonce, frame);
-        BinaryPrimitives.WriteInt32LittleEndian(nonce.AsSpan(8), piece);
-        return nonce;
+        BinaryPrimitives.WriteInt32LittleEndian(nonce[8..], piece);
     }
 
     static (int Start, int Length) PieceAt(int index, int total) => (index * Piece, Math.Min(Piece, total - index * Piece));
 
-    /// <summary>Every piece's tag, the pieces shared among the senders' ciphers in parallel.</summary>
-    unsafe byte[] Tags(long frame, ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Starts tagging every piece of a frame at <paramref name="data"/> (pinned until every task returned is done):
+    /// lane L tags pieces L, L + lanes, ... in order, so piece 0's tag is ready after one piece's work.
+    /// </summary>
+    unsafe Task[] StartTags(long frame, nint data, int length, byte[] tags)
     {
-        int pieces = Pieces(payload.Length), length = payload.Length, lanes = Math.Min(sending.Length, pieces);
-        var tags = new byte[pieces * TagBytes];
-        fixed (byte* start = payload)
+        int pieces = Pieces(length), lanes = Math.Min(sending.Length, pieces);
+        var ready = new Task[pieces];
+        for (int lane = 0; lane < lanes; lane++)
         {
-            var at = (nint)start;
-            Parallel.For(0, lanes, new ParallelOptions { MaxDegreeOfParallelism = lanes }, lane =>
+            var cipher = sending[lane];
+            var previous = Task.CompletedTask;
+            for (int index = lane; index < pieces; index += lanes)
             {
-                var all = new ReadOnlySpan<byte>((byte*)at, length);
-                for (int index = lane; index < pieces; index += lanes)
+                int i = index;
+                previous = ready[i] = previous.ContinueWith(_ =>
                 {
-                    var (first, count) = PieceAt(index, length);
-                    sending[lane].Encrypt(Nonce(frame, index), ReadOnlySpan<byte>.Empty, Span<byte>.Empty, tags.AsSpan(index * TagBytes, TagBytes), all.Slice(first, count));
-                }
-            });
+                    var (start, count) = PieceAt(i, length);
+                    Span<byte> nonce = stackalloc byte[12];
+                    Nonce(nonce, frame, i);
+                    cipher.Encrypt(nonce, ReadOnlySpan<byte>.Empty, Span<byte>.Empty, tags.AsSpan(i * TagBytes, TagBytes),
+                        new ReadOnlySpan<byte>((byte*)data + start, count));
+                }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
         }
-        return tags;
+        return ready;
     }
 
-    void Check(long frame, int index, ReadOnlySpan<byte> piece, ReadOnlySpan<byte> tag, string from)
+    /// <summary>Queues the check of one received piece on its lane, after that lane's earlier pieces; a failure stays with the lane.</summary>
+    unsafe void QueueCheck(Task[] lanes, long frame, int index, nint data, int length, byte[] tags, string from)
     {
-        try
+        int lane = index % lanes.Length;
+        var cipher = receiving[lane];
+        lanes[lane] = lanes[lane].ContinueWith(previous =>
         {
-            receiving.Decrypt(Nonce(frame, index), ReadOnlySpan<byte>.Empty, tag, Span<byte>.Empty, piece);
-        }
-        catch (AuthenticationTagMismatchException)
-        {
-            throw new IOException($"gradient channel from {from}: a frame failed its authentication tag");
-        }
+            previous.GetAwaiter().GetResult();
+            var (start, count) = PieceAt(index, length);
+            Span<byte> nonce = stackalloc byte[12];
+            Nonce(nonce, frame, index);
+            try
+            {
+                cipher.Decrypt(nonce, ReadOnlySpan<byte>.Empty, tags.AsSpan(index * TagBytes, TagBytes), Span<byte>.Empty,
+                    new ReadOnlySpan<byte>((byte*)data + start, count));
+            }
+            catch (AuthenticationTagMismatchException)
+            {
+                throw new IOException($"gradient channel from {from}: a frame failed its authentication tag");
+            }
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    Task[] CheckLanes(int length)
+    {
+        var lanes = new Task[Math.Min(receiving.Length, Math.Max(1, Pieces(length)))];
+        Array.Fill(lanes, Task.CompletedTask);
+        return lanes;
+    }
+
+    /// <summary>Waits for work that still reads a frame's memory, whatever became of it: the memory is unpinned next.</summary>
+    static void Settle(Task[] work)
+    {
+        try { Task.WaitAll(work); } catch (AggregateException) { }
+    }
+
+    static async Task SettleAsync(Task[] work)
+    {
+        try { await Task.WhenAll(work); } catch (Exception) { }
     }
 
     /// <summary>Blocking send of a whole frame (the worker's side, on its replica thread).</summary>
-    public void Send(long step, ReadOnlySpan<byte> payload)
+    public unsafe void Send(long step, ReadOnlySpan<byte> payload)
     {
-        var header = Header(step);
         long frame = sent++;
-        var tags = Tags(frame, payload);
-        SendAll(header);
-        for (int index = 0; index < Pieces(payload.Length); index++)
+        var tags = new byte[Pieces(payload.Length) * TagBytes];
+        fixed (byte* data = payload)
         {
-            var (start, length) = PieceAt(index, payload.Length);
-            SendAll(payload.Slice(start, length));
-            SendAll(tags.AsSpan(index * TagBytes, TagBytes));
+            var ready = StartTags(frame, (nint)data, payload.Length, tags);
+            try
+            {
+                SendAll(Header(step));
+                for (int index = 0; index < ready.Length; index++)
+                {
+                    ready[index].GetAwaiter().GetResult();
+                    var (start, length) = PieceAt(index, payload.Length);
+                    SendAll(payload.Slice(start, length));
+                    SendAll(tags.AsSpan(index * TagBytes, TagBytes));
+                }
+            }
+            finally
+            {
+                Settle(ready);
+            }
         }
     }
 
     /// <summary>Blocking receive of a whole frame into <paramref name="payload"/> (the worker's side).</summary>
-    public void Receive(long step, Span<byte> payload, string from)
+    public unsafe void Receive(long step, Span<byte> payload, string from)
     {
         var header = new byte[HeaderBytes];
         ReceiveAll(header);
         CheckHeader(header, step, from);
         long frame = received++;
-        Span<byte> tag = stackalloc byte[TagBytes];
-        for (int index = 0; index < Pieces(payload.Length); index++)
+        var tags = new byte[Pieces(payload.Length) * TagBytes];
+        var checks = CheckLanes(payload.Length);
+        fixed (byte* data = payload)
         {
-            var (start, length) = PieceAt(index, payload.Length);
-            var piece = payload.Slice(start, length);
-            ReceiveAll(piece);
-            ReceiveAll(tag);
-            Check(frame, index, piece, tag, from);
+            try
+            {
+                for (int index = 0; index < Pieces(payload.Length); index++)
+                {
+                    var (start, length) = PieceAt(index, payload.Length);
+                    ReceiveAll(payload.Slice(start, length));
+                    ReceiveAll(tags.AsSpan(index * TagBytes, TagBytes));
+                    QueueCheck(checks, frame, index, (nint)data, payload.Length, tags, from);
+                }
+            }
+            finally
+            {
+                Settle(checks);
+            }
         }
+        foreach (var lane in checks) lane.GetAwaiter().GetResult();
     }
 
     void SendAll(ReadOnlySpan<byte> data)
@@ -239,16 +297,27 @@ public sealed class GradientLink : IDisposable
 
     public async Task SendAsync(long step, ReadOnlyMemory<byte> payload, CancellationToken cancel)
     {
-        var header = Header(step);
         long frame = sent++;
-        var tags = Tags(frame, payload.Span);
-        await SendAllAsync(Socket, header, cancel);
-        for (int index = 0; index < Pieces(payload.Length); index++)
+        var tags = new byte[Pieces(payload.Length) * TagBytes];
+        using var pin = payload.Pin();
+        var ready = Start(pin);
+        try
         {
-            var (start, length) = PieceAt(index, payload.Length);
-            await SendAllAsync(Socket, payload.Slice(start, length), cancel);
-            await SendAllAsync(Socket, tags.AsMemory(index * TagBytes, TagBytes), cancel);
+            await SendAllAsync(Socket, Header(step), cancel);
+            for (int index = 0; index < ready.Length; index++)
+            {
+                await ready[index];
+                var (start, length) = PieceAt(index, payload.Length);
+                await SendAllAsync(Socket, payload.Slice(start, length), cancel);
+                await SendAllAsync(Socket, tags.AsMemory(index * TagBytes, TagBytes), cancel);
+            }
         }
+        finally
+        {
+            await SettleAsync(ready);
+        }
+
+        unsafe Task[] Start(System.Buffers.MemoryHandle pinned) => StartTags(frame, (nint)pinned.Pointer, payload.Length, tags);
     }
 
     public async Task ReceiveAsync(long step, Memory<byte> payload, string from, CancellationToken cancel)
@@ -257,15 +326,26 @@ public sealed class GradientLink : IDisposable
         await ReceiveAllAsync(Socket, header, cancel);
         CheckHeader(header, step, from);
         long frame = received++;
-        var tag = new byte[TagBytes];
-        for (int index = 0; index < Pieces(payload.Length); index++)
+        var tags = new byte[Pieces(payload.Length) * TagBytes];
+        var checks = CheckLanes(payload.Length);
+        using var pin = payload.Pin();
+        try
         {
-            var (start, length) = PieceAt(index, payload.Length);
-            var piece = payload.Slice(start, length);
-            await ReceiveAllAsync(Socket, piece, cancel);
-            await ReceiveAllAsync(Socket, tag, cancel);
-            Check(frame, index, piece.Span, tag, from);
+            for (int index = 0; index < Pieces(payload.Length); index++)
+            {
+                var (start, length) = PieceAt(index, payload.Length);
+                await ReceiveAllAsync(Socket, payload.Slice(start, length), cancel);
+                await ReceiveAllAsync(Socket, tags.AsMemory(index * TagBytes, TagBytes), cancel);
+                Queue(index, pin);
+            }
         }
+        finally
+        {
+            await SettleAsync(checks);
+        }
+        await Task.WhenAll(checks);
+
+        unsafe void Queue(int index, System.Buffers.MemoryHandle pinned) => QueueCheck(checks, frame, index, (nint)pinned.Pointer, payload.Length, tags, from);
     }
 
     internal static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancel)
@@ -286,8 +366,7 @@ public sealed class GradientLink : IDisposable
     public void Dispose()
     {
         Socket.Dispose();
-        foreach (var cipher in sending) cipher.Dispose();
-        receiving.Dispose();
+        foreach (var cipher in sending.Concat(receiving)) cipher.Dispose();
     }
 }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models.Data;
 using Distributed.Models.Training;
@@ -9,8 +8,7 @@ namespace Distributed.Grains.Training;
 
 /// <summary>
 /// The TorchSharp side of a worker: one <see cref="Trainer"/> on its own thread. Every method queues onto that
-/// thread; the worker grain only awaits. The gradient buffer is reused each step: by the time the next step's
-/// request arrives the coordinator has finished reading the previous one.
+/// thread; the worker grain only awaits. How its gradients and averages travel is its <see cref="ReplicaExchange"/>.
 /// </summary>
 public sealed class Replica : IDisposable
 {
@@ -19,11 +17,7 @@ public sealed class Replica : IDisposable
     Trainer? trainer;
     PreparedData? data;
     WorkerAssignment? assignment;
-    byte[]? gradient;
-    float[]? assembled;
-    readonly object linkLock = new();
-    readonly ManualResetEventSlim linkReady = new(false);
-    GradientLink? link;
+    readonly ReplicaExchange exchange;
     // Where the data stood before the last computed step whose update is not applied yet (null: none open).
     (int Epoch, int Position)? openStep;
 
@@ -32,6 +26,7 @@ public sealed class Replica : IDisposable
         Key = key;
         this.host = host;
         thread = new ReplicaThread($"replica {key}", torchThreads);
+        exchange = new ReplicaExchange(key);
     }
 
     public string Key { get; }
@@ -39,11 +34,9 @@ public sealed class Replica : IDisposable
     /// <param name="data">The spec's data options with any dataset reference replaced by this silo's copy of the file.</param>
     public Task<ReplicaReady> LoadAsync(WorkerAssignment work, DataOptions data, byte[]? checkpoint, string silo, string? linkEndpoint) => thread.Run(() =>
     {
-        DropLink();
+        exchange.Reset(null);
         trainer?.Dispose();
         trainer = null;
-        gradient = null;
-        assembled = null;
         openStep = null;
         var spec = work.Spec;
         this.data = host.Data(data);
@@ -53,6 +46,7 @@ public sealed class Replica : IDisposable
             // The spec's options, not the stored ones: they are the same unless a PBT member explored new values.
             : Trainer.Load(new MemoryStream(checkpoint), this.data.Train, work.Rank, world, (spec.Model, spec.Training));
         assignment = work;
+        exchange.Reset(work);
         return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo, linkEndpoint);
     });
 
@@ -83,22 +77,7 @@ public sealed class Replica : IDisposable
         var clock = Stopwatch.StartNew();
         if (step.Apply != AverageSource.None)
         {
-            switch (step.Apply)
-            {
-                case AverageSource.Inline:
-                    t.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average ?? throw new ArgumentException("an inline average without values")));
-                    break;
-                case AverageSource.Chunks:
-                    t.SetGradient(assembled ?? throw new InvalidOperationException($"replica {Key} received no averaged chunks"));
-                    break;
-                case AverageSource.Own:
-                    break;
-                case AverageSource.Link:
-                    // Straight into the flat gradient: no copy on this side.
-                    Link(step).Receive(step.Step - 1, MemoryMarshal.AsBytes(t.Parameters.Gradients), "the coordinator");
-                    break;
-            }
-            if (step.Scale != 1f) GradientClipping.Scale(t.Parameters.Gradients, step.Scale);
+            exchange.Apply(step, t);
             t.OptimizerStep();
             openStep = null;
         }
@@ -118,34 +97,18 @@ public sealed class Replica : IDisposable
             : GradientClipping.L2Norm(t.Parameters.Gradients);
         // The copy out is part of the exchange, not of the compute this reports.
         double computeSeconds = clock.Elapsed.TotalSeconds;
-        if (step.Route == GradientRoute.Link) Link(step).Send(step.Step, MemoryMarshal.AsBytes(t.Parameters.Gradients));
-        if (step.Route != GradientRoute.Inline) return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, null, checksum, computeSeconds);
-        gradient ??= new byte[t.Parameters.Count * sizeof(float)];
-        MemoryMarshal.AsBytes(t.Parameters.Gradients).CopyTo(gradient);
-        return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, gradient, checksum, computeSeconds);
+        var inline = exchange.Deliver(step, t);
+        return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, inline, checksum, computeSeconds);
     }
 
     /// <summary>
     /// A copy of one slice of the gradient just computed. It runs on the grain, not the replica thread: between a
     /// step's reply and the next step's request nothing writes the gradient.
     /// </summary>
-    public byte[] GradientChunk(int chunk, int chunks)
-    {
-        var all = Loaded().Parameters.Gradients;
-        var (start, length) = ChunkBounds(all.Length, chunk, chunks);
-        return MemoryMarshal.AsBytes(all.Slice(start, length)).ToArray();
-    }
+    public byte[] GradientChunk(int chunk, int chunks) => ReplicaExchange.GradientChunk(Loaded(), chunk, chunks);
 
     /// <summary>Stores one slice of the averaged gradient for the next step to apply (same threading as <see cref="GradientChunk"/>).</summary>
-    public void PutAverageChunk(int chunk, int chunks, byte[] values)
-    {
-        int count = Loaded().Parameters.Count;
-        assembled ??= new float[count];
-        var (start, length) = ChunkBounds(count, chunk, chunks);
-        if (values.Length != length * sizeof(float))
-            throw new ArgumentException($"chunk {chunk} of {chunks} has {values.Length} bytes, expected {length * sizeof(float)}");
-        MemoryMarshal.Cast<byte, float>(values).CopyTo(assembled.AsSpan(start, length));
-    }
+    public void PutAverageChunk(int chunk, int chunks, byte[] values) => exchange.PutAverageChunk(Loaded().Parameters.Count, chunk, chunks, values);
 
     /// <summary>Where chunk <paramref name="chunk"/> of <paramref name="chunks"/> lies in a flat buffer of <paramref name="count"/> floats.</summary>
     public static (int Start, int Length) ChunkBounds(int count, int chunk, int chunks)
@@ -209,43 +172,8 @@ public sealed class Replica : IDisposable
 
     public Task<float[]> ParametersAsync() => thread.Run(() => Loaded().Parameters.Values.ToArray());
 
-    /// <summary>
-    /// Takes the coordinator's gradient link for the greeting's run; false when this replica is not in that run or the
-    /// greeting does not prove the run's token.
-    /// </summary>
-    internal bool Attach(System.Net.Sockets.Socket socket, GradientChannel.Greeting greeting)
-    {
-        lock (linkLock)
-        {
-            if (assignment?.RunId != greeting.RunId || assignment.LinkToken is not { } token || !greeting.Proves(token)) return false;
-            link?.Dispose();
-            link = new GradientLink(socket, token, greeting.Challenge, coordinator: false);
-            linkReady.Set();
-            return true;
-        }
-    }
-
-    GradientLink Link(WorkerStep step)
-    {
-        var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
-        if (!linkReady.Wait(timeout)) throw new TimeoutException($"replica {Key}: the coordinator's gradient link did not arrive within {timeout.TotalSeconds:0.###} s");
-        lock (linkLock)
-        {
-            var attached = link!;
-            attached.Socket.ReceiveTimeout = attached.Socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
-            return attached;
-        }
-    }
-
-    void DropLink()
-    {
-        lock (linkLock)
-        {
-            linkReady.Reset();
-            link?.Dispose();
-            link = null;
-        }
-    }
+    /// <summary>Takes the coordinator's gradient link when the greeting proves this replica's run (see <see cref="ReplicaExchange.Attach"/>).</summary>
+    internal bool Attach(System.Net.Sockets.Socket socket, GradientChannel.Greeting greeting) => exchange.Attach(socket, greeting);
 
     /// <summary>Runs code against the trainer on its thread: how tests play a faulty replica.</summary>
     internal Task WithTrainerAsync(Action<Trainer> action) => thread.Run(() => action(Loaded()));
@@ -256,7 +184,7 @@ public sealed class Replica : IDisposable
     {
         thread.Run(() =>
         {
-            DropLink();
+            exchange.Dispose();
             trainer?.Dispose();
             trainer = null;
         });

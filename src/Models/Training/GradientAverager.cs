@@ -12,7 +12,8 @@ public static class GradientAverager
 {
     /// <summary>
     /// Writes the mean of <paramref name="gradients"/> into <paramref name="average"/> and, for
-    /// <see cref="ClipScope.Global"/>, clips it; returns the L2 norm of the mean before clipping.
+    /// <see cref="ClipScope.Global"/>, clips it; returns the L2 norm of the mean before clipping. The whole buffer as
+    /// one chunk of what the coordinator does chunk by chunk (<see cref="MeanChunk"/>, <see cref="GlobalClip"/>).
     /// </summary>
     public static double Average(IReadOnlyList<ReadOnlyMemory<float>> gradients, Span<float> average, ClipScope scope,
         ClipMode mode, double threshold)
@@ -22,10 +23,35 @@ public static class GradientAverager
             if (g.Length != average.Length)
                 throw new ArgumentException($"a gradient has {g.Length} values, expected {average.Length}", nameof(gradients));
 
-        Mean(gradients, average);
-        return scope == ClipScope.Global
-            ? GradientClipping.Clip(average, mode, threshold)
-            : GradientClipping.L2Norm(average);
+        double squares = MeanChunk(gradients, average, scope, mode, threshold);
+        if (scope != ClipScope.Global) return GradientClipping.L2Norm(average);
+        var (norm, factor) = GlobalClip([squares], mode, threshold);
+        if (factor != 1f) GradientClipping.Scale(average, factor);
+        return norm;
+    }
+
+    /// <summary>
+    /// The mean of one chunk (the same slice of every worker's gradient) into <paramref name="mean"/>. Under global
+    /// clipping it returns the chunk's sum of squares before clipping and clamps the chunk when clipping by value
+    /// (element-wise, so chunk by chunk is exact); norm clipping needs every chunk's sum first (<see cref="GlobalClip"/>).
+    /// </summary>
+    public static double MeanChunk(IReadOnlyList<ReadOnlyMemory<float>> slices, Span<float> mean, ClipScope scope, ClipMode mode, double threshold)
+    {
+        Mean(slices, mean);
+        if (scope != ClipScope.Global) return 0;
+        double norm = GradientClipping.L2Norm(mean);
+        if (mode == ClipMode.Value) GradientClipping.ClampValues(mean, (float)threshold);
+        return norm * norm;
+    }
+
+    /// <summary>
+    /// Global clipping of a mean whose chunks' sums of squares are <paramref name="squares"/>: its norm before
+    /// clipping, and the factor every worker scales it by before the update (1 unless clipping by norm above the threshold).
+    /// </summary>
+    public static (double Norm, float Factor) GlobalClip(IEnumerable<double> squares, ClipMode mode, double threshold)
+    {
+        double norm = Math.Sqrt(squares.Sum());
+        return (norm, mode == ClipMode.Norm ? GradientClipping.NormFactor(norm, threshold) : 1f);
     }
 
     /// <summary>

@@ -1,0 +1,160 @@
+using System.Runtime.InteropServices;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Models.Training;
+using Distributed.Options;
+
+namespace Distributed.Grains.Training;
+
+/// <summary>The averaged gradient of a step, and the factor global norm clipping scales it by when it is applied.</summary>
+sealed record Averaged(double Norm, float Scale);
+
+/// <summary>
+/// The coordinator's side of a trial's gradient exchange: which way each worker's gradient travels (kept by a lone
+/// worker; inline within a silo or when small; over a direct link; in chunks through Orleans), the links, the
+/// collection of a step's gradients and the delivery of their mean. The worker's side is <see cref="ReplicaExchange"/>.
+/// </summary>
+sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, CancellationToken cancel) : IDisposable
+{
+    readonly IWorkerGrain[] workers = Enumerable.Range(0, run.Spec.Parallel.Workers)
+        .Select(rank => grains.GetGrain<IWorkerGrain>(WorkerGrain.KeyOf(run.TrialId, rank))).ToArray();
+    // Parameters from which the mean of gradients already here is split across the cores.
+    const int ParallelMeanFrom = 1 << 16;
+    readonly DataParallelOptions parallel = run.Spec.Parallel;
+    readonly TrainingOptions training = run.Spec.Training;
+    GradientRoute[] routes = [];
+    GradientLink?[] links = [];
+    byte[]?[] received = [];
+    List<Task> pendingSends = [];
+    byte[]? average;
+    int chunks;
+    int parameterCount;
+
+    /// <summary>The trial's workers by rank.</summary>
+    public IWorkerGrain[] Workers => workers;
+
+    /// <summary>True when the trial has one worker: it keeps and applies its own gradient, so there is nothing to exchange.</summary>
+    public bool Lone => routes.Length > 0 && routes[0] == GradientRoute.Keep;
+
+    /// <summary>Chooses each loaded replica's route and connects the links, proving the run's token to each.</summary>
+    public async Task OpenAsync(ReplicaReady[] ready, byte[] linkToken)
+    {
+        Dispose();
+        parameterCount = ready[0].Parameters;
+        average = null;
+        long bytes = parameterCount * (long)sizeof(float);
+        int perChunk = parallel.ExchangeChunkBytes;
+        chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;
+        // Small gradients go whole with the step reply even to another silo: one message beats three.
+        routes = ready.Select(r => workers.Length == 1 ? GradientRoute.Keep
+            : r.Silo == silo || chunks == 0 ? GradientRoute.Inline
+            : parallel.DirectLinks && r.Link is not null ? GradientRoute.Link : GradientRoute.Chunks).ToArray();
+        links = new GradientLink?[workers.Length];
+        received = new byte[]?[workers.Length];
+        for (int rank = 0; rank < workers.Length; rank++)
+        {
+            if (routes[rank] != GradientRoute.Link) continue;
+            links[rank] = await GradientChannel.ConnectAsync(ready[rank].Link!, WorkerGrain.KeyOf(run.TrialId, rank), run.RunId, linkToken, cancel)
+                .WaitAsync(parallel.LoadTimeout, cancel);
+            received[rank] = new byte[bytes];
+        }
+    }
+
+    /// <summary>The lone worker applies <paramref name="last"/> (its own last gradient) and computes the next steps.</summary>
+    public async Task<WorkerGradient[]> StretchAsync(long at, Averaged? last, int steps)
+    {
+        var first = new WorkerStep(run.RunId, at, Compute: true, Checksum: false)
+        {
+            Apply = last is null ? AverageSource.None : AverageSource.Own,
+            Route = GradientRoute.Keep,
+        };
+        var replies = await WorkerCalls.Within([workers[0].StretchAsync(first, steps)], parallel.ExchangeTimeout * steps, $"compute steps {at + 1}..{at + steps}", cancel);
+        return replies[0];
+    }
+
+    /// <summary>
+    /// Sends each worker the previous average (inline, or already sent over its link or in chunks) and collects this
+    /// step's gradients: inline in the replies, read from the links meanwhile, or fetched in chunks when averaged.
+    /// </summary>
+    public async Task<WorkerGradient[]> StepAsync(long at, Averaged? last, bool compute, bool checksum)
+    {
+        var calls = workers.Select((w, rank) => w.StepAsync(new WorkerStep(run.RunId, at, compute, checksum)
+        {
+            Apply = last is null ? AverageSource.None : routes[rank] switch
+            {
+                GradientRoute.Inline => AverageSource.Inline,
+                GradientRoute.Link => AverageSource.Link,
+                GradientRoute.Keep => AverageSource.Own,
+                _ => AverageSource.Chunks,
+            },
+            Average = last is not null && routes[rank] == GradientRoute.Inline ? average : null,
+            Scale = last?.Scale ?? 1f,
+            Route = routes[rank],
+        })).ToArray();
+        // The links' reads start with the calls, so the bytes flow while the replies are on their way.
+        var transfers = new List<Task>(pendingSends);
+        if (compute)
+            for (int rank = 0; rank < workers.Length; rank++)
+                if (links[rank] is { } link) transfers.Add(link.ReceiveAsync(at, received[rank], $"worker {rank}", cancel));
+        pendingSends = [];
+        var replies = await WorkerCalls.Within(calls, parallel.ExchangeTimeout, $"exchange gradients of step {at + 1}", cancel);
+        await WorkerCalls.Within(transfers.ToArray(), parallel.ExchangeTimeout, $"transfer gradients of step {at + 1} over its link", cancel);
+        return replies;
+    }
+
+    /// <summary>
+    /// Averages the gradients of step <paramref name="step"/> chunk by chunk: as soon as every worker's slice of a
+    /// chunk is here its mean goes back out, so the uploads of one chunk overlap the downloads of another. Global
+    /// clipping by value clamps here; by norm it needs the whole mean's norm first, so the workers apply that factor.
+    /// </summary>
+    public async Task<Averaged> AverageAsync(WorkerGradient[] gradients, long step)
+    {
+        if (Lone) return new Averaged(gradients[0].PreClipNorm, 1f);
+        int count = parameterCount;
+        var mean = average ??= new byte[count * sizeof(float)];
+        var remote = Enumerable.Range(0, workers.Length).Where(r => routes[r] == GradientRoute.Chunks).ToArray();
+        // With every gradient here, the pieces are only for the cores: the replicas wait for this mean, so it may use them all.
+        int pieces = remote.Length > 0 ? Math.Max(chunks, 1) : count >= ParallelMeanFrom ? Math.Min(Environment.ProcessorCount, 8) : 1;
+        var squares = new double[pieces];
+
+        async Task Chunk(int chunk)
+        {
+            var (start, length) = Replica.ChunkBounds(count, chunk, pieces);
+            var fetched = remote.Length == 0 ? [] : await WorkerCalls.Within(
+                remote.Select(r => workers[r].GetGradientChunkAsync(run.RunId, step, chunk, pieces)).ToArray(),
+                parallel.ExchangeTimeout, $"send gradient chunk {chunk} of step {step + 1}", cancel);
+            var slices = new List<ReadOnlyMemory<float>>(workers.Length);
+            for (int rank = 0, next = 0; rank < workers.Length; rank++)
+                slices.Add(routes[rank] switch
+                {
+                    GradientRoute.Inline => GradientBytes.AsFloats(gradients[rank].Gradient!).Slice(start, length),
+                    GradientRoute.Link => GradientBytes.AsFloats(received[rank]!).Slice(start, length),
+                    _ => GradientBytes.AsFloats(fetched[next++]),
+                });
+            // Plain arithmetic, but it scales with workers x parameters: keep it off the grain's turn.
+            squares[chunk] = await Task.Run(() => GradientAverager.MeanChunk(slices,
+                MemoryMarshal.Cast<byte, float>(mean.AsSpan(start * sizeof(float), length * sizeof(float))),
+                parallel.ClipScope, training.Clip, training.ClipThreshold));
+            if (remote.Length > 0)
+            {
+                var outgoing = mean.AsSpan(start * sizeof(float), length * sizeof(float)).ToArray();
+                await WorkerCalls.Within(remote.Select(r => workers[r].PutAverageChunkAsync(run.RunId, step, chunk, pieces, outgoing)).ToArray(),
+                    parallel.ExchangeTimeout, $"receive averaged chunk {chunk} of step {step + 1}", cancel);
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, pieces).Select(Chunk));
+        // Not awaited here: a worker reads its average only when the next request reaches it.
+        pendingSends = links.Where(l => l is not null).Select(l => l!.SendAsync(step, mean, cancel)).ToList();
+        // Per-worker clipping reports what the workers saw before clipping; global clipping the norm of the mean.
+        if (parallel.ClipScope != ClipScope.Global) return new Averaged(gradients.Average(g => g.PreClipNorm), 1f);
+        var (norm, scale) = GradientAverager.GlobalClip(squares, training.Clip, training.ClipThreshold);
+        return new Averaged(norm, scale);
+    }
+
+    public void Dispose()
+    {
+        foreach (var link in links) link?.Dispose();
+        links = [];
+        pendingSends = [];
+    }
+}

@@ -1,0 +1,127 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Distributed.Grains.Abstractions.Training;
+using Distributed.Models.Training;
+
+namespace Distributed.Grains.Training;
+
+/// <summary>
+/// A worker's side of the gradient exchange (<see cref="GradientExchange"/> is the coordinator's): where the
+/// average to apply comes from, and how the gradient just computed goes back: whole in the reply, over the
+/// coordinator's direct link, or kept for the coordinator to fetch in chunks.
+/// </summary>
+sealed class ReplicaExchange(string key) : IDisposable
+{
+    readonly object linkLock = new();
+    readonly ManualResetEventSlim linkReady = new(false);
+    GradientLink? link;
+    WorkerAssignment? assignment;
+    // The inline reply's copy of the gradient, reused each step: the coordinator has read it before the next request.
+    byte[]? reply;
+    float[]? assembled;
+
+    /// <summary>A new run (or none): its link must greet with its token, and nothing of the last run's is kept.</summary>
+    public void Reset(WorkerAssignment? work)
+    {
+        lock (linkLock)
+        {
+            linkReady.Reset();
+            link?.Dispose();
+            link = null;
+            assignment = work;
+        }
+        reply = null;
+        assembled = null;
+    }
+
+    /// <summary>Puts the step's average (scaled by global clipping's factor) into the trainer's gradient, ready for the update.</summary>
+    public void Apply(WorkerStep step, Trainer trainer)
+    {
+        var gradients = trainer.Parameters.Gradients;
+        switch (step.Apply)
+        {
+            case AverageSource.Inline:
+                trainer.SetGradient(MemoryMarshal.Cast<byte, float>(step.Average ?? throw new ArgumentException("an inline average without values")));
+                break;
+            case AverageSource.Chunks:
+                trainer.SetGradient(assembled ?? throw new InvalidOperationException($"replica {key} received no averaged chunks"));
+                break;
+            case AverageSource.Own:
+                break;
+            case AverageSource.Link:
+                // Straight into the flat gradient: no copy on this side.
+                Link().Receive(step.Step - 1, MemoryMarshal.AsBytes(gradients), "the coordinator");
+                break;
+        }
+        if (step.Scale != 1f) GradientClipping.Scale(gradients, step.Scale);
+    }
+
+    /// <summary>Sends the gradient just computed the step's way; the bytes for the reply when it goes inline, else null.</summary>
+    public byte[]? Deliver(WorkerStep step, Trainer trainer)
+    {
+        var gradients = MemoryMarshal.AsBytes(trainer.Parameters.Gradients);
+        switch (step.Route)
+        {
+            case GradientRoute.Link:
+                Link().Send(step.Step, gradients);
+                return null;
+            case GradientRoute.Inline:
+                reply ??= new byte[gradients.Length];
+                gradients.CopyTo(reply);
+                return reply;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// A copy of one slice of the gradient just computed. It runs on the grain, not the replica thread: between a
+    /// step's reply and the next step's request nothing writes the gradient.
+    /// </summary>
+    public static byte[] GradientChunk(Trainer trainer, int chunk, int chunks)
+    {
+        var all = trainer.Parameters.Gradients;
+        var (start, length) = Replica.ChunkBounds(all.Length, chunk, chunks);
+        return MemoryMarshal.AsBytes(all.Slice(start, length)).ToArray();
+    }
+
+    /// <summary>Stores one slice of the averaged gradient for the next step to apply (same threading as <see cref="GradientChunk"/>).</summary>
+    public void PutAverageChunk(int count, int chunk, int chunks, byte[] values)
+    {
+        assembled ??= new float[count];
+        var (start, length) = Replica.ChunkBounds(count, chunk, chunks);
+        if (values.Length != length * sizeof(float))
+            throw new ArgumentException($"chunk {chunk} of {chunks} has {values.Length} bytes, expected {length * sizeof(float)}");
+        MemoryMarshal.Cast<byte, float>(values).CopyTo(assembled.AsSpan(start, length));
+    }
+
+    /// <summary>
+    /// Takes the coordinator's gradient link for the greeting's run; false when this replica is not in that run or the
+    /// greeting does not prove the run's token.
+    /// </summary>
+    public bool Attach(Socket socket, GradientChannel.Greeting greeting)
+    {
+        lock (linkLock)
+        {
+            if (assignment?.RunId != greeting.RunId || assignment.LinkToken is not { } token || !greeting.Proves(token)) return false;
+            link?.Dispose();
+            link = new GradientLink(socket, token, greeting.Challenge, coordinator: false);
+            linkReady.Set();
+            return true;
+        }
+    }
+
+    GradientLink Link()
+    {
+        var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
+        if (!linkReady.Wait(timeout)) throw new TimeoutException($"replica {key}: the coordinator's gradient link did not arrive within {timeout.TotalSeconds:0.###} s");
+        lock (linkLock)
+        {
+            var attached = link!;
+            attached.Socket.ReceiveTimeout = attached.Socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            return attached;
+        }
+    }
+
+    public void Dispose() => Reset(null);
+}
