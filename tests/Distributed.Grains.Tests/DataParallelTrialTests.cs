@@ -56,6 +56,47 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
     }
 
+    // A gradient of several link pieces, each tagged and checked on its own while others travel, both ways. SGD, not
+    // Adam, so a difference in the last bits is not amplified into noise.
+    [Theory]
+    [InlineData(2, ClipMode.Norm)]
+    [InlineData(4, ClipMode.Value)]
+    public async Task A_gradient_of_several_link_pieces_equals_one_worker_on_the_union_batch(int workers, ClipMode clip)
+    {
+        var id = $"pieces-{workers}-{clip}";
+        var model = Specs.Tiny().Model with { HiddenSize = 128 };
+        var training = Specs.Tiny().Training with
+        {
+            Optimizer = OptimizerKind.Sgd, Momentum = 0.9, LearningRate = 0.1, Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.01 : 0.5,
+        };
+        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with
+        {
+            Model = model,
+            Training = training with { BatchSize = 8 * workers },
+            Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global },
+        };
+        var parallel = Specs.Tiny(workers: workers, batch: 8) with
+        {
+            Model = model,
+            Training = training,
+            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = 1024, DirectLinks = true },
+        };
+
+        await cluster.Trial($"{id}-single").StartAsync(single);
+        await cluster.Trial($"{id}-parallel").StartAsync(parallel);
+        var one = await cluster.WaitFinishedAsync($"{id}-single");
+        var many = await cluster.WaitFinishedAsync($"{id}-parallel");
+
+        Assert.Equal(TrialState.Completed, many.State);
+        var expected = await cluster.FinalParametersAsync(one);
+        var actual = await cluster.FinalParametersAsync(many);
+        Assert.True(GradientLink.Pieces(expected.Length * sizeof(float)) >= 3, $"{expected.Length} parameters make fewer than 3 link pieces");
+        double worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
+        using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
+        Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+    }
+
     [Fact]
     public async Task Per_worker_clipping_applies_the_mean_of_the_individually_clipped_gradients()
     {

@@ -131,7 +131,8 @@ public sealed class GradientLink : IDisposable
     /// <summary>Bytes on the wire for one frame of <paramref name="payloadBytes"/>.</summary>
     public static long FrameBytes(long payloadBytes) => HeaderBytes + payloadBytes + Pieces(payloadBytes) * (long)TagBytes;
 
-    static int Pieces(long payloadBytes) => (int)((payloadBytes + Piece - 1) / Piece);
+    /// <summary>How many pieces a frame of <paramref name="payloadBytes"/> travels in, each tagged and checked on its own.</summary>
+    public static int Pieces(long payloadBytes) => (int)((payloadBytes + Piece - 1) / Piece);
 
     static byte[] Header(long step)
     {
