@@ -34,6 +34,7 @@ if (!local && options.Tls is null)
 var builder = Host.CreateApplicationBuilder();
 builder.Services.AddSiloOptions(settings.Configuration);
 if (options.HealthPort > 0) builder.Services.AddHostedService<HealthEndpoint>();
+builder.Services.AddSiloTelemetry(options, Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
 builder.UseOrleans(silo =>
 {
     if (local) silo.UseLocalSilo(options, training);

@@ -34,6 +34,8 @@ public sealed record SiloHostOptions
     public string AdvertisedAddress { get; init; } = "127.0.0.1";
     [Description("HTTP port of /healthz and /ready for Kubernetes probes; 0 serves none")]
     public int HealthPort { get; init; }
+    [Description("HTTP port of /metrics for Prometheus (training, sweeps' queued trials, Orleans); 0 serves none")]
+    public int MetricsPort { get; init; }
     [Description("true in a Kubernetes pod: watches the cluster's pods, so a deleted pod's silo is declared dead at once")]
     public bool Kubernetes { get; init; }
     [Description("directory with tls.crt, tls.key (this silo's, OU=silo) and ca.crt (the cluster's CA), as cert-manager writes them: mutual TLS between silos and with clients")]
@@ -61,6 +63,8 @@ public sealed record SiloHostOptions
         errors.Check(PrimaryPort is null or (>= 1 and <= 65535), "primaryPort", $"{PrimaryPort} is not a port (1..65535)");
         errors.Check(PrimaryPort is null || PrimaryPort != SiloPort, "primaryPort", "is this silo's own port; leave it out on the first silo");
         errors.Check(HealthPort is >= 0 and <= 65535, "healthPort", $"{HealthPort} is not a port (0 for none, or 1..65535)");
+        errors.Check(MetricsPort is >= 0 and <= 65535, "metricsPort", $"{MetricsPort} is not a port (0 for none, or 1..65535)");
+        errors.Check(MetricsPort == 0 || MetricsPort != HealthPort, "metricsPort", "is the health port; give /metrics its own");
         errors.Check(Storage is "local" or "azure", "storage", $"'{Storage}' must be local or azure");
         bool endpoints = BlobEndpoint is not null || TableEndpoint is not null;
         errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection) || endpoints, "storageConnection",

@@ -274,7 +274,7 @@ public class ManifestTests
     }
 
     [Fact]
-    public void The_network_policy_admits_silo_ports_from_silos_the_gateway_from_clients_and_no_one_to_the_health_port()
+    public void The_network_policy_admits_silo_ports_from_silos_the_gateway_from_clients_metrics_from_monitoring_and_no_one_to_the_health_port()
     {
         var all = Base();
         var silo = all.OfType<V1Deployment>().Single();
@@ -293,6 +293,13 @@ public class ManifestTests
         var clients = admitted.Single(a => a.Port == "gateway").From.Single();
         Assert.Equal("true", clients.PodSelector.MatchLabels["distributed/client"]);
         Assert.Null(clients.NamespaceSelector);
+        // /metrics: the monitoring namespace's Prometheus only, on the port the ConfigMap and the annotations name.
+        var scraper = admitted.Single(a => a.Port == "metrics").From.Single();
+        Assert.Equal("monitoring", scraper.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);
+        Assert.Null(scraper.PodSelector);
+        var metricsPort = silo.Spec.Template.Spec.Containers.Single().Ports.Single(p => p.Name == "metrics").ContainerPort.ToString();
+        Assert.Equal(metricsPort, all.OfType<V1ConfigMap>().Single().Data["DISTRIBUTED_METRICS_PORT"]);
+        Assert.Equal(metricsPort, silo.Spec.Template.Metadata.Annotations["prometheus.io/port"]);
     }
 
     [Fact]

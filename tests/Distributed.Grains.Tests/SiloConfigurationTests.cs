@@ -20,6 +20,8 @@ public class SiloConfigurationTests
     [InlineData(new[] { "--primary-port", "11111" }, "silo.primaryPort (--primary-port): is this silo's own port; leave it out on the first silo")]
     [InlineData(new[] { "--data-dir", " " }, "silo.dataDir (--data-dir): must be a directory path")]
     [InlineData(new[] { "--gradient-port", "-2" }, "silo.gradientPort (--gradient-port): must be -1 (off), 0 (any free port) or a port")]
+    [InlineData(new[] { "--metrics-port", "8080", "--health-port", "8080" }, "silo.metricsPort (--metrics-port): is the health port; give /metrics its own")]
+    [InlineData(new[] { "--metrics-port", "70000" }, "silo.metricsPort (--metrics-port): 70000 is not a port (0 for none, or 1..65535)")]
     [InlineData(new[] { "--memory-budget", "lots" }, "silo.memoryBudget (--memory-budget): 'lots' is not a size (bytes, or a number with KiB, MiB, GiB, TiB)")]
     [InlineData(new[] { "--memory-budget=1MiB" }, "silo.memoryBudget (--memory-budget): must be 0 (80% of the memory available) or at least 64 MiB")]
     [InlineData(new[] { "--colour", "blue" }, "unknown argument '--colour'")]

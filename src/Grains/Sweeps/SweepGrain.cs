@@ -9,6 +9,7 @@ using Distributed.Models;
 using Microsoft.Extensions.Logging;
 using Distributed.Options;
 using Distributed.Sweeps;
+using Distributed.Grains.Telemetry;
 
 namespace Distributed.Grains.Sweeps;
 
@@ -100,6 +101,7 @@ public sealed partial class SweepGrain(
     /// <summary>What the last few seconds changed is written before the grain goes (a silo stopping gracefully).</summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        TrainingMeter.Forget(SweepId);
         if (!dirty || R.Spec is null) return;
         try
         {
@@ -292,10 +294,19 @@ public sealed partial class SweepGrain(
                     dirty = true;
                 }
 
+        PublishTrialCounts();
         if (R.Trials.All(t => t.IsFinished) && spec.Confirm is not null && !R.Trials.Any(t => t.Confirmation) && await ConfirmAsync()) return;
         if (R.Trials.All(t => t.IsFinished)) await FinishAsync(SweepState.Completed);
         else if (dirty && DateTime.UtcNow - lastWrite >= WriteEvery) await WriteAsync();
     }
+
+    /// <summary>The silo's gauge of this sweep's trials waiting for a slot, running and paused (what autoscaling reads).</summary>
+    void PublishTrialCounts() => TrainingMeter.Publish(SweepId, new Dictionary<string, int>
+    {
+        ["queued"] = R.Trials.Count(t => t.State == TrialState.Queued),
+        ["running"] = R.Trials.Count(t => t.State == TrialState.Running),
+        ["paused"] = R.Trials.Count(t => t.State == TrialState.Paused),
+    });
 
     /// <summary>
     /// PBT: once every member still training is paused at a perturbation step, decides (once, recorded before
@@ -496,6 +507,7 @@ public sealed partial class SweepGrain(
 
     async Task FinishAsync(SweepState state)
     {
+        TrainingMeter.Forget(SweepId);
         R.State = state;
         R.EndedAt = DateTimeOffset.UtcNow;
         await WriteAsync();

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Distributed.Options;
 using Distributed.Grains.Storage;
+using Distributed.Grains.Telemetry;
 
 namespace Distributed.Grains.Training;
 
@@ -79,6 +80,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             catch (Exception e)
             {
                 recoveries++;
+                TrainingMeter.Recoveries.Add(1, TrainingMeter.Trial(run.TrialId));
                 if (recoveries > spec.Parallel.MaxRecoveries)
                 {
                     await FinishAsync(TrialState.Failed, $"gave up after {recoveries - 1} recoveries without a new checkpoint; last error: {e.Message}");
@@ -266,8 +268,11 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                     seconds = lap.Elapsed.TotalSeconds / stretch.Length;
                     lap.Restart();
                 }
+                int examples = gradients.Sum(g => g.Examples);
+                double compute = gradients.Max(g => g.ComputeSeconds);
                 pendingSteps.Add(new StepMetrics(step + 1, gradients.Average(g => g.Loss), average.Norm, LearningRateSchedule.At(spec.Training, step),
-                    gradients.Sum(g => g.Examples) / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability, seconds, gradients.Max(g => g.ComputeSeconds)));
+                    examples / Math.Max(seconds, 1e-9), gradients[0].TeacherProbability, seconds, compute));
+                Count(examples, seconds, compute);
                 step++;
             }
 
@@ -290,6 +295,16 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             if (sinceReport.Elapsed >= ReportEvery) await ReportAsync(final: false);
         }
         return step < schedule.Steps ? (TrialState.Paused, $"paused at step {step}") : (TrialState.Completed, null);
+    }
+
+    /// <summary>One step for the silo's meters: rates and the exchange's share come from these sums.</summary>
+    void Count(int examples, double seconds, double compute)
+    {
+        var trialTag = TrainingMeter.Trial(run.TrialId);
+        TrainingMeter.Steps.Add(1, trialTag);
+        TrainingMeter.Samples.Add(examples, trialTag);
+        TrainingMeter.StepTime.Add(seconds, trialTag);
+        TrainingMeter.ExchangeTime.Add(Math.Max(0, seconds - compute), trialTag);
     }
 
     /// <summary>
@@ -329,6 +344,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     {
         var evaluation = await WorkerCalls.Within([workers[0].EvaluateAsync(run.RunId, step)], spec.Parallel.LoadTimeout, "evaluate", cancel);
         if (evaluation[0] is not { } metrics) return;
+        TrainingMeter.Evaluations.Add(1, TrainingMeter.Trial(run.TrialId));
         pendingEvaluations.Add(metrics);
         var selectBy = spec.Schedule.SelectBy;
         double value = selectBy.Of(metrics);

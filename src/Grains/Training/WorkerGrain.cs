@@ -5,6 +5,7 @@ using Distributed.Grains.Hosting;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Distributed.Grains.Storage;
+using Distributed.Grains.Telemetry;
 
 namespace Distributed.Grains.Training;
 
@@ -113,6 +114,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         // PBT: the checkpoint a held member pauses on is what a copier asks for; kept, it is not serialized twice.
         if (keep) exported = (step, bytes);
         await store.WriteAsync(path, bytes);
+        TrainingMeter.CheckpointBytes.Add(bytes.Length);
     }
 
     public async Task<Immutable<float[]>> GetParametersAsync()
@@ -159,6 +161,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
             var (step, bytes) = await replica.DrainCheckpointAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellation);
             var path = ArtifactPaths.Checkpoint(work.TrialId, step);
             await store.WriteAsync(path, bytes, cancellation);
+            TrainingMeter.CheckpointBytes.Add(bytes.Length);
             return new DrainedCheckpoint(step, path);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
