@@ -30,6 +30,8 @@ public static class BenchmarkCases
             () => VersusPeer("no-attention-vs-pytorch", PeerModel with { Attention = AttentionKind.None }, "--attention none")),
         new("grains-one-worker-vs-raw", "one worker through the grains vs the model library's raw loop, same data (target >= 0.95)",
             TrialBenchmarks.OneWorkerVersusRaw),
+        new("metrics-on-vs-off", "one worker with the silo's metrics exported and scraped every second vs none (target >= 0.98: cost <= 2%)",
+            TrialBenchmarks.MetricsOnVersusOff),
         new("grains-two-workers-vs-one", "2 workers vs 1, one thread each, and PyTorch DDP's own 2-vs-1 ratio (target >= 1.8 and above DDP)",
             TrialBenchmarks.TwoWorkersVersusOne),
         new("exchange-one-silo", "share of step time in the gradient exchange, ~1M parameters, 2 workers, one silo (target <= 0.05)",

@@ -1,3 +1,4 @@
+using OpenTelemetry.Metrics;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Distributed.Grains.Abstractions.Training;
@@ -57,6 +58,53 @@ public static class TrialBenchmarks
                 ["rounds_grains"] = string.Join(" ", grains.Select(g => Math.Round(g))),
                 ["rounds_raw"] = string.Join(" ", raws.Select(r => Math.Round(r))),
                 ["ratio"] = Math.Round(grain / raw, 3),
+            };
+        });
+    }
+
+    /// <summary>
+    /// What the silo's metrics cost training: one worker with the silo's meter provider and Prometheus endpoint on
+    /// (scraped every second, as Prometheus would, only faster) against none, alternating rounds.
+    /// </summary>
+    public static string MetricsOnVersusOff()
+    {
+        return BenchmarkSilo.Measure(async silo =>
+        {
+            const int port = 19464;
+            var spec = Spec(PeerModel, 1, Steps + Warmup);
+            var on = new List<double>();
+            var off = new List<double>();
+            int scrapes = 0;
+            // Five rounds, the order swapped each round, so drift in the machine's speed does not favour either side.
+            for (int round = 0; round < 5; round++)
+            {
+                if (round % 2 == 0) off.Add(SamplesPerSecond((await silo.RunAsync($"metrics-off-{round}", spec)).Metrics, Batch));
+                using var provider = Distributed.Silo.SiloTelemetry.Meters(OpenTelemetry.Sdk.CreateMeterProviderBuilder(), port).Build();
+                using var stop = new CancellationTokenSource();
+                var scraping = Task.Run(async () =>
+                {
+                    using var http = new HttpClient();
+                    while (!stop.IsCancellationRequested)
+                    {
+                        if ((await http.GetStringAsync($"http://127.0.0.1:{port}/metrics")).Contains("distributed_trial_steps_total")) scrapes++;
+                        await Task.Delay(1000);
+                    }
+                });
+                on.Add(SamplesPerSecond((await silo.RunAsync($"metrics-on-{round}", spec)).Metrics, Batch));
+                stop.Cancel();
+                await scraping;
+                provider.Dispose();
+                if (round % 2 == 1) off.Add(SamplesPerSecond((await silo.RunAsync($"metrics-off-{round}", spec)).Metrics, Batch));
+            }
+            return new JsonObject
+            {
+                ["case"] = "metrics-on-vs-off",
+                ["samples_per_s_on"] = Math.Round(Median(on), 1),
+                ["samples_per_s_off"] = Math.Round(Median(off), 1),
+                ["rounds_on"] = string.Join(" ", on.Select(g => Math.Round(g))),
+                ["rounds_off"] = string.Join(" ", off.Select(r => Math.Round(r))),
+                ["scrapes_with_training_series"] = scrapes,
+                ["ratio"] = Math.Round(Median(on) / Median(off), 3),
             };
         });
     }
