@@ -35,7 +35,13 @@ public static class ClientVerbs
         new(TrainCommand.Verb, TrainCommand.Flags, TrainCommand.Usage, (cli, output) => Task.FromResult(TrainCommand.Run(cli, output))),
     ];
 
-    public static IEnumerable<ClientVerb> All => Sweeps.Concat(Local);
+    /// <summary>The client itself.</summary>
+    public static readonly IReadOnlyList<ClientVerb> Shell =
+    [
+        new(Completion.Verb, Completion.Flags, Completion.Usage, Completion.RunAsync),
+    ];
+
+    public static IEnumerable<ClientVerb> All => Sweeps.Concat(Local).Concat(Shell);
 
     public static ClientVerb? Find(string name) => All.FirstOrDefault(v => v.Name == name);
 
@@ -54,6 +60,9 @@ public static class ClientVerbs
         text.AppendLine();
         text.AppendLine("one local model, no cluster:");
         Append(text, Local);
+        text.AppendLine();
+        text.AppendLine("the client:");
+        Append(text, Shell);
         text.AppendLine();
         text.Append("exit codes: 0 done, 1 failed at run time, 2 bad input");
         return text.ToString();

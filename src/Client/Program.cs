@@ -14,6 +14,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 }
 try
 {
+    if (args[0] == Completion.Query) return await Completion.CompleteAsync(args[1..], Console.Out);
     if (args[0] == TrainCommand.Verb && args.Skip(1).Any(a => a is "-h" or "--help"))
     {
         Console.WriteLine(TrainCommand.FieldUsage());

@@ -104,6 +104,60 @@ public class ClientProcessTests : IDisposable
         Assert.Contains("already exists with another spec", changed.Error);
     }
 
+    /// <summary>What bash offers after `distributed WORDS` and a tab, with the script `completion bash` printed.</summary>
+    async Task<string[]> TabAsync(string script, params string[] words)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add($$"""
+            distributed() { dotnet "{{Path.Combine(AppContext.BaseDirectory, "distributed.dll")}}" "$@"; }
+            source "{{script}}"
+            COMP_WORDS=(distributed "$@"); COMP_CWORD=$#
+            _distributed
+            printf '%s\n' "${COMPREPLY[@]}"
+            """);
+        start.ArgumentList.Add("bash");
+        foreach (var word in words) start.ArgumentList.Add(word);
+        using var bash = System.Diagnostics.Process.Start(start)!;
+        var output = await bash.StandardOutput.ReadToEndAsync();
+        await bash.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal).ToArray();
+    }
+
+    [Fact]
+    public async Task Bash_completes_commands_options_and_the_sweep_ids_of_the_data_directory()
+    {
+        var script = await Run("completion", "bash");
+        Assert.True(script.Exit == 0, script.Error);
+        var file = Path.Combine(directory, "distributed.bash");
+        await File.WriteAllTextAsync(file, script.Output);
+
+        // Before any sweep: no data directory is made by a tab press.
+        Assert.Empty(await TabAsync(file, "status", ""));
+        Assert.False(Directory.Exists(Path.Combine(directory, ".distributed")));
+
+        await File.WriteAllTextAsync(Path.Combine(directory, "short.yaml"), """
+            name: short
+            model: { embeddingSize: 8, hiddenSize: 16 }
+            schedule: { steps: 20, evaluateEvery: 10, checkpointEvery: 10 }
+            """);
+        var submitted = await Run("submit", "short.yaml");
+        Assert.True(submitted.Exit == 0, submitted.Error);
+
+        Assert.Equal(["status", "submit"], await TabAsync(file, "s"));
+        Assert.Equal(["short"], await TabAsync(file, "results", "sh"));
+        Assert.Equal(["short"], await TabAsync(file, "delete", ""));
+        Assert.Equal(["--attention", "--out"], (await TabAsync(file, "plot", "short", "--")).Where(o => o is "--attention" or "--out"));
+        Assert.Contains("--cluster", await TabAsync(file, "status", "--c"));
+        // After the id, or where an option wants a value, nothing is offered (bash lists files itself).
+        Assert.Empty(await TabAsync(file, "status", "short", ""));
+        Assert.Empty(await TabAsync(file, "export", "short", "--out", ""));
+        Assert.Equal(["bash"], await TabAsync(file, "completion", ""));
+        var unknown = await Run("completion", "fish");
+        Assert.Equal(2, unknown.Exit);
+        Assert.Contains("'fish' is not a shell", unknown.Error);
+    }
+
     [Fact]
     public async Task Delete_refuses_a_running_sweep_without_cancel_and_afterwards_nothing_shows_it()
     {
