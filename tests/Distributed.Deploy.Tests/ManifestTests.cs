@@ -147,6 +147,12 @@ public class ManifestTests
         var hpa = all.OfType<V2HorizontalPodAutoscaler>().Single();
         Assert.Equal(("Deployment", silo.Metadata.Name), (hpa.Spec.ScaleTargetRef.Kind, hpa.Spec.ScaleTargetRef.Name));
         Assert.True(hpa.Spec.MinReplicas >= 2);
+        // It scales on the replicas the trials need (the silos' gauge, through the adapter), never on CPU that training saturates.
+        var metric = Assert.Single(hpa.Spec.Metrics);
+        Assert.Equal("External", metric.Type);
+        Assert.Equal("distributed_replicas_demanded", metric.External.Metric.Name);
+        Assert.Equal("AverageValue", metric.External.Target.Type);
+        Assert.True(hpa.Spec.Behavior.ScaleDown.Policies.All(p => p.Type == "Pods" && p.Value == 1), "scale-in drains one silo at a time");
         var pdb = all.OfType<V1PodDisruptionBudget>().Single();
         Assert.All(pdb.Spec.Selector.MatchLabels, l => Assert.Equal(l.Value, podLabels[l.Key]));
         Assert.Equal(silo.Spec.Template.Spec.ServiceAccountName, all.OfType<V1ServiceAccount>().Single().Metadata.Name);

@@ -79,6 +79,40 @@ public class MemoryBudgetTests
         host.Close("b/0");
     }
 
+    [Fact]
+    public async Task A_trial_that_finds_no_room_waits_without_failing_and_runs_once_room_is_made()
+    {
+        var hog = Specs.Tiny() with { Schedule = Specs.Tiny().Schedule with { Steps = 100_000, EvaluateEvery = 100_000, CheckpointEvery = 100_000 } };
+        // One recovery allowed: were waiting for room counted as recoveries, this trial would fail within seconds.
+        var late = Specs.Tiny(steps: 20) with { Parallel = Specs.Tiny().Parallel with { MaxRecoveries = 1 } };
+        long replica = ReplicaMemory.Of(hog).Total;
+        await using var cluster = await TrainingCluster.StartAsync(1, _ => replica * 3 / 2);
+        int waiting = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Distributed.Grains.Telemetry.TrainingMeter.Name && instrument.Name == "distributed.trials.waiting") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((_, delta, _, _) => Interlocked.Add(ref waiting, delta));
+        listener.Start();
+
+        await cluster.Trial("room/hog").StartAsync(hog);
+        Assert.Equal(TrialState.Running, (await cluster.WaitAsync("room/hog", s => s.Step > 0 || s.IsFinished, TimeSpan.FromSeconds(60))).State);
+        await cluster.Trial("room/late").StartAsync(late);
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        var held = await cluster.Trial("room/late").GetStatusAsync();
+        Assert.Equal(TrialState.Running, held.State);
+        Assert.Equal(0, held.Step);
+        Assert.Equal(1, Volatile.Read(ref waiting));
+
+        // The hog goes: its room goes to the waiting trial, which runs to the end.
+        Assert.Equal(TrialState.Cancelled, (await cluster.Trial("room/hog").CancelAsync()).State);
+        var done = await cluster.WaitFinishedAsync("room/late");
+        Assert.Equal(TrialState.Completed, done.State);
+        Assert.Equal(20, done.Step);
+        Assert.Equal(0, Volatile.Read(ref waiting));
+    }
+
     /// <summary>Silo metadata spreads after the silos join; placement needs every silo's budget in every silo's view.</summary>
     static async Task WaitForBudgetsAsync(TrainingCluster cluster, long[] budgets)
     {

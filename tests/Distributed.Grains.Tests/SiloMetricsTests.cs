@@ -64,6 +64,8 @@ public class SiloMetricsTests : IDisposable
             var second = Assert.Single(await ScrapeAsync("distributed_trial_steps_total"));
             Assert.True(second.Value > first.Value, $"steps went from {first.Value} to {second.Value}");
             Assert.Single(await ScrapeAsync("distributed_trial_samples_total"));
+            // What the HorizontalPodAutoscaler divides by replicas per silo: the one running trial's one replica.
+            Assert.Equal(1, Assert.Single(await ScrapeAsync("distributed_replicas_demanded")).Value);
 
             // The queued-trials gauge says what status says (it follows the sweep's next look at its trials).
             int queuedByStatus = -1;

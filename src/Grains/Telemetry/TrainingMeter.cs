@@ -19,6 +19,10 @@ public static class TrainingMeter
     public static readonly Counter<double> ExchangeTime = meter.CreateCounter<double>("distributed.trial.exchange.time", "s", "Step time not spent computing (the gradient exchange and its waits), by trial");
     public static readonly Counter<long> Evaluations = meter.CreateCounter<long>("distributed.trial.evaluations", "{evaluation}", "Validation evaluations, by trial");
     public static readonly Counter<long> Recoveries = meter.CreateCounter<long>("distributed.trial.recoveries", "{recovery}", "Runs resumed from a checkpoint after a lost worker or coordinator, by trial");
+    public static readonly UpDownCounter<int> ReplicasDemanded = meter.CreateUpDownCounter<int>("distributed.replicas.demanded", "{replica}",
+        "Replicas the running trials coordinated here need, loaded or waiting for room: what the autoscaler divides by replicas per silo");
+    public static readonly UpDownCounter<int> WaitingForRoom = meter.CreateUpDownCounter<int>("distributed.trials.waiting", "{trial}",
+        "Trials whose replicas no silo has room for now (memory budgets): the work a scale-out would start");
     public static readonly Counter<long> CheckpointBytes = meter.CreateCounter<long>("distributed.checkpoint.bytes", "By", "Checkpoint bytes written to the artifact store");
 
     // Sweep id -> its trials by state, as its grain last saw them; only sweeps active on this silo.

@@ -24,6 +24,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     // a drain or a progress report waits at most about half a second for it.
     const int MaxStretch = 16;
     static readonly TimeSpan StretchTime = TimeSpan.FromSeconds(0.5);
+    // How often a run that waits for room tries to load again.
+    static readonly TimeSpan RoomRetry = TimeSpan.FromSeconds(3);
 
     readonly TrialSpec spec = run.Spec;
     readonly ITrialGrain trial = grains.GetGrain<ITrialGrain>(run.TrialId);
@@ -41,6 +43,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
     // A new best the trial has not taken yet: until it has, the one its record names must stay.
     bool bestUnreported;
     long? restartedFrom;
+    bool waitingForRoom;
     // Recoveries since the last new checkpoint: only a run that stops making progress is given up on.
     int recoveries;
     readonly GradientExchange exchange = new(run, silo, grains, cancel);
@@ -50,15 +53,30 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
 
     public async Task RunAsync()
     {
+        TrainingMeter.ReplicasDemanded.Add(workers.Length);
         try
         {
             await RunAttemptsAsync();
         }
         finally
         {
+            TrainingMeter.ReplicasDemanded.Add(-workers.Length);
+            Waiting(false);
             exchange.Dispose();
         }
     }
+
+    /// <summary>Whether this run waits for room, kept in the silo's gauge; true when that changed.</summary>
+    bool Waiting(bool now)
+    {
+        if (now == waitingForRoom) return false;
+        waitingForRoom = now;
+        TrainingMeter.WaitingForRoom.Add(now ? 1 : -1);
+        return true;
+    }
+
+    /// <summary>A worker's silo had no room for its replica: the run waits and loads again, without counting a recovery.</summary>
+    sealed class NoRoomException(string reason) : Exception(reason);
 
     async Task RunAttemptsAsync()
     {
@@ -76,6 +94,13 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
                 return;
+            }
+            catch (NoRoomException e)
+            {
+                // Not a recovery: nothing was lost. Trials ending, or silos added (the autoscaler reads the gauge), make room.
+                if (Waiting(true)) log.LogInformation("Trial {Trial} run {Run} waits for room: {Reason}", run.TrialId, run.RunId, e.Message);
+                await ReleaseWorkersAsync(grains, run.TrialId, workers.Length, log);
+                await Task.Delay(RoomRetry, cancel);
             }
             catch (Exception e)
             {
@@ -203,6 +228,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         }
         var loading = Stopwatch.StartNew();
         var ready = await WorkerCalls.Within(loads, spec.Parallel.LoadTimeout, "load its replica", cancel);
+        if (ready.FirstOrDefault(r => r.NoRoom is not null) is { NoRoom: { } full }) throw new NoRoomException(full);
+        Waiting(false);
         if (copyFrom is { } source)
         {
             exploit = new ExploitTiming(source.Step, source.TrialId, ready[0].CopiedVia ?? "store", loading.Elapsed.TotalSeconds)

@@ -84,6 +84,8 @@ public sealed record ReplicaReady(
     [Id(5)] public string? CopiedVia { get; init; }
     /// <summary>Seconds spent getting the copied state's bytes, before the replica was built from them.</summary>
     [Id(6)] public double CopySeconds { get; init; }
+    /// <summary>Set when the worker's silo has no room for the replica now (its memory budget): nothing was loaded.</summary>
+    [Id(7)] public string? NoRoom { get; init; }
 }
 
 /// <summary>Where the averaged gradient a worker applies comes from.</summary>

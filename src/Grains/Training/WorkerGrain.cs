@@ -43,7 +43,7 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         {
             // Placed again on the next call, where the budgets may have room by then.
             DeactivateOnIdle();
-            throw new InvalidOperationException($"worker {key} on {silo.SiloAddress}: {refusal}");
+            return new ReplicaReady(0, 0, 0, silo.SiloAddress.ToString(), null) { NoRoom = $"worker {key} on {silo.SiloAddress}: {refusal}" };
         }
         replica ??= host.Open(key);
         var ready = await replica.LoadAsync(assignment, data, checkpoint, silo.SiloAddress.ToString(), await links.Endpoint);
