@@ -7,7 +7,7 @@ namespace Distributed.Deploy.Tests;
 // deploy/k8s, checked strictly against the Kubernetes object model, and the invariants a working deployment needs.
 public class ManifestTests
 {
-    static readonly string Root = Path.Combine(RepositoryRoot(), "deploy", "k8s");
+    static readonly string Root = Path.Combine(Repository.Root, "deploy", "k8s");
 
     static IEnumerable<string> ManifestFiles() => Directory.EnumerateFiles(Root, "*.yaml", SearchOption.AllDirectories)
         .Where(f => Path.GetFileName(f) != "kustomization.yaml").Order();
@@ -329,12 +329,5 @@ public class ManifestTests
         // Each worker's drain checkpoint is waited for up to 30 s (WorkerGrain), then Orleans hands over the silo's grains.
         var pod = Base().OfType<V1Deployment>().Single().Spec.Template.Spec;
         Assert.True(pod.TerminationGracePeriodSeconds >= 90, $"terminationGracePeriodSeconds {pod.TerminationGracePeriodSeconds}");
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Distributed.sln"))) return dir.FullName;
-        throw new InvalidOperationException("repository root not found");
     }
 }
