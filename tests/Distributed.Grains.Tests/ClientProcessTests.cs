@@ -104,6 +104,14 @@ public class ClientProcessTests : IDisposable
         Assert.Contains("already exists with another spec", changed.Error);
     }
 
+    /// <summary>Submits a sweep NAME of a tiny model with <paramref name="schedule"/>, without waiting for it.</summary>
+    async Task SubmitAsync(string name, string schedule)
+    {
+        await File.WriteAllTextAsync(Path.Combine(directory, $"{name}.yaml"), $"name: {name}\nmodel: {{ embeddingSize: 8, hiddenSize: 16 }}\n{schedule}\n");
+        var submitted = await Run("submit", $"{name}.yaml");
+        Assert.True(submitted.Exit == 0, submitted.Error);
+    }
+
     /// <summary>What bash offers after `distributed WORDS` and a tab, with the script `completion bash` printed.</summary>
     async Task<string[]> TabAsync(string script, params string[] words)
     {
@@ -136,13 +144,7 @@ public class ClientProcessTests : IDisposable
         Assert.Empty(await TabAsync(file, "status", ""));
         Assert.False(Directory.Exists(Path.Combine(directory, ".distributed")));
 
-        await File.WriteAllTextAsync(Path.Combine(directory, "short.yaml"), """
-            name: short
-            model: { embeddingSize: 8, hiddenSize: 16 }
-            schedule: { steps: 20, evaluateEvery: 10, checkpointEvery: 10 }
-            """);
-        var submitted = await Run("submit", "short.yaml");
-        Assert.True(submitted.Exit == 0, submitted.Error);
+        await SubmitAsync("short", "schedule: { steps: 20, evaluateEvery: 10, checkpointEvery: 10 }");
 
         Assert.Equal(["status", "submit"], await TabAsync(file, "s"));
         Assert.Equal(["short"], await TabAsync(file, "results", "sh"));
@@ -161,13 +163,7 @@ public class ClientProcessTests : IDisposable
     [Fact]
     public async Task Delete_refuses_a_running_sweep_without_cancel_and_afterwards_nothing_shows_it()
     {
-        await File.WriteAllTextAsync(Path.Combine(directory, "long.yaml"), """
-            name: long
-            model: { embeddingSize: 8, hiddenSize: 16 }
-            schedule: { steps: 100000, evaluateEvery: 1000, checkpointEvery: 1000 }
-            """);
-        var submitted = await Run("submit", "long.yaml");
-        Assert.True(submitted.Exit == 0, submitted.Error);
+        await SubmitAsync("long", "schedule: { steps: 100000, evaluateEvery: 1000, checkpointEvery: 1000 }");
 
         var running = await Run("delete", "long");
         Assert.Equal(2, running.Exit);

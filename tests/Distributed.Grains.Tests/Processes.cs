@@ -7,11 +7,15 @@ namespace Distributed.Grains.Tests;
 static class Processes
 {
     /// <summary>Starts a silo process on Azure Storage with these extra arguments; its output lines are collected as they come.</summary>
-    public static (Process Process, ConcurrentQueue<string> Output) StartAzureSilo(string storageConnection, IEnumerable<string> args)
+    public static (Process Process, ConcurrentQueue<string> Output) StartAzureSilo(string storageConnection, IEnumerable<string> args) =>
+        StartSilo(["--storage", "azure", .. args], new Dictionary<string, string> { ["DISTRIBUTED_STORAGE_CONNECTION"] = storageConnection });
+
+    /// <summary>A silo process (Distributed.Silo) with these settings; its output lines collect as it runs (see <see cref="WaitUpAsync"/>).</summary>
+    public static (Process Process, ConcurrentQueue<string> Output) StartSilo(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll"), "--storage", "azure" }.Concat(args)) start.ArgumentList.Add(a);
-        start.Environment["DISTRIBUTED_STORAGE_CONNECTION"] = storageConnection;
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll") }.Concat(args)) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = Process.Start(start)!;
         var output = new ConcurrentQueue<string>();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };

@@ -29,17 +29,11 @@ public class SiloHostTests
         }
 
         var directory = Path.Combine(Path.GetTempPath(), $"distributed-silo-{Guid.NewGuid():N}");
-        using var silo = Process.Start(new ProcessStartInfo("dotnet",
-            $"\"{dll}\" --silo-port 11411 --gateway-port 30411 --health-port 18411 --data-dir \"{directory}\" --cluster-id silo-test")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
+        var started = Processes.StartSilo(["--silo-port", "11411", "--gateway-port", "30411", "--health-port", "18411", "--data-dir", directory, "--cluster-id", "silo-test"]);
+        using var silo = started.Process;
         try
         {
-            string? line;
-            while ((line = await silo.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.StartsWith("silo up", StringComparison.Ordinal)) { }
-            Assert.NotNull(line);
+            await Processes.WaitUpAsync([started]);
 
             // The probes: a word each, from this silo's own view (no exception text, whatever happens).
             using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })

@@ -29,19 +29,12 @@ public class SiloMetricsTests : IDisposable
     [Fact]
     public async Task Metrics_show_steps_rising_while_a_trial_runs_and_the_queued_trials_that_status_shows()
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll");
-        var data = Path.Combine(directory, "silo-data");
-        using var silo = Process.Start(new ProcessStartInfo("dotnet",
-            $"\"{dll}\" --silo-port 11421 --gateway-port {GatewayPort} --metrics-port {MetricsPort} --data-dir \"{data}\" --cluster-id metrics-test")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
+        var started = Processes.StartSilo(["--silo-port", "11421", "--gateway-port", $"{GatewayPort}", "--metrics-port", $"{MetricsPort}",
+            "--data-dir", Path.Combine(directory, "silo-data"), "--cluster-id", "metrics-test"]);
+        using var silo = started.Process;
         try
         {
-            string? line;
-            while ((line = await silo.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.StartsWith("silo up", StringComparison.Ordinal)) { }
-            Assert.NotNull(line);
+            await Processes.WaitUpAsync([started]);
 
             // Three trials, one slot: one runs for a long time while two wait for it.
             await File.WriteAllTextAsync(Path.Combine(directory, "queue.yaml"), """
