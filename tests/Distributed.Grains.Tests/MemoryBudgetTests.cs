@@ -103,6 +103,8 @@ public class MemoryBudgetTests
         var held = await cluster.Trial("room/late").GetStatusAsync();
         Assert.Equal(TrialState.Running, held.State);
         Assert.Equal(0, held.Step);
+        Assert.StartsWith("waiting for room: worker room/late/0", held.Reason);
+        Assert.Contains("memory budget", held.Reason);
         Assert.Equal(1, Volatile.Read(ref waiting));
 
         // The hog goes: its room goes to the waiting trial, which runs to the end.
@@ -110,6 +112,7 @@ public class MemoryBudgetTests
         var done = await cluster.WaitFinishedAsync("room/late");
         Assert.Equal(TrialState.Completed, done.State);
         Assert.Equal(20, done.Step);
+        Assert.Null(done.Reason);
         Assert.Equal(0, Volatile.Read(ref waiting));
     }
 

@@ -77,6 +77,9 @@ public sealed record TrialReport
     [Id(9)] public TestResult? Test { get; init; }
     /// <summary>PBT: this run began by taking another trial's state; how, and how long it took.</summary>
     [Id(10)] public ExploitTiming? Exploit { get; init; }
+    /// <summary>The run waits: no silo has room for a replica now (why). The trial shows it until <see cref="RoomFound"/>.</summary>
+    [Id(11)] public string? WaitingForRoom { get; init; }
+    [Id(12)] public bool RoomFound { get; init; }
 }
 
 /// <summary>

@@ -75,6 +75,19 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         return true;
     }
 
+    /// <summary>A note for the trial's status, best effort: the trial's silo may be away for a moment.</summary>
+    async Task TellTrialAsync(TrialReport note)
+    {
+        try
+        {
+            await trial.ReportAsync(note).WaitAsync(TimeSpan.FromSeconds(10), cancel);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogDebug(e, "Trial {Trial}: a status note was not taken", run.TrialId);
+        }
+    }
+
     /// <summary>A worker's silo had no room for its replica: the run waits and loads again, without counting a recovery.</summary>
     sealed class NoRoomException(string reason) : Exception(reason);
 
@@ -98,7 +111,11 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             catch (NoRoomException e)
             {
                 // Not a recovery: nothing was lost. Trials ending, or silos added (the autoscaler reads the gauge), make room.
-                if (Waiting(true)) log.LogInformation("Trial {Trial} run {Run} waits for room: {Reason}", run.TrialId, run.RunId, e.Message);
+                if (Waiting(true))
+                {
+                    log.LogInformation("Trial {Trial} run {Run} waits for room: {Reason}", run.TrialId, run.RunId, e.Message);
+                    await TellTrialAsync(new TrialReport { RunId = run.RunId, WaitingForRoom = e.Message });
+                }
                 await ReleaseWorkersAsync(grains, run.TrialId, workers.Length, log);
                 await Task.Delay(RoomRetry, cancel);
             }
@@ -229,7 +246,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         var loading = Stopwatch.StartNew();
         var ready = await WorkerCalls.Within(loads, spec.Parallel.LoadTimeout, "load its replica", cancel);
         if (ready.FirstOrDefault(r => r.NoRoom is not null) is { NoRoom: { } full }) throw new NoRoomException(full);
-        Waiting(false);
+        if (Waiting(false)) await TellTrialAsync(new TrialReport { RunId = run.RunId, RoomFound = true });
         if (copyFrom is { } source)
         {
             exploit = new ExploitTiming(source.Step, source.TrialId, ready[0].CopiedVia ?? "store", loading.Elapsed.TotalSeconds)

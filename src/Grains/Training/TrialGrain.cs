@@ -229,6 +229,9 @@ public sealed class TrialGrain(
         return Status();
     }
 
+    // What `status` shows of a running trial whose replicas no silo has room for yet.
+    const string WaitingPrefix = "waiting for room: ";
+
     public async Task<bool> ReportAsync(TrialReport report)
     {
         if (report.RunId != R.RunId || R.State != TrialState.Running) return false;
@@ -245,6 +248,8 @@ public sealed class TrialGrain(
                 R.CheckpointPath = report.CheckpointPath;
             }
         }
+        if (report.WaitingForRoom is { } why) R.Reason = WaitingPrefix + why[..Math.Min(why.Length, 1000)];
+        else if (report.RoomFound && R.Reason?.StartsWith(WaitingPrefix, StringComparison.Ordinal) == true) R.Reason = null;
         long last = MetricHistory.Last(R)?.Step ?? 0;
         R.Steps.AddRange(report.Steps.Where(s => s.Step > last));
         R.Evaluations.AddRange(report.Evaluations);
