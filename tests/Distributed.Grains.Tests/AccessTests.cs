@@ -222,35 +222,66 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_frame_declaring_more_than_orleans_accepts_closes_the_connection_at_once()
+    {
+        // The first message after the preamble declares a 2 GiB body and never sends it: the gate must not wait for it.
+        var oversized = OrleansClientAsync("operator", client => client.Configure<ClientConnectionOptions>(o => o.ConfigureConnection(c => c.Use(next => context =>
+            Rewrite(context, next, (frame, index) => index == 0 ? frame : index == 1 ? Declaring(16, int.MaxValue) : [])))));
+        var calling = Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            var grains = await oversized;
+            await grains.GetGrain<ITrialGrain>("oversized").GetStatusAsync();
+        });
+        // At once, on the 8 bytes that declare it: nothing of the body is waited for or held.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!Log.Contains($"a frame declares a 16-byte header and a {int.MaxValue}-byte body"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the gateway did not refuse the oversized frame within 10 s:\n" + Log[^Math.Min(Log.Length, 3000)..]);
+            await Task.Delay(200);
+        }
+        await calling;
+
+        static byte[] Declaring(int header, int body)
+        {
+            var head = new byte[8];
+            BinaryPrimitives.WriteInt32LittleEndian(head, header);
+            BinaryPrimitives.WriteInt32LittleEndian(head.AsSpan(4), body);
+            return head;
+        }
+    }
+
     /// <summary>Passes the preamble through, then changes the sending grain's type in each message header.</summary>
-    static async Task ForgeSender(ConnectionContext context, ConnectionDelegate next)
+    static Task ForgeSender(ConnectionContext context, ConnectionDelegate next) => Rewrite(context, next, (frame, index) =>
+    {
+        int at = index == 0 ? -1 : frame.AsSpan(8).IndexOf("sys.client"u8);
+        if (at is >= 0 and < 40) frame[8 + at + 9] = (byte)'X';
+        return frame;
+    });
+
+    /// <summary>A client connection whose outgoing frames (0: the preamble, then each message) go out as <paramref name="rewrite"/> makes them.</summary>
+    static async Task Rewrite(ConnectionContext context, ConnectionDelegate next, Func<byte[], int, byte[]> rewrite)
     {
         var original = context.Transport;
         var outgoing = new Pipe();
         context.Transport = new Duplex(original.Input, outgoing.Writer);
         var pump = Task.Run(async () =>
         {
-            bool preamble = true;
+            int index = 0;
             while (true)
             {
                 var read = await outgoing.Reader.ReadAsync();
                 var buffer = read.Buffer;
                 while (true)
                 {
+                    bool preamble = index == 0;
                     var head = new byte[8];
                     if (buffer.Length < (preamble ? 4 : 8)) break;
                     buffer.Slice(0, preamble ? 4 : 8).CopyTo(head);
                     long length = preamble ? 4 + BinaryPrimitives.ReadInt32LittleEndian(head)
                         : 8L + BinaryPrimitives.ReadInt32LittleEndian(head) + BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(4));
                     if (buffer.Length < length) break;
-                    var frame = buffer.Slice(0, length).ToArray();
-                    if (!preamble)
-                    {
-                        int at = frame.AsSpan(8).IndexOf("sys.client"u8);
-                        if (at is >= 0 and < 40) frame[8 + at + 9] = (byte)'X';
-                    }
-                    preamble = false;
-                    await original.Output.WriteAsync(frame);
+                    await original.Output.WriteAsync(rewrite(buffer.Slice(0, length).ToArray(), index++));
                     buffer = buffer.Slice(length);
                 }
                 outgoing.Reader.AdvanceTo(buffer.Start, buffer.End);
