@@ -47,6 +47,13 @@ public static class ClientVerbs
 
     const int SynopsisWidth = 48;
 
+    /// <summary>The options every command on sweeps takes, as the usage prints them (completion reads them from here too).</summary>
+    public static readonly string[] SweepOptions =
+    [
+        "  every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y] [--tls DIR (tls.crt, tls.key, ca.crt)]",
+        "    | --data-dir DIR (a cluster on Azure Storage is found through its membership table with DISTRIBUTED_STORAGE=azure and DISTRIBUTED_STORAGE_CONNECTION)",
+    ];
+
     /// <summary>`distributed --help`: every command's usage lines, from the lists above.</summary>
     public static string Usage()
     {
@@ -55,8 +62,7 @@ public static class ClientVerbs
         text.AppendLine();
         text.AppendLine("sweeps (with no --cluster, an embedded silo keeps everything under --data-dir, default ./.distributed):");
         Append(text, Sweeps);
-        text.AppendLine("  every query takes --json; connection: --cluster HOST:PORT [--cluster-id X --service-id Y] [--tls DIR (tls.crt, tls.key, ca.crt)]");
-        text.AppendLine("    | --data-dir DIR (a cluster on Azure Storage is found through its membership table with DISTRIBUTED_STORAGE=azure and DISTRIBUTED_STORAGE_CONNECTION)");
+        foreach (var line in SweepOptions) text.AppendLine(line);
         text.AppendLine();
         text.AppendLine("one local model, no cluster:");
         Append(text, Local);

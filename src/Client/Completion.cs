@@ -16,7 +16,6 @@ public static partial class Completion
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
     public static readonly VerbUsage[] Usage = [new("completion bash", "a bash completion script for commands, options and sweep ids:\nsource <(distributed completion bash)  (zsh: autoload bashcompinit; bashcompinit first)")];
 
-    static readonly string[] ConnectionOptions = ["--json", "--cluster", "--cluster-id", "--service-id", "--tls", "--data-dir"];
     static readonly TimeSpan IdsWithin = TimeSpan.FromSeconds(15);
 
     public static Task<int> RunAsync(CommandLine cli, TextWriter output)
@@ -75,8 +74,8 @@ public static partial class Completion
 
     /// <summary>Every option a command's usage names, and the connection's for commands on sweeps.</summary>
     static IEnumerable<string> Options(ClientVerb verb) =>
-        verb.Usage.SelectMany(u => OptionName().Matches(u.Synopsis).Select(m => m.Value))
-            .Concat(ClientVerbs.Sweeps.Contains(verb) ? ConnectionOptions : []).Order(StringComparer.Ordinal);
+        verb.Usage.Select(u => u.Synopsis).Concat(ClientVerbs.Sweeps.Contains(verb) ? ClientVerbs.SweepOptions : [])
+            .SelectMany(line => OptionName().Matches(line).Select(m => m.Value)).Order(StringComparer.Ordinal);
 
     static bool TakesSweepId(ClientVerb verb) => verb.Usage.Any(u => u.Synopsis.StartsWith($"{verb.Name} ID", StringComparison.Ordinal));
 

@@ -28,6 +28,7 @@ public static class TrainingMeter
     // Sweep id -> its trials by state, as its grain last saw them; only sweeps active on this silo.
     static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, int>> sweeps = new();
 
+    // Held so the gauge lives with the meter; it is read only through its callback.
     static readonly ObservableGauge<int> SweepTrials = meter.CreateObservableGauge("distributed.sweep.trials", Observe, "{trial}",
         "Trials of each running sweep on this silo by state: queued (waiting for a slot), running, paused");
 

@@ -33,7 +33,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     public IWorkerGrain[] Workers => workers;
 
     /// <summary>True when the trial has one worker: it keeps and applies its own gradient, so there is nothing to exchange.</summary>
-    public bool Lone => routes.Length > 0 && routes[0] == GradientRoute.Keep;
+    public bool Lone => workers.Length == 1;
 
     /// <summary>Chooses each loaded replica's route and connects the links, proving the run's token to each.</summary>
     public async Task OpenAsync(ReplicaReady[] ready, byte[] linkToken)
