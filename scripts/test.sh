@@ -19,6 +19,12 @@ if [ "${*}" != "--fast" ] && ! command -v openssl >/dev/null; then
     echo "warning: openssl is missing and could not be installed; the TLS process tests will fail"
 fi
 
+# The dashboard's browser tests drive headless Chromium (Debian's chromium package).
+if [ "${*}" != "--fast" ] && ! command -v chromium >/dev/null; then
+  { apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y chromium >/dev/null 2>&1; }; } ||
+    echo "warning: chromium is missing and could not be installed; the dashboard's browser tests will fail"
+fi
+
 args=()
 fast=0
 for a in "$@"; do

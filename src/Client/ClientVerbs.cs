@@ -27,6 +27,7 @@ public static class ClientVerbs
         new(StatusCommand.CancelVerb, StatusCommand.Flags, StatusCommand.CancelUsage, StatusCommand.CancelAsync),
         new(DeleteCommand.Verb, DeleteCommand.Flags, DeleteCommand.Usage, DeleteCommand.RunAsync),
         new(DatasetCommands.Verb, DatasetCommands.Flags, DatasetCommands.Usage, DatasetCommands.RunAsync),
+        new(DashboardCommand.Verb, DashboardCommand.Flags, DashboardCommand.Usage, DashboardCommand.RunAsync),
     ];
 
     /// <summary>Commands on one local model, with no cluster.</summary>

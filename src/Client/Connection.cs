@@ -19,15 +19,18 @@ public sealed class Connection : IAsyncDisposable
     readonly IHost host;
     readonly DataDirectoryOwner? ownership;
 
-    Connection(IHost host, DataDirectoryOwner? ownership, string description)
+    Connection(IHost host, DataDirectoryOwner? ownership, string description, ClusterCertificates? certificates)
     {
         this.host = host;
         this.ownership = ownership;
         Description = description;
+        Caller = certificates is null ? Caller.Anonymous : ClusterCertificates.CallerOf(certificates.Certificate)!;
     }
 
     public IGrainFactory Grains => host.Services.GetRequiredService<IGrainFactory>();
     public string Description { get; }
+    /// <summary>Whom the cluster sees: the client certificate's subject and role, or the anonymous operator of a cluster without TLS.</summary>
+    public Caller Caller { get; }
     /// <summary>True when this process runs the silo: sweeps make progress only while it is up.</summary>
     public bool Embedded => ownership is not null;
 
@@ -118,7 +121,7 @@ public sealed class Connection : IAsyncDisposable
             throw;
         }
         owner.Publish(new DataDirectoryOwner.Gateway(gatewayPort, "embedded", "embedded"));
-        return new Connection(host, owner, $"embedded silo ({dataDir})");
+        return new Connection(host, owner, $"embedded silo ({dataDir})", null);
     }
 
     static async Task<Connection> ClientAsync(Action<IClientBuilder> clustering, ClusterCertificates? certificates, string clusterId, string serviceId, string description)
@@ -147,7 +150,7 @@ public sealed class Connection : IAsyncDisposable
             var hint = certificates is null ? " (a cluster with TLS also needs --tls DIR with a client certificate of its CA)" : "";
             throw new ConnectionException($"cannot reach {description}: {e.GetBaseException().Message}{hint}");
         }
-        return new Connection(host, null, description);
+        return new Connection(host, null, description, certificates);
     }
 
     static string Resolve(string hostAndPort)

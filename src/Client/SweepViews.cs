@@ -74,9 +74,7 @@ public static class SweepViews
         int finished = status.Trials.Count(t => t.IsFinished);
         var running = status.Trials.Where(t => t.State == TrialState.Running).ToList();
         var best = SweepReport.Leaderboard(status, 1).FirstOrDefault();
-        double rate = running.Sum(t => t.WallTime is { TotalSeconds: > 0 } w ? t.Step / w.TotalSeconds : 0);
-        long remaining = EarlyStoppingRules.RemainingSteps(status.Spec.EarlyStopping, status.Trials, status.Spec.Schedule.Steps);
-        string eta = rate > 0 ? Duration(remaining / rate / Math.Max(1, Math.Min(status.Spec.MaxConcurrent, running.Count)) * running.Count) : "?";
+        string eta = SweepReport.EtaSeconds(status) is { } seconds ? Duration(seconds) : "?";
         var lines = new List<string>
         {
             $"sweep {status.SweepId} {Name(status.State)}: {Bar((double)finished / Math.Max(1, status.Trials.Count), 20)} {finished}/{status.Trials.Count} trials" +
@@ -85,8 +83,7 @@ public static class SweepViews
         foreach (var t in running)
         {
             double done = (double)t.Step / Math.Max(1, t.Steps);
-            double perStep = t.WallTime is { } w && t.Step > 0 ? w.TotalSeconds / t.Step : double.NaN;
-            lines.Add($"  trial {t.Number,3} {Bar(done, 20)} {t.Step}/{t.Steps} {metric} {F(t.Final)} loss {F(t.Loss)} ETA {(double.IsNaN(perStep) ? "?" : Duration((t.Steps - t.Step) * perStep))}  {Factors(t)}");
+            lines.Add($"  trial {t.Number,3} {Bar(done, 20)} {t.Step}/{t.Steps} {metric} {F(t.Final)} loss {F(t.Loss)} ETA {(SweepReport.EtaSeconds(t) is { } left ? Duration(left) : "?")}  {Factors(t)}");
         }
         return lines;
     }

@@ -39,6 +39,7 @@ builder.UseOrleans(silo =>
 {
     if (local) silo.UseLocalSilo(options, training);
     else silo.UseAzureSilo(options, training);
+    silo.AddOrleansStatistics(options);
 });
 using var host = builder.Build();
 try
@@ -50,8 +51,20 @@ catch (Exception e)
     Console.Error.WriteLine($"error: the silo could not start (silo port {options.SiloPort}, gateway port {options.GatewayPort}): {e.GetBaseException().Message}");
     return 1;
 }
+Distributed.Dashboard.DashboardServer? dashboard;
+try
+{
+    dashboard = await SiloDashboard.StartAsync(options, host.Services);
+}
+catch (IOException e)
+{
+    Console.Error.WriteLine($"error: {settings.Named("dashboardPort")}: the dashboard could not listen on port {options.DashboardPort}: {e.Message}");
+    await host.StopAsync();
+    return 1;
+}
+await using var stopDashboard = dashboard;
 owner?.Publish(new DataDirectoryOwner.Gateway(options.GatewayPort, options.ClusterId, options.ServiceId));
 Console.WriteLine($"silo up: cluster {options.ClusterId}, silo port {options.SiloPort}, gateway port {options.GatewayPort}, " +
-                  (local ? $"data {Path.GetFullPath(training.DataDir)}" : "storage azure"));
+                  (local ? $"data {Path.GetFullPath(training.DataDir)}" : "storage azure") + (dashboard is null ? "" : $", dashboard {dashboard.Address}"));
 await host.WaitForShutdownAsync();
 return 0;

@@ -36,6 +36,8 @@ public sealed record SiloHostOptions
     public int HealthPort { get; init; }
     [Description("HTTP port of /metrics for Prometheus (training, sweeps' queued trials, Orleans); 0 serves none")]
     public int MetricsPort { get; init; }
+    [Description("port of the web dashboard (sweeps live, and the Orleans dashboard under /orleans for operators): HTTPS admitting the cluster's client certificates with tls, else loopback only; 0 serves none")]
+    public int DashboardPort { get; init; }
     [Description("true in a Kubernetes pod: watches the cluster's pods, so a deleted pod's silo is declared dead at once")]
     public bool Kubernetes { get; init; }
     [Description("directory with tls.crt, tls.key (this silo's, OU=silo) and ca.crt (the cluster's CA), as cert-manager writes them: mutual TLS between silos and with clients")]
@@ -65,6 +67,8 @@ public sealed record SiloHostOptions
         errors.Check(HealthPort is >= 0 and <= 65535, "healthPort", $"{HealthPort} is not a port (0 for none, or 1..65535)");
         errors.Check(MetricsPort is >= 0 and <= 65535, "metricsPort", $"{MetricsPort} is not a port (0 for none, or 1..65535)");
         errors.Check(MetricsPort == 0 || MetricsPort != HealthPort, "metricsPort", "is the health port; give /metrics its own");
+        errors.Check(DashboardPort is >= 0 and <= 65535, "dashboardPort", $"{DashboardPort} is not a port (0 for none, or 1..65535)");
+        errors.Check(DashboardPort == 0 || (DashboardPort != HealthPort && DashboardPort != MetricsPort), "dashboardPort", "is the health or metrics port; give the dashboard its own");
         errors.Check(Storage is "local" or "azure", "storage", $"'{Storage}' must be local or azure");
         bool endpoints = BlobEndpoint is not null || TableEndpoint is not null;
         errors.Check(Storage != "azure" || !string.IsNullOrWhiteSpace(StorageConnection) || endpoints, "storageConnection",

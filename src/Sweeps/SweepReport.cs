@@ -43,6 +43,20 @@ public static class SweepReport
         return ranked.ThenBy(t => t.Number).Take(top).ToList();
     }
 
+    /// <summary>Seconds until the sweep ends at the running trials' pace (stopping rules counted), or null before any trial has a pace.</summary>
+    public static double? EtaSeconds(SweepStatus sweep)
+    {
+        if (sweep.IsFinished) return 0;
+        var running = sweep.Trials.Where(t => t.State == TrialState.Running).ToList();
+        double rate = running.Sum(t => t.WallTime is { TotalSeconds: > 0 } w ? t.Step / w.TotalSeconds : 0);
+        long remaining = EarlyStoppingRules.RemainingSteps(sweep.Spec.EarlyStopping, sweep.Trials, sweep.Spec.Schedule.Steps);
+        return rate > 0 ? remaining / rate / Math.Max(1, Math.Min(sweep.Spec.MaxConcurrent, running.Count)) * running.Count : null;
+    }
+
+    /// <summary>Seconds until a running trial reaches its last step at its pace so far; null when it does not run or has no pace yet.</summary>
+    public static double? EtaSeconds(SweepTrial trial) =>
+        trial.State == TrialState.Running && trial.WallTime is { } w && trial.Step > 0 ? (trial.Steps - trial.Step) * w.TotalSeconds / trial.Step : null;
+
     /// <summary>
     /// Paired effects, verdicts, marginal means and importance for <paramref name="by"/> (a factor, "a,b" for a's
     /// effect at each value of b, or every factor when null), on validation or (<paramref name="test"/>) the test

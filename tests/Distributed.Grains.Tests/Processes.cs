@@ -11,10 +11,16 @@ static class Processes
         StartSilo(["--storage", "azure", .. args], new Dictionary<string, string> { ["DISTRIBUTED_STORAGE_CONNECTION"] = storageConnection });
 
     /// <summary>A silo process (Distributed.Silo) with these settings; its output lines collect as it runs (see <see cref="WaitUpAsync"/>).</summary>
-    public static (Process Process, ConcurrentQueue<string> Output) StartSilo(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static (Process Process, ConcurrentQueue<string> Output) StartSilo(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+        Start("Distributed.Silo.dll", args, environment);
+
+    /// <summary>A built program that keeps running (a silo, `distributed dashboard`); its output lines collect as it runs.</summary>
+    public static (Process Process, ConcurrentQueue<string> Output) Start(string program, IEnumerable<string> args,
+        IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll") }.Concat(args)) start.ArgumentList.Add(a);
+        if (workingDirectory is not null) start.WorkingDirectory = workingDirectory;
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, program) }.Concat(args)) start.ArgumentList.Add(a);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = Process.Start(start)!;
         var output = new ConcurrentQueue<string>();

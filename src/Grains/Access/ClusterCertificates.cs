@@ -73,6 +73,9 @@ public sealed class ClusterCertificates
     RemoteCertificateValidator Accepting(Oid usage, Func<X509Certificate2, bool> kind) =>
         (certificate, _, _) => IssuedByAuthority(certificate, usage) && kind(certificate);
 
+    /// <summary>A client's certificate of this CA (reader or operator): whom the gateway and a silo's dashboard admit.</summary>
+    public bool AcceptsClient(X509Certificate2 certificate) => IssuedByAuthority(certificate, ClientAuth) && CallerOf(certificate) is not null;
+
     public static bool IsSilo(X509Certificate2 certificate) => Unit(certificate) == SiloUnit;
 
     /// <summary>Silo to silo, both ways: only silo certificates of this CA.</summary>
@@ -90,7 +93,7 @@ public sealed class ClusterCertificates
     {
         LocalCertificate = Certificate,
         RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
-        RemoteCertificateValidation = Accepting(ClientAuth, c => CallerOf(c) is not null),
+        RemoteCertificateValidation = (certificate, _, _) => AcceptsClient(certificate),
     };
 
     /// <summary>A client: presents its certificate and accepts only silos of this CA.</summary>
