@@ -5,7 +5,8 @@ WORKDIR /src
 COPY . .
 RUN dotnet publish src/Client/Distributed.Client.csproj -c Release -o /app
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0
+# ASP.NET Core: the web dashboard.
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /work
 COPY --from=build /app /app
 COPY samples /work/samples

@@ -6,7 +6,8 @@ COPY . .
 # The publish output carries libtorch and the TorchSharp load fix (build/TorchSharpLoadFix.targets runs on publish).
 RUN dotnet publish src/Silo/Distributed.Silo.csproj -c Release -o /app
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0
+# ASP.NET Core: the web dashboard.
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app .
 # Same numeric user as the Deployment's securityContext: never root.

@@ -63,47 +63,84 @@ public static class TrialBenchmarks
     }
 
     /// <summary>
-    /// What the silo's metrics cost training: one worker with the silo's meter provider and Prometheus endpoint on
-    /// (scraped every second, as Prometheus would, only faster) against none, alternating rounds.
+    /// What watching costs training: the `grains-one-worker-vs-raw` trial (as a one-trial sweep, which is what the
+    /// dashboard shows) with the silo's meter provider and Prometheus endpoint on, scraped every second, and the web
+    /// dashboard open on the sweep (its live stream held and drained, as a browser tab would), against neither.
     /// </summary>
-    public static string MetricsOnVersusOff()
+    public static string DashboardAndMetricsOnVersusOff()
     {
         return BenchmarkSilo.Measure(async silo =>
         {
-            const int port = 19464;
-            var spec = Spec(PeerModel, 1, Steps + Warmup);
+            const int metricsPort = 19464;
+            var (sweep, errors) = Distributed.Sweeps.SweepSpecReader.Read($$"""
+                data: { task: reverse, examples: 20000, minLength: {{Length}}, maxLength: {{Length}}, validFraction: 0.02, testFraction: 0.02 }
+                model: { embeddingSize: {{PeerModel.EmbeddingSize}}, hiddenSize: {{PeerModel.HiddenSize}}, attention: additive }
+                training: { learningRate: 0.001, clip: norm, clipThreshold: 1.0, batchSize: {{Batch}} }
+                schedule: { steps: {{Steps + Warmup}}, evaluateEvery: {{Steps + Warmup}}, checkpointEvery: {{Steps + Warmup}}, evaluationExamples: 64 }
+                """, "watched.yaml");
+            if (sweep is null) throw new InvalidOperationException(string.Join("; ", errors));
+            async Task<double> RunAsync(string id)
+            {
+                var grain = silo.Grains.GetGrain<Distributed.Grains.Abstractions.Sweeps.ISweepGrain>(id);
+                await grain.SubmitAsync(sweep with { Name = id });
+                Distributed.Grains.Abstractions.Sweeps.SweepStatus status;
+                while (!(status = (await grain.GetStatusAsync())!).IsFinished) await Task.Delay(200);
+                var trial = status.Trials.Single();
+                if (trial.State != TrialState.Completed) throw new InvalidOperationException($"sweep {id} ended {trial.State}: {trial.Reason}");
+                return SamplesPerSecond(await silo.Grains.GetGrain<ITrialGrain>(trial.TrialId).GetMetricsAsync(-1), Batch);
+            }
             var on = new List<double>();
             var off = new List<double>();
-            int scrapes = 0;
+            int scrapes = 0, snapshots = 0;
             // Five rounds, the order swapped each round, so drift in the machine's speed does not favour either side.
             for (int round = 0; round < 5; round++)
             {
-                if (round % 2 == 0) off.Add(SamplesPerSecond((await silo.RunAsync($"metrics-off-{round}", spec)).Metrics, Batch));
-                using var provider = Distributed.Silo.SiloTelemetry.Meters(OpenTelemetry.Sdk.CreateMeterProviderBuilder(), port).Build();
+                if (round % 2 == 0) off.Add(await RunAsync($"watch-off-{round}"));
+                using var provider = Distributed.Silo.SiloTelemetry.Meters(OpenTelemetry.Sdk.CreateMeterProviderBuilder(), metricsPort).Build();
+                await using var dashboard = await Distributed.Dashboard.DashboardServer.StartAsync(
+                    new(System.Net.IPAddress.Loopback, 0, new Distributed.Dashboard.LoopbackAccess()), silo.Grains);
                 using var stop = new CancellationTokenSource();
+                var id = $"watch-on-{round}";
                 var scraping = Task.Run(async () =>
                 {
                     using var http = new HttpClient();
                     while (!stop.IsCancellationRequested)
                     {
-                        if ((await http.GetStringAsync($"http://127.0.0.1:{port}/metrics")).Contains("distributed_trial_steps_total")) scrapes++;
+                        if ((await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics")).Contains("distributed_trial_steps_total")) scrapes++;
                         await Task.Delay(1000);
                     }
                 });
-                on.Add(SamplesPerSecond((await silo.RunAsync($"metrics-on-{round}", spec)).Metrics, Batch));
+                var watching = Task.Run(async () =>
+                {
+                    using var http = new HttpClient { BaseAddress = dashboard.Address, Timeout = Timeout.InfiniteTimeSpan };
+                    await http.GetStringAsync("dashboard.js");
+                    // The sweep appears once submitted; the page's stream then follows it to its end.
+                    while (!stop.IsCancellationRequested)
+                    {
+                        using var response = await http.GetAsync($"api/sweeps/{id}/events", HttpCompletionOption.ResponseHeadersRead);
+                        if (!response.IsSuccessStatusCode) { await Task.Delay(100); continue; }
+                        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+                        while (await reader.ReadLineAsync() is { } line)
+                            if (line.StartsWith("data: {\"sweepId\"", StringComparison.Ordinal)) snapshots++;
+                        return;
+                    }
+                });
+                on.Add(await RunAsync(id));
                 stop.Cancel();
                 await scraping;
+                await watching.WaitAsync(TimeSpan.FromSeconds(30));
                 provider.Dispose();
-                if (round % 2 == 1) off.Add(SamplesPerSecond((await silo.RunAsync($"metrics-off-{round}", spec)).Metrics, Batch));
+                if (round % 2 == 1) off.Add(await RunAsync($"watch-off-{round}"));
             }
             return new JsonObject
             {
-                ["case"] = "metrics-on-vs-off",
+                ["case"] = "dashboard-metrics-on-vs-off",
                 ["samples_per_s_on"] = Math.Round(Median(on), 1),
                 ["samples_per_s_off"] = Math.Round(Median(off), 1),
                 ["rounds_on"] = string.Join(" ", on.Select(g => Math.Round(g))),
                 ["rounds_off"] = string.Join(" ", off.Select(r => Math.Round(r))),
                 ["scrapes_with_training_series"] = scrapes,
+                ["dashboard_snapshots"] = snapshots,
                 ["ratio"] = Math.Round(Median(on) / Median(off), 3),
             };
         });

@@ -280,7 +280,7 @@ public class ManifestTests
     }
 
     [Fact]
-    public void The_network_policy_admits_silo_ports_from_silos_the_gateway_from_clients_metrics_from_monitoring_and_no_one_to_the_health_port()
+    public void The_network_policy_admits_silo_ports_from_silos_the_gateway_and_dashboard_from_clients_metrics_from_monitoring_and_no_one_to_the_health_port()
     {
         var all = Base();
         var silo = all.OfType<V1Deployment>().Single();
@@ -296,9 +296,16 @@ public class ManifestTests
             && from.Single().NamespaceSelector is null && from.Single().IpBlock is null;
         Assert.True(FromSilos(admitted.Single(a => a.Port == "silo").From));
         Assert.True(FromSilos(admitted.Single(a => a.Port == "gradients").From));
-        var clients = admitted.Single(a => a.Port == "gateway").From.Single();
-        Assert.Equal("true", clients.PodSelector.MatchLabels["distributed/client"]);
-        Assert.Null(clients.NamespaceSelector);
+        // The gateway and the dashboard: client pods of this namespace only (the dashboard also asks for a client certificate).
+        foreach (var port in new[] { "gateway", "dashboard" })
+        {
+            var clients = admitted.Single(a => a.Port == port).From.Single();
+            Assert.Equal("true", clients.PodSelector.MatchLabels["distributed/client"]);
+            Assert.Null(clients.NamespaceSelector);
+        }
+        var dashboardPort = silo.Spec.Template.Spec.Containers.Single().Ports.Single(p => p.Name == "dashboard").ContainerPort.ToString();
+        Assert.Equal(dashboardPort, all.OfType<V1ConfigMap>().Single().Data["DISTRIBUTED_DASHBOARD_PORT"]);
+        Assert.Contains(all.OfType<V1Service>(), s => s.Spec.Ports.Any(p => p.TargetPort.Value == "dashboard"));
         // /metrics: the monitoring namespace's Prometheus only, on the port the ConfigMap and the annotations name.
         var scraper = admitted.Single(a => a.Port == "metrics").From.Single();
         Assert.Equal("monitoring", scraper.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);

@@ -26,7 +26,7 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
     readonly string clusterId = $"access-{Guid.NewGuid():N}"[..16];
     readonly List<(Process Process, ConcurrentQueue<string> Output)> silos = [];
     readonly List<IHost> clients = [];
-    int gateway, gradients;
+    int gateway, gradients, dashboard;
 
     string Certificates => Path.Combine(root, "certs");
     string OtherCertificates => Path.Combine(root, "other");
@@ -47,7 +47,8 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
         for (int i = 0; i < 2; i++)
             silos.Add(Processes.StartAzureSilo(azurite.ConnectionString,
                 ["--silo-port", $"{basePort + i}", "--gateway-port", $"{gateway + i}", "--cluster-id", clusterId, "--data-dir", Path.Combine(root, $"silo{i}"),
-                 "--tls", Path.Combine(Certificates, "silo"), "--gradient-port", $"{gradients + i}"]));
+                 "--tls", Path.Combine(Certificates, "silo"), "--gradient-port", $"{gradients + i}", "--dashboard-port", $"{basePort + 3000 + i}"]));
+        dashboard = basePort + 3000;
         await Processes.WaitUpAsync(silos);
     }
 
@@ -136,6 +137,50 @@ public class AccessTests(Azurite azurite) : IAsyncLifetime
 
         var cancelled = await Client(operatorCertificate, "cancel", "tiny");
         Assert.True(cancelled.Exit == 0, cancelled.Error);
+    }
+
+    /// <summary>A browser at the first silo's dashboard with the client certificate in <paramref name="directory"/> (null: none).</summary>
+    HttpClient Browser(string? directory)
+    {
+        var authority = ClusterCertificates.Load(Path.Combine(Certificates, "silo")).Authorities[0];
+        var handler = new SocketsHttpHandler();
+        // The browser trusts the cluster's CA for the silo's certificate, as an operator's browser would be set up to.
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.Issuer == authority.Subject;
+        if (directory is not null) handler.SslOptions.ClientCertificates = [ClusterCertificates.Load(directory).Certificate];
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{dashboard}/"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    [Fact]
+    public async Task The_silos_dashboard_admits_the_clusters_client_certificates_each_with_its_role()
+    {
+        // No certificate, another CA's, and a silo's: the TLS handshake fails before any request is read.
+        foreach (var stranger in new[] { null, Path.Combine(OtherCertificates, "operator"), Path.Combine(Certificates, "silo") })
+        {
+            using var browser = Browser(stranger);
+            await Assert.ThrowsAsync<HttpRequestException>(() => browser.GetAsync("api/sweeps"));
+        }
+
+        using var reader = Browser(Path.Combine(Certificates, "reader"));
+        Assert.Contains("\"role\":\"reader\"", await reader.GetStringAsync("api/me"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await reader.GetAsync("api/sweeps")).StatusCode);
+        Assert.Contains("<title>Distributed: sweeps</title>", await reader.GetStringAsync(""));
+        var cancel = new HttpRequestMessage(HttpMethod.Post, "api/sweeps/nosuch/cancel") { Headers = { { "X-Distributed-Action", "cancel" } } };
+        var refused = await reader.SendAsync(cancel);
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("holds the reader role; cancel needs operator", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await reader.GetAsync("orleans/")).StatusCode);
+
+        using var operatorBrowser = Browser(Path.Combine(Certificates, "operator"));
+        // Past the role check, to the sweep grain, which knows no such sweep.
+        var passed = await operatorBrowser.SendAsync(new HttpRequestMessage(HttpMethod.Post, "api/sweeps/nosuch/cancel") { Headers = { { "X-Distributed-Action", "cancel" } } });
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, passed.StatusCode);
+        Assert.Contains("no sweep 'nosuch'", await passed.Content.ReadAsStringAsync());
+        // The Orleans dashboard: its page, and its API reading the cluster through grains (both silos active).
+        var orleans = await operatorBrowser.GetAsync("orleans/");
+        Assert.Equal(System.Net.HttpStatusCode.OK, orleans.StatusCode);
+        Assert.Contains("<html", await orleans.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        var counters = await operatorBrowser.GetStringAsync("orleans/DashboardCounters");
+        Assert.Contains("\"totalActiveHostCount\":2", counters.Replace(" ", ""));
     }
 
     [Fact]
