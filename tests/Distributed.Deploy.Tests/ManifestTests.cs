@@ -140,10 +140,15 @@ public class ManifestTests
         var all = Base();
         var silo = all.OfType<V1Deployment>().Single();
         var podLabels = silo.Spec.Template.Metadata.Labels;
-        var gateway = all.OfType<V1Service>().Single();
-        Assert.Equal("ClusterIP", gateway.Spec.Type);
-        Assert.All(gateway.Spec.Selector, l => Assert.Equal(l.Value, podLabels[l.Key]));
-        Assert.Contains(silo.Spec.Template.Spec.Containers[0].Ports, p => p.Name == gateway.Spec.Ports.Single().TargetPort.Value);
+        // The gateway and the dashboard: inside the cluster only, each on a port the silo container names.
+        var services = all.OfType<V1Service>().ToList();
+        Assert.Equal(["distributed-dashboard", "distributed-gateway"], services.Select(s => s.Metadata.Name).Order().ToArray());
+        foreach (var service in services)
+        {
+            Assert.Equal("ClusterIP", service.Spec.Type);
+            Assert.All(service.Spec.Selector, l => Assert.Equal(l.Value, podLabels[l.Key]));
+            Assert.Contains(silo.Spec.Template.Spec.Containers[0].Ports, p => p.Name == service.Spec.Ports.Single().TargetPort.Value);
+        }
         var hpa = all.OfType<V2HorizontalPodAutoscaler>().Single();
         Assert.Equal(("Deployment", silo.Metadata.Name), (hpa.Spec.ScaleTargetRef.Kind, hpa.Spec.ScaleTargetRef.Name));
         Assert.True(hpa.Spec.MinReplicas >= 2);
