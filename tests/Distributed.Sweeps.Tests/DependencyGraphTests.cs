@@ -12,8 +12,9 @@ public class DependencyGraphTests
         ["Grains.Abstractions"] = ["Options"],
         ["Sweeps"] = ["Grains.Abstractions"],
         ["Grains"] = ["Grains.Abstractions", "Models", "Sweeps"],
-        ["Silo"] = ["Grains"],
-        ["Client"] = ["Grains.Abstractions", "Models", "Silo", "Sweeps"],
+        ["Dashboard"] = ["Sweeps"],
+        ["Silo"] = ["Dashboard", "Grains"],
+        ["Client"] = ["Dashboard", "Grains.Abstractions", "Models", "Silo", "Sweeps"],
     };
 
     static string Root()
@@ -48,5 +49,7 @@ public class DependencyGraphTests
         // Only TorchSharp's projects carry libtorch's 500 MB: the model library and what hosts it.
         Assert.DoesNotContain("TorchSharp", References("Grains.Abstractions", "PackageReference"));
         Assert.DoesNotContain("TorchSharp", References("Sweeps", "PackageReference"));
+        // The web dashboard reads the cluster through the contracts only: no grain code, no model, no libtorch.
+        Assert.Empty(References("Dashboard", "PackageReference"));
     }
 }
