@@ -54,8 +54,9 @@ public static class DashboardEndpoints
         routes.MapGet("/api/sweeps", async () =>
         {
             var ids = await grains.GetGrain<ISweepIndexGrain>(0).ListAsync();
-            var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<ISweepGrain>(id).GetStatusAsync()));
-            var listed = statuses.OfType<SweepStatus>().OrderByDescending(s => s.CreatedAt).Take(MaxListed).Select(SweepSummary.Of).ToList();
+            // The index keeps submission order: only the newest are asked for their status.
+            var statuses = await Task.WhenAll(ids.TakeLast(MaxListed).Select(id => grains.GetGrain<ISweepGrain>(id).GetStatusAsync()));
+            var listed = statuses.OfType<SweepStatus>().OrderByDescending(s => s.CreatedAt).Select(SweepSummary.Of).ToList();
             return Results.Json(new { Sweeps = listed, Total = ids.Count }, SweepSnapshot.Json);
         });
         routes.MapGet("/api/sweeps/{id}", async (string id) =>
