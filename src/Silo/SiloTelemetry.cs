@@ -31,6 +31,7 @@ public static class SiloTelemetry
     /// <summary>The meters a silo exports, and its Prometheus endpoint on <paramref name="port"/> (0: none); the benchmark measures the same.</summary>
     public static MeterProviderBuilder Meters(MeterProviderBuilder metrics, int port)
     {
+        TrainingMeter.Create();
         metrics.AddMeter(TrainingMeter.Name, "Microsoft.Orleans");
         // Every interface, as the health port: Prometheus scrapes the pod's address, not loopback.
         if (port > 0)

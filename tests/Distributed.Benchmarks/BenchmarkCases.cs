@@ -36,6 +36,8 @@ public static class BenchmarkCases
             TrialBenchmarks.TwoWorkersVersusOne),
         new("exchange-one-silo", "share of step time in the gradient exchange, ~1M parameters, 2 workers, one silo (target <= 0.05)",
             () => TrialBenchmarks.Exchange(twoProcesses: false)),
+        new("exchange-scaling", "N = 2, 4, 8 workers in as many silo processes, small model: bytes the hub moves per step against the ring allreduce's 2(N-1)/N·S per link, and exchange time (one line per N)",
+            () => string.Join('\n', TrialBenchmarks.ExchangeScaling())),
         new("exchange-two-silo-processes", "the same across two silo processes on loopback (target <= 0.15)",
             () => TrialBenchmarks.Exchange(twoProcesses: true)),
         new("memory-5000-steps", "resident size growth from step 500 to step 5000 of one trial (target < 0.05)",

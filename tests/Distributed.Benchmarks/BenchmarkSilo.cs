@@ -14,7 +14,7 @@ public sealed class BenchmarkSilo : IAsyncDisposable
     const int SiloPort = 11311, GatewayPort = 30311;
     readonly IHost host;
     readonly string directory;
-    Process? second;
+    readonly List<Process> others = [];
 
     BenchmarkSilo(IHost host, string directory)
     {
@@ -57,25 +57,36 @@ public sealed class BenchmarkSilo : IAsyncDisposable
     }
 
     /// <summary>Starts src/Silo as a separate process joining this silo on loopback, and waits until both are active.</summary>
-    public async Task AddSiloProcessAsync()
+    public Task AddSiloProcessAsync() => AddSiloProcessesAsync(1);
+
+    /// <summary>Starts <paramref name="count"/> src/Silo processes joining this silo on loopback, and waits until all are active.</summary>
+    /// <summary>The port of silo process <paramref name="k"/>'s /metrics (from 1; <see cref="AddSiloProcessesAsync"/> turns them on).</summary>
+    public static int MetricsPort(int k) => 19600 + k;
+
+    public async Task AddSiloProcessesAsync(int count)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll");
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --silo-port {SiloPort + 1} --gateway-port {GatewayPort + 1} " +
-                                                   $"--primary-port {SiloPort} --data-dir \"{directory}\" --cluster-id bench --service-id bench --tls \"{Certificates.Value}\"")
+        for (int k = 1; k <= count; k++)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        second = Process.Start(start)!;
-        second.OutputDataReceived += (_, _) => { };
-        second.ErrorDataReceived += (_, _) => { };
-        second.BeginOutputReadLine();
-        second.BeginErrorReadLine();
+            var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --silo-port {SiloPort + k} --gateway-port {GatewayPort + k} " +
+                                                       $"--primary-port {SiloPort} --data-dir \"{directory}\" --cluster-id bench --service-id bench --tls \"{Certificates.Value}\" " +
+                                                       $"--metrics-port {MetricsPort(k)}")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            var process = Process.Start(start)!;
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            others.Add(process);
+        }
         var management = Grains.GetGrain<IManagementGrain>(0);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((await management.GetHosts(onlyActive: true)).Count < 2)
+        var deadline = DateTime.UtcNow.AddSeconds(60 + 20 * count);
+        while ((await management.GetHosts(onlyActive: true)).Count < others.Count + 1)
         {
-            if (second.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException("the second silo process did not join");
+            if (others.Any(p => p.HasExited) || DateTime.UtcNow > deadline) throw new InvalidOperationException("a silo process did not join");
             await Task.Delay(250);
         }
     }
@@ -104,10 +115,10 @@ public sealed class BenchmarkSilo : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (second is { HasExited: false })
+        foreach (var process in others.Where(p => !p.HasExited))
         {
-            second.Kill(entireProcessTree: true);
-            await second.WaitForExitAsync();
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
         }
         await host.StopAsync();
         host.Dispose();

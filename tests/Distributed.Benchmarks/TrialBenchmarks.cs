@@ -304,6 +304,71 @@ public static class TrialBenchmarks
         });
     }
 
+    /// <summary>
+    /// The exchange as workers are added: N = 2, 4, 8 workers, one per silo (this process and N-1 silo processes on
+    /// loopback, TLS between them as deployed), small batches so communication weighs. One JSON line per N: the bytes
+    /// the hub (the coordinator's process) moves per step, read off its links, against the ring allreduce's bound per
+    /// link, 2(N-1)/N·S, and the exchange's time per step. Today's exchange is a star: the hub carries 2(N-1)·S.
+    /// </summary>
+    public static IEnumerable<string> ExchangeScaling()
+    {
+        // The million-parameter model (over the 1 MB below which a gradient rides in the Orleans reply, not a link),
+        // with 8 examples per worker so that computing is short and the exchange weighs.
+        var model = MillionModel;
+        const int steps = 100, batch = 8;
+        foreach (int n in new[] { 2, 4, 8 })
+            yield return BenchmarkSilo.Measure(async silo =>
+            {
+                await silo.AddSiloProcessesAsync(n - 1);
+                var spec = Spec(model, n, steps + Warmup, batch);
+                var trialId = $"scaling-{n}";
+                // Every byte each silo's links move over the whole trial (the handshakes are a few hundred bytes): this
+                // process's counter, and each silo process's as its /metrics reports it. The busiest is the hub.
+                async Task<long[]> LinkBytesAsync()
+                {
+                    using var http = new HttpClient();
+                    var counts = new List<long> { Distributed.Grains.Training.GradientLink.WireBytes };
+                    for (int k = 1; k < n; k++)
+                    {
+                        var text = await http.GetStringAsync($"http://127.0.0.1:{BenchmarkSilo.MetricsPort(k)}/metrics");
+                        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("distributed_gradient_link_bytes_total", StringComparison.Ordinal));
+                        counts.Add(line is null ? 0 : (long)double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture));
+                    }
+                    return counts.ToArray();
+                }
+                var before = await LinkBytesAsync();
+                int here = 0;
+                await silo.RunAsync(trialId, spec, status => { if (status.Step > 0) here = Enumerable.Range(0, n).Count(r => silo.HoldsHere(trialId, r)); });
+                var after = await LinkBytesAsync();
+                var perSilo = after.Zip(before, (a, b) => a - b).ToArray();
+                var metrics = await silo.Grains.GetGrain<ITrialGrain>(trialId).GetMetricsAsync(-1);
+                var data = spec.Data.Load();
+                using var probe = new Trainer(spec.Model, spec.Training, data.Vocabularies, 1);
+                long gradient = probe.Parameters.Count * 4L;
+                long frame = Distributed.Grains.Training.GradientLink.FrameBytes(gradient);
+                var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
+                double hubPerStep = perSilo.Max() / (double)metrics.Steps.Count;
+                double ring = 2.0 * (n - 1) / n * gradient;
+                return new JsonObject
+                {
+                    ["case"] = "exchange-scaling",
+                    ["workers"] = n,
+                    ["params"] = probe.Parameters.Count,
+                    ["gradient_bytes"] = gradient,
+                    ["star_hub_bytes_per_step_expected"] = 2L * (n - 1) * frame,
+                    ["hub_bytes_per_step"] = Math.Round(hubPerStep),
+                    // This process first, then each silo process: the hub, and a worker's 2·S (its own silo's worker goes inline).
+                    ["bytes_per_step_by_silo"] = string.Join(" ", perSilo.Select(b => Math.Round(b / (double)metrics.Steps.Count))),
+                    ["workers_in_this_process"] = here,
+                    ["ring_bound_bytes_per_link"] = Math.Round(ring),
+                    ["ratio"] = Math.Round(hubPerStep / ring, 3),
+                    ["step_ms"] = Math.Round(measured.Average(s => s.StepSeconds) * 1000, 2),
+                    ["compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2),
+                    ["exchange_ms"] = Math.Round(measured.Average(s => s.StepSeconds - s.ComputeSeconds) * 1000, 2),
+                };
+            });
+    }
+
     /// <summary>Median time for one frame from a worker-side blocking send to a coordinator-side async receive on loopback.</summary>
     static double LoopbackMilliseconds(long bytes, bool link)
     {

@@ -25,6 +25,10 @@ public static class TrainingMeter
         "Trials whose replicas no silo has room for now (memory budgets): the work a scale-out would start");
     public static readonly Counter<long> CheckpointBytes = meter.CreateCounter<long>("distributed.checkpoint.bytes", "By", "Checkpoint bytes written to the artifact store");
 
+    // Read only through its callback: the links count their bytes themselves (one interlocked add per write or read).
+    static readonly ObservableCounter<long> LinkBytes = meter.CreateObservableCounter("distributed.gradient.link.bytes",
+        () => Training.GradientLink.WireBytes, "By", "Bytes this silo's direct gradient links sent and received, both ways together");
+
     // Sweep id -> its trials by state, as its grain last saw them; only sweeps active on this silo.
     static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, int>> sweeps = new();
 
@@ -35,6 +39,12 @@ public static class TrainingMeter
     static IEnumerable<Measurement<int>> Observe() =>
         sweeps.SelectMany(sweep => sweep.Value.Select(state =>
             new Measurement<int>(state.Value, new KeyValuePair<string, object?>("sweep", sweep.Key), new KeyValuePair<string, object?>("state", state.Key))));
+
+    /// <summary>
+    /// Creates every instrument now: they are static fields, made on first use, and a silo that only holds workers
+    /// never counts a step, yet its link bytes must show from the first scrape.
+    /// </summary>
+    public static void Create() => System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(TrainingMeter).TypeHandle);
 
     /// <summary>A running sweep's trials by state (every state in <paramref name="states"/> is reported, zeros too).</summary>
     public static void Publish(string sweepId, IReadOnlyDictionary<string, int> states) => sweeps[sweepId] = states;

@@ -115,6 +115,10 @@ public sealed class GradientLink : IDisposable
     readonly AesGcm[] sending;
     readonly AesGcm[] receiving;
     long sent, received;
+    static long wireBytes;
+
+    /// <summary>Bytes this process's links sent and received, both ways together: what `exchange-scaling` reads off the hub.</summary>
+    public static long WireBytes => Interlocked.Read(ref wireBytes);
 
     internal GradientLink(Socket socket, byte[] token, byte[] challenge, bool coordinator)
     {
@@ -283,11 +287,13 @@ public sealed class GradientLink : IDisposable
 
     void SendAll(ReadOnlySpan<byte> data)
     {
+        Interlocked.Add(ref wireBytes, data.Length);
         while (!data.IsEmpty) data = data[Socket.Send(data)..];
     }
 
     void ReceiveAll(Span<byte> data)
     {
+        Interlocked.Add(ref wireBytes, data.Length);
         while (!data.IsEmpty)
         {
             int n = Socket.Receive(data);
@@ -351,11 +357,13 @@ public sealed class GradientLink : IDisposable
 
     internal static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancel)
     {
+        Interlocked.Add(ref wireBytes, data.Length);
         while (!data.IsEmpty) data = data[await socket.SendAsync(data, SocketFlags.None, cancel)..];
     }
 
     internal static async Task ReceiveAllAsync(Socket socket, Memory<byte> data, CancellationToken cancel)
     {
+        Interlocked.Add(ref wireBytes, data.Length);
         while (!data.IsEmpty)
         {
             int n = await socket.ReceiveAsync(data, SocketFlags.None, cancel);
