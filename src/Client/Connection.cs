@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Distributed.Grains.Abstractions;
 using Distributed.Grains.Access;
 using Distributed.Grains.Hosting;
 using Distributed.Silo;

@@ -24,7 +24,7 @@ public static class DashboardCommand
         cli.RejectUnknown();
         if (port is < 0 or > 65535) throw new UsageException($"--port: {port} is not a port (0 for any free one, or 1..65535)");
         await using var connection = await Connection.OpenAsync(target);
-        var access = new TokenAccess(new DashboardCaller(connection.Caller.Subject, connection.Caller.Role));
+        var access = new TokenAccess(connection.Caller);
         DashboardServer server;
         try
         {

@@ -5,16 +5,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace Distributed.Dashboard;
 
-/// <summary>Who sent a request to the dashboard, and the role the cluster's access rules give them (docs/security.md).</summary>
-public sealed record DashboardCaller(string Subject, ClientRole Role)
-{
-    public bool MayAct => Role >= ClientRole.Operator;
-}
-
-/// <summary>How the dashboard learns who is asking; null refuses the request.</summary>
+/// <summary>How the dashboard learns who is asking, with the role the cluster's access rules give them (docs/security.md); null refuses the request.</summary>
 public interface IDashboardAccess
 {
-    DashboardCaller? Caller(HttpContext context);
+    Caller? Caller(HttpContext context);
 }
 
 /// <summary>
@@ -22,12 +16,12 @@ public interface IDashboardAccess
 /// and only a browser holding the token the command printed gets in: another local user cannot, a page of another
 /// site cannot (the cookie is SameSite=Strict), as with a Jupyter server.
 /// </summary>
-public sealed class TokenAccess(DashboardCaller caller) : IDashboardAccess
+public sealed class TokenAccess(Caller caller) : IDashboardAccess
 {
     public const string Cookie = "distributed-dashboard";
     public string Token { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
 
-    public DashboardCaller? Caller(HttpContext context)
+    public Caller? Caller(HttpContext context)
     {
         var offered = context.Request.Cookies[Cookie] ?? context.Request.Query["token"].FirstOrDefault();
         if (offered is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(offered), Encoding.ASCII.GetBytes(Token))) return null;
@@ -38,17 +32,15 @@ public sealed class TokenAccess(DashboardCaller caller) : IDashboardAccess
 }
 
 /// <summary>A silo's dashboard: the role of the client certificate the TLS handshake accepted (the same CA and OUs as the gateway).</summary>
-public sealed class CertificateAccess(Func<System.Security.Cryptography.X509Certificates.X509Certificate2, DashboardCaller?> callerOf) : IDashboardAccess
+public sealed class CertificateAccess(Func<System.Security.Cryptography.X509Certificates.X509Certificate2, Caller?> callerOf) : IDashboardAccess
 {
-    public DashboardCaller? Caller(HttpContext context) =>
+    public Caller? Caller(HttpContext context) =>
         context.Connection.ClientCertificate is { } certificate ? callerOf(certificate) : null;
 }
 
 /// <summary>A silo without TLS: as its gateway, anyone who reaches it is an operator, so it listens on loopback only.</summary>
 public sealed class LoopbackAccess : IDashboardAccess
 {
-    static readonly DashboardCaller Anonymous = new("anonymous (no TLS)", ClientRole.Operator);
-
-    public DashboardCaller? Caller(HttpContext context) =>
-        context.Connection.RemoteIpAddress is { } address && System.Net.IPAddress.IsLoopback(address) ? Anonymous : null;
+    public Caller? Caller(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address && System.Net.IPAddress.IsLoopback(address) ? Grains.Abstractions.Caller.Anonymous : null;
 }

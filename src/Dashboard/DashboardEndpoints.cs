@@ -1,4 +1,5 @@
 using System.Text;
+using Distributed.Grains.Abstractions;
 using Distributed.Grains.Abstractions.Sweeps;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Options;
@@ -23,7 +24,6 @@ public static class DashboardEndpoints
     public const int MaxListed = 200;
     /// <summary>The header a cancel must carry: a form or a page of another site cannot set it without the browser asking first.</summary>
     public const string ActionHeader = "X-Distributed-Action";
-    const int MaxIdLength = 200;
     const int MaxBeamWidth = 16;
 
     public static void UseDashboardAccess(this IApplicationBuilder app, IDashboardAccess access) => app.Use(async (context, next) =>
@@ -34,7 +34,7 @@ public static class DashboardEndpoints
             await context.Response.WriteAsync("this dashboard needs the link `distributed dashboard` printed, or a client certificate of the cluster's CA");
             return;
         }
-        context.Items[nameof(DashboardCaller)] = caller;
+        context.Items[nameof(Caller)] = caller;
         context.Response.Headers.XContentTypeOptions = "nosniff";
         await next(context);
     });
@@ -94,11 +94,11 @@ public static class DashboardEndpoints
         });
     }
 
-    public static DashboardCaller CallerOf(HttpContext context) => (DashboardCaller)context.Items[nameof(DashboardCaller)]!;
+    public static Caller CallerOf(HttpContext context) => (Caller)context.Items[nameof(Caller)]!;
 
     /// <summary>Null for an id that can name a sweep; a 400 for one that cannot.</summary>
     static IResult? Known(string id) =>
-        id.Length is > 0 and <= MaxIdLength && id.All(c => !char.IsControl(c)) ? null : Results.BadRequest(new { Error = $"sweep id: 1 to {MaxIdLength} printable characters" });
+        id.Length is > 0 and <= SweepLimits.MaxNameLength && id.All(c => !char.IsControl(c)) ? null : Results.BadRequest(new { Error = $"sweep id: 1 to {SweepLimits.MaxNameLength} printable characters" });
 
     static IResult Unknown(string id) => Results.NotFound(new { Error = $"no sweep '{id}'" });
 

@@ -56,8 +56,8 @@ public sealed class DashboardServer : IAsyncDisposable
         app.MapDashboard(grains);
         extend?.Invoke(app);
         await app.StartAsync();
-        var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var port = new Uri(bound.Replace("[::]", "localhost").Replace("0.0.0.0", "localhost")).Port;
+        // Kestrel's address names the port it took when 0 was asked.
+        var port = new Uri(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
         var scheme = listener.Certificate is null ? "http" : "https";
         var host = IPAddress.IsLoopback(listener.Address) || listener.Address.Equals(IPAddress.Any) ? "127.0.0.1" : listener.Address.ToString();
         return new DashboardServer(app, new Uri($"{scheme}://{host}:{port}/"));

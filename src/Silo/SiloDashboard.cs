@@ -31,7 +31,7 @@ public static class SiloDashboard
         var listener = certificates is null
             ? new DashboardListener(IPAddress.Loopback, options.DashboardPort, new LoopbackAccess())
             : new DashboardListener(IPAddress.Any, options.DashboardPort,
-                new CertificateAccess(c => ClusterCertificates.CallerOf(c) is { } caller ? new DashboardCaller(caller.Subject, caller.Role) : null))
+                new CertificateAccess(ClusterCertificates.CallerOf))
             {
                 Certificate = certificates.Certificate,
                 AcceptClient = certificates.AcceptsClient,

@@ -15,6 +15,8 @@ public static class SweepLimits
     public const int MaxDepth = 32;
     /// <summary>Maps, lists and single values in one spec.</summary>
     public const int MaxNodes = 20_000;
+    /// <summary>Characters of a sweep's name, which is its id.</summary>
+    public const int MaxNameLength = 200;
     /// <summary>Characters of any one string in a spec or a swept value (a TSV path, a name, a key).</summary>
     public const int MaxStringLength = OptionLimits.MaxStringLength;
     /// <summary>Characters of one swept value as JSON (a map value sets several options at once).</summary>

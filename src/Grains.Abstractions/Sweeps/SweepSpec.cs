@@ -253,7 +253,7 @@ public sealed record SweepSpec
     public IReadOnlyList<string> Validate()
     {
         var errors = new OptionErrors("sweep");
-        errors.Check(Name is null || Name.Length <= 200, "name", "must be at most 200 characters");
+        errors.Check(Name is null || Name.Length <= SweepLimits.MaxNameLength, "name", $"must be at most {SweepLimits.MaxNameLength} characters");
         errors.Check(Name is null || !Name.Any(char.IsControl), "name", "must not contain control characters (escape codes, line breaks)");
         errors.Check(Repeats is >= 1 and <= 100, "repeats", "must be 1..100");
         errors.Check(MaxConcurrent is >= 1 and <= 256, "maxConcurrent", "must be 1..256");

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;

@@ -143,7 +143,7 @@ public sealed partial class SweepGrain(
         R.State = SweepState.Running;
         R.CreatedAt = DateTimeOffset.UtcNow;
         // Set by the silo's ClientSurfaceFilter for a client's call; absent when the silo's own process submits.
-        R.SubmittedBy = RequestContext.Get(Distributed.Grains.Access.Caller.SubjectKey) as string ?? "local";
+        R.SubmittedBy = RequestContext.Get(Distributed.Grains.Abstractions.Caller.SubjectKey) as string ?? "local";
         R.Trials = spec.Search.Method == SearchMethod.Tpe ? Placeholders(spec) : trials.Select(t => new SweepTrial
         {
             Number = t.Number, TrialId = $"{SweepId}/{t.Number}", Configuration = t.Configuration, Factors = t.Factors,

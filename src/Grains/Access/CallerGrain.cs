@@ -2,17 +2,6 @@ using Distributed.Grains.Abstractions;
 
 namespace Distributed.Grains.Access;
 
-/// <summary>Who a connected client is: its certificate's subject and the role the certificate grants.</summary>
-[GenerateSerializer, Immutable, Alias("Caller")]
-public sealed record Caller([property: Id(0)] string Subject, [property: Id(1)] ClientRole Role)
-{
-    /// <summary>A client of a cluster without TLS: nobody is authenticated, and such a cluster listens on loopback only.</summary>
-    public static readonly Caller Anonymous = new("anonymous (no TLS)", ClientRole.Operator);
-
-    /// <summary>The request-context key under which a client's grain call carries its subject (set by the silo, never by the client).</summary>
-    public const string SubjectKey = "distributed.caller";
-}
-
 /// <summary>
 /// The cluster-wide record of one connected client (keyed by its client id), written by the gateway it connected
 /// to and read by the silo that runs the grain it calls, which may be another one. Kept in memory: the gateway
