@@ -97,6 +97,103 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
     }
 
+    // The ring: the workers average among themselves over direct links, reduce-scatter then all-gather, with no
+    // coordinator in the bytes' way. Hidden 128 makes slices of one link piece or more; 16 makes slices of a few KB.
+    [Theory]
+    [InlineData(3, 16, ClipMode.Norm)]
+    [InlineData(4, 16, ClipMode.Value)]
+    [InlineData(3, 128, ClipMode.Value)]
+    [InlineData(4, 128, ClipMode.Norm)]
+    public async Task Workers_averaging_around_a_ring_with_global_clipping_equal_one_worker_on_the_union_batch(int workers, int hidden, ClipMode clip)
+    {
+        var id = $"ring-global-{workers}-{hidden}-{clip}";
+        var model = Specs.Tiny().Model with { HiddenSize = hidden };
+        var training = Specs.Tiny().Training with
+        {
+            Optimizer = OptimizerKind.Sgd, Momentum = 0.9, LearningRate = 0.1, Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.01 : 0.5,
+        };
+        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with
+        {
+            Model = model,
+            Training = training with { BatchSize = 8 * workers },
+            Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global },
+        };
+        var parallel = Specs.Tiny(workers: workers, batch: 8) with
+        {
+            Model = model,
+            Training = training,
+            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = Allreduce.Ring },
+        };
+
+        await cluster.Trial($"{id}-single").StartAsync(single);
+        await cluster.Trial($"{id}-ring").StartAsync(parallel);
+        var one = await cluster.WaitFinishedAsync($"{id}-single");
+        var many = await cluster.WaitFinishedAsync($"{id}-ring");
+
+        Assert.Equal(TrialState.Completed, many.State);
+        Assert.Equal("ring", many.Exchange);
+        Assert.Null(one.Exchange);
+        var expected = await cluster.FinalParametersAsync(one);
+        var actual = await cluster.FinalParametersAsync(many);
+        double worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
+        // The global norm is the mean's, put together from every worker's slice: the one worker's to rounding.
+        var oneSteps = (await cluster.Trial($"{id}-single").GetMetricsAsync(-1)).Steps;
+        var ringSteps = (await cluster.Trial($"{id}-ring").GetMetricsAsync(-1)).Steps;
+        Assert.All(oneSteps.Zip(ringSteps), p => Assert.True(Math.Abs(p.First.GradientNorm - p.Second.GradientNorm) <= 1e-4 * Math.Max(1, p.First.GradientNorm),
+            $"step {p.First.Step}: norm {p.First.GradientNorm} alone, {p.Second.GradientNorm} around the ring"));
+        using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
+        Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+    }
+
+    // Per-worker clipping has no one-worker twin: the ring must apply what the star applies, the mean of the clipped gradients.
+    [Theory]
+    [InlineData(3, ClipMode.Norm)]
+    [InlineData(4, ClipMode.Value)]
+    public async Task With_per_worker_clipping_the_ring_applies_what_the_star_does(int workers, ClipMode clip)
+    {
+        var id = $"ring-per-worker-{workers}-{clip}";
+        var spec = Specs.Tiny(workers: workers, batch: 8) with
+        {
+            Training = Specs.Tiny().Training with { Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.01 : 0.05 },
+        };
+        await cluster.Trial($"{id}-star").StartAsync(spec with { Parallel = spec.Parallel with { Allreduce = Allreduce.Star } });
+        await cluster.Trial($"{id}-ring").StartAsync(spec with { Parallel = spec.Parallel with { Allreduce = Allreduce.Ring } });
+        var star = await cluster.WaitFinishedAsync($"{id}-star");
+        var ring = await cluster.WaitFinishedAsync($"{id}-ring");
+
+        Assert.Equal(("star", "ring"), (star.Exchange, ring.Exchange));
+        Assert.Equal(TrialState.Completed, ring.State);
+        var expected = await cluster.FinalParametersAsync(star);
+        var actual = await cluster.FinalParametersAsync(ring);
+        double worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
+        var starSteps = (await cluster.Trial($"{id}-star").GetMetricsAsync(-1)).Steps;
+        var ringSteps = (await cluster.Trial($"{id}-ring").GetMetricsAsync(-1)).Steps;
+        Assert.All(starSteps.Zip(ringSteps), p => Assert.True(Math.Abs(p.First.Loss - p.Second.Loss) <= 1e-5,
+            $"step {p.First.Step}: loss {p.First.Loss} through the star, {p.Second.Loss} around the ring"));
+    }
+
+    [Fact]
+    public async Task A_ring_worker_that_stalls_breaks_the_ring_and_the_trial_resumes_from_its_checkpoint()
+    {
+        var spec = Specs.Tiny(workers: 3, steps: 200) with
+        {
+            Parallel = Specs.Tiny(3).Parallel with { Allreduce = Allreduce.Ring, ExchangeTimeout = TimeSpan.FromSeconds(1), MaxRecoveries = 3 },
+        };
+        await cluster.Trial("ring-stall").StartAsync(spec);
+        await cluster.WaitAsync("ring-stall", s => s.Step >= 12, TimeSpan.FromSeconds(60));
+        var (replica, _) = cluster.FindReplica("ring-stall", 1)!.Value;
+        _ = replica.WithTrainerAsync(_ => Thread.Sleep(3000));
+
+        var status = await cluster.WaitFinishedAsync("ring-stall", 90);
+        Assert.Equal(TrialState.Completed, status.State);
+        Assert.Equal("ring", status.Exchange);
+        Assert.True(status.Recoveries >= 1);
+        var metrics = await cluster.Trial("ring-stall").GetMetricsAsync(-1);
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
+    }
+
     [Fact]
     public async Task Per_worker_clipping_applies_the_mean_of_the_individually_clipped_gradients()
     {

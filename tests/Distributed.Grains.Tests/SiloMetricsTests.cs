@@ -37,7 +37,9 @@ public class SiloMetricsTests : IDisposable
             await Processes.WaitUpAsync([started]);
             // Before this silo has coordinated anything, its link bytes are already a series (a silo holding only
             // workers never counts a step, yet its links carry every gradient).
-            Assert.Equal(0, Assert.Single(await ScrapeAsync("distributed_gradient_link_bytes_total")).Value);
+            var links = await ScrapeAsync("distributed_gradient_link_bytes_total");
+            Assert.Equal(["direction=\"received\"", "direction=\"sent\""], links.Select(l => Regex.Match(l.Labels, "direction=\"[a-z]+\"").Value).Order());
+            Assert.All(links, l => Assert.Equal(0, l.Value));
 
             // Three trials, one slot: one runs for a long time while two wait for it.
             await File.WriteAllTextAsync(Path.Combine(directory, "queue.yaml"), """

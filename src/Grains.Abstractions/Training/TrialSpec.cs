@@ -23,6 +23,12 @@ public sealed record DataParallelOptions
     [Id(6)] public int ExchangeChunkBytes { get; init; } = 1 << 20;
     /// <summary>Send large gradients to and from other silos over a direct TCP link when the silo offers one.</summary>
     [Id(7)] public bool DirectLinks { get; init; } = true;
+    /// <summary>
+    /// How the workers' gradients are averaged: through the coordinator (star), or among the workers over direct links
+    /// (ring: no link carries more than 2(N−1)/N of a gradient per step). Auto takes the ring from 3 workers with
+    /// gradients larger than <see cref="ExchangeChunkBytes"/>.
+    /// </summary>
+    [Id(8)] public Allreduce Allreduce { get; init; } = Allreduce.Auto;
 
     /// <summary>Longest exchange or load timeout: beyond it a lost worker would hold a trial for days.</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
@@ -42,8 +48,22 @@ public sealed record DataParallelOptions
         errors.Check(ChecksumEvery is >= 1 and <= TrialSchedule.MaxSteps, "checksumEvery", $"must be 1..{TrialSchedule.MaxSteps}");
         errors.Check(MaxRecoveries is >= 0 and <= MaxRecoveriesLimit, "maxRecoveries", $"must be 0..{MaxRecoveriesLimit}");
         errors.Check(ExchangeChunkBytes is >= 1024 and <= MaxChunkBytes, "exchangeChunkBytes", $"must be 1024..{MaxChunkBytes}");
+        errors.Check(Enum.IsDefined(Allreduce), "allreduce", "must be auto, star or ring");
+        errors.Check(Allreduce != Allreduce.Ring || DirectLinks, "allreduce", "ring runs over direct links: it needs directLinks: true");
         return errors.List;
     }
+}
+
+/// <summary>How a data-parallel trial averages its workers' gradients each step.</summary>
+[GenerateSerializer, Alias("Allreduce")]
+public enum Allreduce
+{
+    /// <summary>Ring from 3 workers when gradients are larger than the exchange chunk and every silo offers a link; else star.</summary>
+    Auto,
+    /// <summary>Every gradient to the coordinator, the mean back from it: its silo carries 2(N−1) gradients a step.</summary>
+    Star,
+    /// <summary>Reduce-scatter then all-gather around the workers over direct links (falls back to star when a silo offers none).</summary>
+    Ring,
 }
 
 /// <summary>How long a trial trains and how often it evaluates and checkpoints.</summary>

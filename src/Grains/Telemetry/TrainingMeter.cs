@@ -27,7 +27,11 @@ public static class TrainingMeter
 
     // Read only through its callback: the links count their bytes themselves (one interlocked add per write or read).
     static readonly ObservableCounter<long> LinkBytes = meter.CreateObservableCounter("distributed.gradient.link.bytes",
-        () => Training.GradientLink.WireBytes, "By", "Bytes this silo's direct gradient links sent and received, both ways together");
+        () => new[]
+        {
+            new Measurement<long>(Training.GradientLink.SentBytes, new KeyValuePair<string, object?>("direction", "sent")),
+            new Measurement<long>(Training.GradientLink.ReceivedBytes, new KeyValuePair<string, object?>("direction", "received")),
+        }, "By", "Bytes this silo's direct gradient links sent and received, by direction");
 
     // Sweep id -> its trials by state, as its grain last saw them; only sweeps active on this silo.
     static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, int>> sweeps = new();

@@ -48,6 +48,17 @@ public static class GradientChannel
         }
     }
 
+    const string RingPrefix = "ring:";
+
+    /// <summary>What a ring worker's greeting names: the next replica's key, marked so that it attaches as that replica's previous worker, not its coordinator.</summary>
+    public static string RingKey(string workerKey) => RingPrefix + workerKey;
+
+    /// <summary>True when a greeting's key comes from the previous worker of a ring (<see cref="RingKey"/>).</summary>
+    public static bool IsRing(string greetingKey) => greetingKey.StartsWith(RingPrefix, StringComparison.Ordinal);
+
+    /// <summary>The replica a greeting's key names, ring mark or not.</summary>
+    public static string ReplicaOf(string greetingKey) => IsRing(greetingKey) ? greetingKey[RingPrefix.Length..] : greetingKey;
+
     /// <summary>The greeting: the key's length, the run id, the proof, then the replica's key.</summary>
     public static byte[] Hello(string workerKey, long runId, byte[] token, byte[] challenge)
     {
@@ -115,10 +126,13 @@ public sealed class GradientLink : IDisposable
     readonly AesGcm[] sending;
     readonly AesGcm[] receiving;
     long sent, received;
-    static long wireBytes;
+    static long sentBytes, receivedBytes;
 
-    /// <summary>Bytes this process's links sent and received, both ways together: what `exchange-scaling` reads off the hub.</summary>
-    public static long WireBytes => Interlocked.Read(ref wireBytes);
+    /// <summary>Bytes this process's links sent: what `exchange-scaling` reads off each silo.</summary>
+    public static long SentBytes => Interlocked.Read(ref sentBytes);
+
+    /// <summary>Bytes this process's links received.</summary>
+    public static long ReceivedBytes => Interlocked.Read(ref receivedBytes);
 
     internal GradientLink(Socket socket, byte[] token, byte[] challenge, bool coordinator)
     {
@@ -287,13 +301,13 @@ public sealed class GradientLink : IDisposable
 
     void SendAll(ReadOnlySpan<byte> data)
     {
-        Interlocked.Add(ref wireBytes, data.Length);
+        Interlocked.Add(ref sentBytes, data.Length);
         while (!data.IsEmpty) data = data[Socket.Send(data)..];
     }
 
     void ReceiveAll(Span<byte> data)
     {
-        Interlocked.Add(ref wireBytes, data.Length);
+        Interlocked.Add(ref receivedBytes, data.Length);
         while (!data.IsEmpty)
         {
             int n = Socket.Receive(data);
@@ -357,13 +371,13 @@ public sealed class GradientLink : IDisposable
 
     internal static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancel)
     {
-        Interlocked.Add(ref wireBytes, data.Length);
+        Interlocked.Add(ref sentBytes, data.Length);
         while (!data.IsEmpty) data = data[await socket.SendAsync(data, SocketFlags.None, cancel)..];
     }
 
     internal static async Task ReceiveAllAsync(Socket socket, Memory<byte> data, CancellationToken cancel)
     {
-        Interlocked.Add(ref wireBytes, data.Length);
+        Interlocked.Add(ref receivedBytes, data.Length);
         while (!data.IsEmpty)
         {
             int n = await socket.ReceiveAsync(data, SocketFlags.None, cancel);
@@ -371,6 +385,9 @@ public sealed class GradientLink : IDisposable
             data = data[n..];
         }
     }
+
+    /// <summary>Closes the socket from any thread, so a send or receive blocked on it fails now; the ciphers stay until <see cref="Dispose"/>.</summary>
+    public void Abort() => Socket.Dispose();
 
     public void Dispose()
     {
@@ -431,7 +448,7 @@ public sealed class GradientChannelListener(TrainingSiloOptions options, Replica
         {
             socket.NoDelay = true;
             var greeting = await GradientChannel.GreetAsync(socket, stopping).WaitAsync(TimeSpan.FromSeconds(10), stopping);
-            if (replicas.Find(greeting.Key) is { } replica && replica.Attach(socket, greeting)) return;
+            if (replicas.Find(GradientChannel.ReplicaOf(greeting.Key)) is { } replica && replica.Attach(socket, greeting)) return;
             // Dropped: a link that does not prove its run never replaces the one attached.
             log.LogWarning("Gradient channel for {Worker} run {Run} from {Remote} refused: no such replica here, or not its run's token",
                 greeting.Key, greeting.RunId, socket.RemoteEndPoint);

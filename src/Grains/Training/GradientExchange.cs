@@ -44,12 +44,19 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         long bytes = parameterCount * (long)sizeof(float);
         int perChunk = parallel.ExchangeChunkBytes;
         chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;
+        links = new GradientLink?[workers.Length];
+        received = new byte[]?[workers.Length];
+        if (Ring(ready))
+        {
+            routes = Enumerable.Repeat(GradientRoute.Ring, workers.Length).ToArray();
+            await WorkerCalls.Within(workers.Select((w, rank) => w.JoinRingAsync(run.RunId, ready[(rank + 1) % workers.Length].Link!)).ToArray(),
+                parallel.LoadTimeout, "join the workers' ring", cancel);
+            return;
+        }
         // Small gradients go whole with the step reply even to another silo: one message beats three.
         routes = ready.Select(r => workers.Length == 1 ? GradientRoute.Keep
             : r.Silo == silo || chunks == 0 ? GradientRoute.Inline
             : parallel.DirectLinks && r.Link is not null ? GradientRoute.Link : GradientRoute.Chunks).ToArray();
-        links = new GradientLink?[workers.Length];
-        received = new byte[]?[workers.Length];
         for (int rank = 0; rank < workers.Length; rank++)
         {
             if (routes[rank] != GradientRoute.Link) continue;
@@ -58,6 +65,20 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
             received[rank] = new byte[bytes];
         }
     }
+
+    /// <summary>
+    /// True when the workers average among themselves: asked for (or, on auto, from 3 workers with gradients past the
+    /// chunk size, where the star's hub would carry 2(N−1) of them), and every worker's silo offers a direct link.
+    /// </summary>
+    bool Ring(ReplicaReady[] ready) => workers.Length >= 2 && parallel.DirectLinks && ready.All(r => r.Link is not null) && parallel.Allreduce switch
+    {
+        Allreduce.Ring => true,
+        Allreduce.Auto => workers.Length >= 3 && chunks > 0,
+        _ => false,
+    };
+
+    /// <summary>How the gradients travel this run: "ring", or "star" through the coordinator (its routes whatever they are).</summary>
+    public string Topology => routes.Length > 0 && routes[0] == GradientRoute.Ring ? "ring" : "star";
 
     /// <summary>The lone worker applies <paramref name="last"/> (its own last gradient) and computes the next steps.</summary>
     public async Task<WorkerGradient[]> StretchAsync(long at, Averaged? last, int steps)
@@ -84,6 +105,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
                 GradientRoute.Inline => AverageSource.Inline,
                 GradientRoute.Link => AverageSource.Link,
                 GradientRoute.Keep => AverageSource.Own,
+                GradientRoute.Ring => AverageSource.Ring,
                 _ => AverageSource.Chunks,
             },
             Average = last is not null && routes[rank] == GradientRoute.Inline ? average : null,
@@ -109,6 +131,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     public async Task<Averaged> AverageAsync(WorkerGradient[] gradients, long step)
     {
         if (Lone) return new Averaged(gradients[0].PreClipNorm, 1f);
+        if (routes[0] == GradientRoute.Ring) return Clipped(gradients, gradients.Select(g => g.MeanSquares));
         int count = parameterCount;
         var mean = average ??= new byte[count * sizeof(float)];
         var remote = Enumerable.Range(0, workers.Length).Where(r => routes[r] == GradientRoute.Chunks).ToArray();
@@ -145,7 +168,15 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         await Task.WhenAll(Enumerable.Range(0, pieces).Select(Chunk));
         // Not awaited here: a worker reads its average only when the next request reaches it.
         pendingSends = links.Where(l => l is not null).Select(l => l!.SendAsync(step, mean, cancel)).ToList();
-        // Per-worker clipping reports what the workers saw before clipping; global clipping the norm of the mean.
+        return Clipped(gradients, squares);
+    }
+
+    /// <summary>
+    /// Per-worker clipping reports what the workers saw before clipping; global clipping the norm of the mean (from
+    /// its slices' sums of squares) and the factor the workers scale it by.
+    /// </summary>
+    Averaged Clipped(WorkerGradient[] gradients, IEnumerable<double> squares)
+    {
         if (parallel.ClipScope != ClipScope.Global) return new Averaged(gradients.Average(g => g.PreClipNorm), 1f);
         var (norm, scale) = GradientAverager.GlobalClip(squares, training.Clip, training.ClipThreshold);
         return new Averaged(norm, scale);

@@ -23,6 +23,12 @@ public interface IWorkerGrain : IGrainWithStringKey
     [Alias("GetGradientChunk")] Task<byte[]> GetGradientChunkAsync(long runId, long step, int chunk, int chunks);
     /// <summary>Slice <paramref name="chunk"/> of the averaged gradient, applied with the next step (<see cref="AverageSource.Chunks"/>).</summary>
     [Alias("PutAverageChunk")] Task PutAverageChunkAsync(long runId, long step, int chunk, int chunks, byte[] values);
+    /// <summary>
+    /// Connects this worker to the next of its run's ring (<see cref="GradientRoute.Ring"/>): rank + 1, whose silo's
+    /// gradient link listens at <paramref name="nextLink"/>. The previous worker connects to this one the same way.
+    /// Returns once the outgoing link is up.
+    /// </summary>
+    [Alias("JoinRing")] Task JoinRingAsync(long runId, string nextLink);
     /// <summary>Loss, accuracy, exact match and BLEU of the replica on the validation split; null when it is empty.</summary>
     [Alias("Evaluate")] Task<EvaluationMetrics?> EvaluateAsync(long runId, long step);
     /// <summary>
@@ -102,6 +108,8 @@ public enum AverageSource
     Link,
     /// <summary>The worker's own clipped gradient: a trial of one worker has nothing to average.</summary>
     Own,
+    /// <summary>Already in the worker's gradient: the ring allreduce of the step left the mean there.</summary>
+    Ring,
 }
 
 /// <summary>How a worker returns the gradient it computed.</summary>
@@ -116,6 +124,8 @@ public enum GradientRoute
     Link,
     /// <summary>Not sent: the only worker clips it and applies it itself (<see cref="AverageSource.Own"/>).</summary>
     Keep,
+    /// <summary>Averaged among the workers around their ring before the reply (<see cref="AverageSource.Ring"/>).</summary>
+    Ring,
 }
 
 /// <summary>One exchange: the averaged gradient of the previous step to apply, and whether (and how) to compute the next one.</summary>
@@ -145,6 +155,12 @@ public sealed record WorkerGradient(
     [property: Id(6)] ulong? Checksum,
     [property: Id(7)] double ComputeSeconds)
 {
+    /// <summary>
+    /// Ring with global clipping: the sum of squares of the mean's slice this worker finished, before clipping; the
+    /// coordinator adds every worker's to get the mean's norm.
+    /// </summary>
+    [Id(8)] public double MeanSquares { get; init; }
+
     /// <summary>False once the loss or the gradient norm is NaN or infinite: the trial has diverged at this step.</summary>
     public bool IsFinite => double.IsFinite(Loss) && double.IsFinite(PreClipNorm);
 }

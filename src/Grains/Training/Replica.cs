@@ -32,7 +32,14 @@ public sealed class Replica : IDisposable
     public string Key { get; }
 
     /// <param name="data">The spec's data options with any dataset reference replaced by this silo's copy of the file.</param>
-    public Task<ReplicaReady> LoadAsync(WorkerAssignment work, DataOptions data, byte[]? checkpoint, string silo, string? linkEndpoint) => thread.Run(() =>
+    public Task<ReplicaReady> LoadAsync(WorkerAssignment work, DataOptions data, byte[]? checkpoint, string silo, string? linkEndpoint)
+    {
+        // A thread still waiting on the last run's broken ring is freed at once rather than at its timeout.
+        exchange.Abort();
+        return thread.Run(() => Load(work, data, checkpoint, silo, linkEndpoint));
+    }
+
+    ReplicaReady Load(WorkerAssignment work, DataOptions data, byte[]? checkpoint, string silo, string? linkEndpoint)
     {
         exchange.Reset(null);
         trainer?.Dispose();
@@ -48,7 +55,10 @@ public sealed class Replica : IDisposable
         assignment = work;
         exchange.Reset(work);
         return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo, linkEndpoint);
-    });
+    }
+
+    /// <summary>Connects to the next worker of the run's ring; not on the replica thread, which may be busy with a step.</summary>
+    public Task JoinRingAsync(string nextLink, CancellationToken cancel) => exchange.JoinRingAsync(nextLink, cancel);
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() => Step(step));
 
@@ -97,8 +107,11 @@ public sealed class Replica : IDisposable
             : GradientClipping.L2Norm(t.Parameters.Gradients);
         // The copy out is part of the exchange, not of the compute this reports.
         double computeSeconds = clock.Elapsed.TotalSeconds;
-        var inline = exchange.Deliver(step, t);
-        return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, inline, checksum, computeSeconds);
+        var inline = exchange.Deliver(step, t, out double meanSquares);
+        return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, inline, checksum, computeSeconds)
+        {
+            MeanSquares = meanSquares,
+        };
     }
 
     /// <summary>
@@ -182,6 +195,7 @@ public sealed class Replica : IDisposable
 
     public void Dispose()
     {
+        exchange.Abort();
         thread.Run(() =>
         {
             exchange.Dispose();

@@ -8,13 +8,17 @@ namespace Distributed.Grains.Training;
 /// <summary>
 /// A worker's side of the gradient exchange (<see cref="GradientExchange"/> is the coordinator's): where the
 /// average to apply comes from, and how the gradient just computed goes back: whole in the reply, over the
-/// coordinator's direct link, or kept for the coordinator to fetch in chunks.
+/// coordinator's direct link, kept for the coordinator to fetch in chunks, or averaged around the workers' ring.
 /// </summary>
 sealed class ReplicaExchange(string key) : IDisposable
 {
     readonly object linkLock = new();
     readonly ManualResetEventSlim linkReady = new(false);
+    readonly ManualResetEventSlim previousReady = new(false);
     GradientLink? link;
+    // The ring's links: to the next worker (this one connected) and from the previous (it connected here).
+    GradientLink? next, previous;
+    RingAllreduce? ring;
     WorkerAssignment? assignment;
     // The inline reply's copy of the gradient, reused each step: the coordinator has read it before the next request.
     byte[]? reply;
@@ -26,8 +30,12 @@ sealed class ReplicaExchange(string key) : IDisposable
         lock (linkLock)
         {
             linkReady.Reset();
+            previousReady.Reset();
             link?.Dispose();
-            link = null;
+            next?.Dispose();
+            previous?.Dispose();
+            link = next = previous = null;
+            ring = null;
             assignment = work;
         }
         reply = null;
@@ -47,6 +55,7 @@ sealed class ReplicaExchange(string key) : IDisposable
                 trainer.SetGradient(assembled ?? throw new InvalidOperationException($"replica {key} received no averaged chunks"));
                 break;
             case AverageSource.Own:
+            case AverageSource.Ring:
                 break;
             case AverageSource.Link:
                 // Straight into the flat gradient: no copy on this side.
@@ -56,12 +65,20 @@ sealed class ReplicaExchange(string key) : IDisposable
         if (step.Scale != 1f) GradientClipping.Scale(gradients, step.Scale);
     }
 
-    /// <summary>Sends the gradient just computed the step's way; the bytes for the reply when it goes inline, else null.</summary>
-    public byte[]? Deliver(WorkerStep step, Trainer trainer)
+    /// <summary>
+    /// Sends the gradient just computed the step's way; the bytes for the reply when it goes inline, else null. Around
+    /// the ring the gradient becomes the mean here, and <paramref name="meanSquares"/> is what global clipping needs of it.
+    /// </summary>
+    public byte[]? Deliver(WorkerStep step, Trainer trainer, out double meanSquares)
     {
+        meanSquares = 0;
         var gradients = MemoryMarshal.AsBytes(trainer.Parameters.Gradients);
         switch (step.Route)
         {
+            case GradientRoute.Ring:
+                var (parallel, training) = (assignment!.Spec.Parallel, assignment.Spec.Training);
+                meanSquares = Ring().Reduce(trainer.Parameters.Gradients, step.Step, parallel.ClipScope, training.Clip, training.ClipThreshold);
+                return null;
             case GradientRoute.Link:
                 Link().Send(step.Step, gradients);
                 return null;
@@ -96,18 +113,77 @@ sealed class ReplicaExchange(string key) : IDisposable
     }
 
     /// <summary>
-    /// Takes the coordinator's gradient link for the greeting's run; false when this replica is not in that run or the
-    /// greeting does not prove the run's token.
+    /// Takes the coordinator's gradient link, or the previous ring worker's, for the greeting's run; false when this
+    /// replica is not in that run or the greeting does not prove the run's token.
     /// </summary>
     public bool Attach(Socket socket, GradientChannel.Greeting greeting)
     {
         lock (linkLock)
         {
             if (assignment?.RunId != greeting.RunId || assignment.LinkToken is not { } token || !greeting.Proves(token)) return false;
-            link?.Dispose();
-            link = new GradientLink(socket, token, greeting.Challenge, coordinator: false);
-            linkReady.Set();
+            var attached = new GradientLink(socket, token, greeting.Challenge, coordinator: false);
+            if (GradientChannel.IsRing(greeting.Key))
+            {
+                previous?.Dispose();
+                previous = attached;
+                ring = null;
+                previousReady.Set();
+            }
+            else
+            {
+                link?.Dispose();
+                link = attached;
+                linkReady.Set();
+            }
             return true;
+        }
+    }
+
+    /// <summary>Connects to the next worker of the ring (rank + 1), proving this run's token as a coordinator does.</summary>
+    public async Task JoinRingAsync(string nextLink, CancellationToken cancel)
+    {
+        WorkerAssignment work;
+        lock (linkLock) work = assignment ?? throw new InvalidOperationException($"replica {key} holds no run to join a ring of");
+        if (!System.Net.IPEndPoint.TryParse(nextLink, out _)) throw new ArgumentException($"replica {key}: the next worker's link '{nextLink}' is not an address:port");
+        int size = work.Spec.Parallel.Workers;
+        var nextKey = GradientChannel.RingKey(WorkerGrain.KeyOf(work.TrialId, (work.Rank + 1) % size));
+        var connected = await GradientChannel.ConnectAsync(nextLink, nextKey, work.RunId, work.LinkToken!, cancel);
+        lock (linkLock)
+        {
+            // A new run loaded meanwhile: this link belongs to the old one.
+            if (!ReferenceEquals(assignment, work))
+            {
+                connected.Dispose();
+                throw new InvalidOperationException($"replica {key}: run {work.RunId} ended while joining its ring");
+            }
+            next?.Dispose();
+            next = connected;
+            ring = null;
+        }
+    }
+
+    RingAllreduce Ring()
+    {
+        var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
+        if (!previousReady.Wait(timeout)) throw new TimeoutException($"replica {key}: the previous ring worker's link did not arrive within {timeout.TotalSeconds:0.###} s");
+        lock (linkLock)
+        {
+            if (ring is not null) return ring;
+            var (to, from) = (next ?? throw new InvalidOperationException($"replica {key} has not joined a ring"), previous!);
+            foreach (var socket in new[] { to.Socket, from.Socket })
+                socket.ReceiveTimeout = socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            return ring = new RingAllreduce(assignment.Rank, assignment.Spec.Parallel.Workers, to, from);
+        }
+    }
+
+    /// <summary>Closes the links' sockets at once, from any thread: a replica thread waiting on a broken ring is freed for the next run.</summary>
+    public void Abort()
+    {
+        lock (linkLock)
+        {
+            link?.Abort();
+            next?.Abort();
+            previous?.Abort();
         }
     }
 

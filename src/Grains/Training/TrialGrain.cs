@@ -38,6 +38,7 @@ public sealed class TrialRecord
     /// <summary>PBT: replicas stay loaded at each pause, for the members that copy this one.</summary>
     [Id(18)] public bool HoldAtPause { get; set; }
     [Id(19)] public ExploitTiming? LastExploit { get; set; }
+    [Id(20)] public string? Exchange { get; set; }
 }
 
 /// <summary>
@@ -257,6 +258,7 @@ public sealed class TrialGrain(
         if (report.Best is { } best) R.Best = best;
         if (report.Test is { } test) R.Test = test;
         if (report.Exploit is { } exploit) R.LastExploit = exploit;
+        if (report.Exchange is { } exchange) R.Exchange = exchange;
         if (report.CheckpointStep is { } step)
         {
             if (step > (R.CheckpointStep ?? 0)) R.RecoveriesWithoutProgress = 0;
@@ -369,6 +371,7 @@ public sealed class TrialGrain(
             Best = R.Best,
             Test = R.Test,
             LastExploit = R.LastExploit,
+            Exchange = R.Exchange,
         };
     }
 }

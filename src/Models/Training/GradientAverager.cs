@@ -38,6 +38,21 @@ public static class GradientAverager
     public static double MeanChunk(IReadOnlyList<ReadOnlyMemory<float>> slices, Span<float> mean, ClipScope scope, ClipMode mode, double threshold)
     {
         Mean(slices, mean);
+        return ClipChunk(mean, scope, mode, threshold);
+    }
+
+    /// <summary>
+    /// A ring allreduce's last step on the slice a worker finished: the workers' <paramref name="sum"/> becomes their
+    /// mean, clipped and measured as <see cref="MeanChunk"/> does.
+    /// </summary>
+    public static double FinishSum(Span<float> sum, int workers, ClipScope scope, ClipMode mode, double threshold)
+    {
+        GradientClipping.Scale(sum, 1f / workers);
+        return ClipChunk(sum, scope, mode, threshold);
+    }
+
+    static double ClipChunk(Span<float> mean, ClipScope scope, ClipMode mode, double threshold)
+    {
         if (scope != ClipScope.Global) return 0;
         double norm = GradientClipping.L2Norm(mean);
         if (mode == ClipMode.Value) GradientClipping.ClampValues(mean, (float)threshold);
@@ -67,7 +82,7 @@ public static class GradientAverager
             int length = Math.Min(MeanBlock, average.Length - start);
             var block = average.Slice(start, length);
             gradients[0].Span.Slice(start, length).CopyTo(block);
-            for (int w = 1; w < gradients.Count; w++) AddInto(gradients[w].Span.Slice(start, length), block);
+            for (int w = 1; w < gradients.Count; w++) Accumulate(gradients[w].Span.Slice(start, length), block);
             GradientClipping.Scale(block, scale);
         }
     }
@@ -75,7 +90,8 @@ public static class GradientAverager
     // 16 KB: well inside L1 with the slices it sums.
     const int MeanBlock = 4096;
 
-    static void AddInto(ReadOnlySpan<float> x, Span<float> sum)
+    /// <summary><paramref name="sum"/> += <paramref name="x"/>, element-wise.</summary>
+    public static void Accumulate(ReadOnlySpan<float> x, Span<float> sum)
     {
         int i = 0;
         for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)

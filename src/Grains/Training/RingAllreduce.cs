@@ -1,0 +1,68 @@
+using Distributed.Models.Training;
+using Distributed.Options;
+
+namespace Distributed.Grains.Training;
+
+/// <summary>
+/// The mean of the workers' gradients computed among themselves around a ring of direct links: N − 1 steps of
+/// reduce-scatter (each passes one N-th of the gradient to the next and adds the one from the previous), the
+/// finishing worker of each slice makes it the mean, then N − 1 steps of all-gather. Every link carries
+/// 2(N − 1)/N of a gradient per step, whatever N, and every worker ends with the same bytes.
+/// </summary>
+sealed class RingAllreduce(int rank, int size, GradientLink next, GradientLink previous)
+{
+    float[] scratch = [];
+
+    /// <summary>
+    /// Replaces <paramref name="gradient"/> with the workers' mean (clamped under global clipping by value); returns
+    /// the sum of squares of the slice this worker finished, before clipping, under global clipping (else 0).
+    /// </summary>
+    public unsafe double Reduce(Span<float> gradient, long step, ClipScope scope, ClipMode mode, double threshold)
+    {
+        int count = gradient.Length;
+        int widest = (count + size - 1) / size + 1;
+        if (scratch.Length < widest) scratch = new float[widest];
+        fixed (float* values = gradient)
+        {
+            nint at = (nint)values;
+            for (int k = 0; k < size - 1; k++)
+            {
+                var (start, length) = Slice(count, Around(rank - k - 1));
+                Pass(at, count, Around(rank - k), scratch.AsSpan(0, length), step);
+                GradientAverager.Accumulate(scratch.AsSpan(0, length), gradient.Slice(start, length));
+            }
+            var (own, ownLength) = Slice(count, Around(rank + 1));
+            double squares = GradientAverager.FinishSum(gradient.Slice(own, ownLength), size, scope, mode, threshold);
+            for (int k = 0; k < size - 1; k++)
+            {
+                var (start, length) = Slice(count, Around(rank - k));
+                Pass(at, count, Around(rank + 1 - k), gradient.Slice(start, length), step);
+            }
+            return squares;
+        }
+    }
+
+    /// <summary>Sends slice <paramref name="slice"/> to the next worker while the previous one's arrives in <paramref name="into"/>.</summary>
+    unsafe void Pass(nint gradient, int count, int slice, Span<float> into, long step)
+    {
+        var (start, length) = Slice(count, slice);
+        // Both ways at once: every worker sends before it receives, so sequential sends would fill the sockets and stall.
+        var sending = Task.Run(() => next.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float))));
+        try
+        {
+            previous.Receive(step, System.Runtime.InteropServices.MemoryMarshal.AsBytes(into), "the previous worker of the ring");
+        }
+        catch
+        {
+            // The ring is broken: closing the next link ends a send that would wait out its timeout, so the memory unpins now.
+            next.Abort();
+            try { sending.Wait(); } catch (AggregateException) { }
+            throw;
+        }
+        sending.GetAwaiter().GetResult();
+    }
+
+    int Around(int index) => ((index % size) + size) % size;
+
+    (int Start, int Length) Slice(int count, int slice) => Replica.ChunkBounds(count, slice, size);
+}
