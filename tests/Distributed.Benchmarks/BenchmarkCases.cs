@@ -36,7 +36,7 @@ public static class BenchmarkCases
             TrialBenchmarks.TwoWorkersVersusOne),
         new("exchange-one-silo", "share of step time in the gradient exchange, ~1M parameters, 2 workers, one silo (target <= 0.05)",
             () => TrialBenchmarks.Exchange(twoProcesses: false)),
-        new("exchange-scaling", "N = 2, 4, 8 workers in as many silo processes, small model: bytes the hub moves per step against the ring allreduce's 2(N-1)/N·S per link, and exchange time (one line per N)",
+        new("exchange-scaling", "N = 2, 4, 8 workers in as many silo processes, 1M-parameter model, star and ring alternating: the busiest link direction's bytes per step against the ring bound 2(N-1)/N·S (ratio), and exchange time ring against star (one line per N)",
             () => string.Join('\n', TrialBenchmarks.ExchangeScaling())),
         new("exchange-two-silo-processes", "the same across two silo processes on loopback (target <= 0.15)",
             () => TrialBenchmarks.Exchange(twoProcesses: true)),

@@ -272,8 +272,16 @@ public static class TrialBenchmarks
             var spec = Spec(MillionModel, 2, steps + Warmup);
             // Three trials in a row on the same silos: this machine's noise moves single rounds by a point or two.
             var rounds = new List<TrialMetrics>();
-            for (int round = 0; round < 3; round++) rounds.Add((await silo.RunAsync($"{(twoProcesses ? "exchange-two" : "exchange-one")}-{round}", spec)).Metrics);
+            // Across processes the ring (each worker sends half and receives half, both ways at once) alternates with the star.
+            var ringRounds = new List<TrialMetrics>();
+            var ring = spec with { Parallel = spec.Parallel with { Allreduce = Allreduce.Ring } };
+            for (int round = 0; round < 3; round++)
+            {
+                rounds.Add((await silo.RunAsync($"{(twoProcesses ? "exchange-two" : "exchange-one")}-{round}", spec)).Metrics);
+                if (twoProcesses) ringRounds.Add((await silo.RunAsync($"exchange-two-ring-{round}", ring)).Metrics);
+            }
             var shares = rounds.Select(ExchangeShare).ToList();
+            var ringShares = ringRounds.Select(ExchangeShare).ToList();
             var metrics = rounds.OrderBy(ExchangeShare).ElementAt(1);
             var data = spec.Data.Load();
             using var probe = new Trainer(spec.Model, spec.Training, data.Vocabularies, 1);
@@ -289,6 +297,10 @@ public static class TrialBenchmarks
                 ["compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2),
                 ["exchange_share"] = Math.Round(ExchangeShare(metrics), 4),
                 ["exchange_share_rounds"] = string.Join(" ", shares.Select(x => Math.Round(x, 4))),
+                ["ring_exchange_share"] = twoProcesses ? Math.Round(Median(ringShares), 4) : null,
+                ["ring_exchange_share_rounds"] = string.Join(" ", ringShares.Select(x => Math.Round(x, 4))),
+                ["ring_step_ms"] = twoProcesses ? Math.Round(ringRounds.OrderBy(ExchangeShare).ElementAt(1).Steps
+                    .Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).Average(s => s.StepSeconds) * 1000, 2) : null,
                 ["gradient_bytes"] = gradientBytes,
                 // A worker in the coordinator's silo shares buffers with it; one in another silo sends its gradient and receives the average.
                 ["bytes_per_step_remote_worker"] = 2 * gradientBytes,
@@ -315,57 +327,75 @@ public static class TrialBenchmarks
         // The million-parameter model (over the 1 MB below which a gradient rides in the Orleans reply, not a link),
         // with 8 examples per worker so that computing is short and the exchange weighs.
         var model = MillionModel;
-        const int steps = 100, batch = 8;
+        const int steps = 60, batch = 8, rounds = 3;
         foreach (int n in new[] { 2, 4, 8 })
             yield return BenchmarkSilo.Measure(async silo =>
             {
                 await silo.AddSiloProcessesAsync(n - 1);
-                var spec = Spec(model, n, steps + Warmup, batch);
-                var trialId = $"scaling-{n}";
-                // Every byte each silo's links move over the whole trial (the handshakes are a few hundred bytes): this
-                // process's counter, and each silo process's as its /metrics reports it. The busiest is the hub.
-                async Task<long[]> LinkBytesAsync()
+                // Every byte each silo's links send and receive (the handshakes are a few hundred bytes): this
+                // process's counters, and each silo process's as its /metrics reports them.
+                async Task<(long Sent, long Received)[]> LinkBytesAsync()
                 {
                     using var http = new HttpClient();
-                    var counts = new List<long> { Distributed.Grains.Training.GradientLink.WireBytes };
+                    var counts = new List<(long, long)> { (Distributed.Grains.Training.GradientLink.SentBytes, Distributed.Grains.Training.GradientLink.ReceivedBytes) };
                     for (int k = 1; k < n; k++)
                     {
-                        var text = await http.GetStringAsync($"http://127.0.0.1:{BenchmarkSilo.MetricsPort(k)}/metrics");
-                        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("distributed_gradient_link_bytes_total", StringComparison.Ordinal));
-                        counts.Add(line is null ? 0 : (long)double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture));
+                        var lines = (await http.GetStringAsync($"http://127.0.0.1:{BenchmarkSilo.MetricsPort(k)}/metrics")).Split('\n')
+                            .Where(l => l.StartsWith("distributed_gradient_link_bytes_total", StringComparison.Ordinal)).ToList();
+                        long Of(string direction) => lines.FirstOrDefault(l => l.Contains($"direction=\"{direction}\"")) is { } line
+                            ? (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) : 0;
+                        counts.Add((Of("sent"), Of("received")));
                     }
                     return counts.ToArray();
                 }
-                var before = await LinkBytesAsync();
-                int here = 0;
-                await silo.RunAsync(trialId, spec, status => { if (status.Step > 0) here = Enumerable.Range(0, n).Count(r => silo.HoldsHere(trialId, r)); });
-                var after = await LinkBytesAsync();
-                var perSilo = after.Zip(before, (a, b) => a - b).ToArray();
-                var metrics = await silo.Grains.GetGrain<ITrialGrain>(trialId).GetMetricsAsync(-1);
-                var data = spec.Data.Load();
-                using var probe = new Trainer(spec.Model, spec.Training, data.Vocabularies, 1);
+                var data = TrialBenchmarks.Spec(model, n, 1, batch).Data.Load();
+                using var probe = new Trainer(model, new TrainingOptions(), data.Vocabularies, 1);
                 long gradient = probe.Parameters.Count * 4L;
-                long frame = Distributed.Grains.Training.GradientLink.FrameBytes(gradient);
-                var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
-                double hubPerStep = perSilo.Max() / (double)metrics.Steps.Count;
-                double ring = 2.0 * (n - 1) / n * gradient;
-                return new JsonObject
+                double ringBound = 2.0 * (n - 1) / n * gradient;
+                var result = new JsonObject
                 {
                     ["case"] = "exchange-scaling",
                     ["workers"] = n,
                     ["params"] = probe.Parameters.Count,
                     ["gradient_bytes"] = gradient,
-                    ["star_hub_bytes_per_step_expected"] = 2L * (n - 1) * frame,
-                    ["hub_bytes_per_step"] = Math.Round(hubPerStep),
-                    // This process first, then each silo process: the hub, and a worker's 2·S (its own silo's worker goes inline).
-                    ["bytes_per_step_by_silo"] = string.Join(" ", perSilo.Select(b => Math.Round(b / (double)metrics.Steps.Count))),
-                    ["workers_in_this_process"] = here,
-                    ["ring_bound_bytes_per_link"] = Math.Round(ring),
-                    ["ratio"] = Math.Round(hubPerStep / ring, 3),
-                    ["step_ms"] = Math.Round(measured.Average(s => s.StepSeconds) * 1000, 2),
-                    ["compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2),
-                    ["exchange_ms"] = Math.Round(measured.Average(s => s.StepSeconds - s.ComputeSeconds) * 1000, 2),
+                    ["ring_bound_bytes_per_link"] = Math.Round(ringBound),
                 };
+                var exchangeMs = new Dictionary<Allreduce, List<double>> { [Allreduce.Star] = [], [Allreduce.Ring] = [] };
+                // Star and ring alternate on the same silos, so the machine's drift falls on both.
+                for (int round = 0; round < rounds; round++)
+                    foreach (var allreduce in new[] { Allreduce.Star, Allreduce.Ring })
+                    {
+                        var spec = TrialBenchmarks.Spec(model, n, steps + Warmup, batch);
+                        spec = spec with { Parallel = spec.Parallel with { Allreduce = allreduce } };
+                        var trialId = $"scaling-{n}-{allreduce}-{round}";
+                        var before = await LinkBytesAsync();
+                        var (status, metrics) = await silo.RunAsync(trialId, spec);
+                        var after = await LinkBytesAsync();
+                        int stepsRun = metrics.Steps.Count;
+                        var sent = after.Zip(before, (a, b) => (a.Sent - b.Sent) / (double)stepsRun).ToArray();
+                        var received = after.Zip(before, (a, b) => (a.Received - b.Received) / (double)stepsRun).ToArray();
+                        var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < stepsRun).ToList();
+                        exchangeMs[allreduce].Add(measured.Average(s => s.StepSeconds - s.ComputeSeconds) * 1000);
+                        if (round > 0) continue;
+                        var name = allreduce.ToString().ToLowerInvariant();
+                        // A silo's busiest direction is what its one link each way (ring) or its hub links (star) carry.
+                        double busiest = sent.Zip(received, Math.Max).Max();
+                        result[$"{name}_exchange"] = status.Exchange;
+                        result[$"{name}_sent_per_step_by_silo"] = string.Join(" ", sent.Select(b => Math.Round(b)));
+                        result[$"{name}_received_per_step_by_silo"] = string.Join(" ", received.Select(b => Math.Round(b)));
+                        result[$"{name}_busiest_bytes_per_step"] = Math.Round(busiest);
+                        result[$"{name}_bytes_vs_ring_bound"] = Math.Round(busiest / ringBound, 3);
+                        result[$"{name}_step_ms"] = Math.Round(measured.Average(s => s.StepSeconds) * 1000, 2);
+                        result[$"{name}_compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2);
+                    }
+                double star = Median(exchangeMs[Allreduce.Star]), ring = Median(exchangeMs[Allreduce.Ring]);
+                result["star_exchange_ms"] = Math.Round(star, 2);
+                result["ring_exchange_ms"] = Math.Round(ring, 2);
+                result["exchange_ms_by_round"] = string.Join(" ", Enumerable.Range(0, rounds).Select(r => $"star {exchangeMs[Allreduce.Star][r]:F1} ring {exchangeMs[Allreduce.Ring][r]:F1}"));
+                // The bars: bytes per link within 1.1 of the ring bound, and exchange time below the star's.
+                result["ratio"] = Math.Round(result["ring_bytes_vs_ring_bound"]!.GetValue<double>(), 3);
+                result["ring_vs_star_exchange"] = Math.Round(ring / star, 3);
+                return result;
             });
     }
 

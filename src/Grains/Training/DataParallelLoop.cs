@@ -291,9 +291,9 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         while (step < stopAt)
         {
             bool checksum = workers.Length > 1 && step % parallel.ChecksumEvery == 0;
-            // A lone worker has nothing to exchange: it runs a stretch of steps per call, so no step pays a round trip.
-            WorkerGradient[][] stretch = exchange.Lone
-                ? (await exchange.StretchAsync(step, average, StretchLength(stopAt, seconds))).Select(g => new[] { g }).ToArray()
+            // A lone worker, or a ring averaging among itself, runs a stretch of steps per call: no step pays a round trip.
+            WorkerGradient[][] stretch = exchange.Stretches
+                ? await exchange.StretchAsync(step, average, StretchLength(stopAt, seconds), checksum)
                 : [await exchange.StepAsync(step, average, compute: true, checksum)];
             for (int i = 0; i < stretch.Length; i++)
             {
@@ -301,7 +301,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
                 for (int rank = 0; rank < gradients.Length; rank++)
                     if (!gradients[rank].IsFinite)
                         return (TrialState.Diverged, $"the loss is {gradients[rank].Loss} and the gradient norm {gradients[rank].PreClipNorm} at step {step + 1} on worker {rank}");
-                if (checksum && Mismatch(gradients) is { } mismatch) return (TrialState.Failed, mismatch);
+                if (checksum && i == 0 && Mismatch(gradients) is { } mismatch) return (TrialState.Failed, mismatch);
 
                 average = await exchange.AverageAsync(gradients, step);
                 if (!double.IsFinite(average.Norm)) return (TrialState.Diverged, $"the averaged gradient norm is {average.Norm} at step {step + 1}");
@@ -360,6 +360,8 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
         static long Next(long at, int every) => (at / every + 1) * every;
         long fit = stepSeconds > 0 ? (long)Math.Clamp(StretchTime.TotalSeconds / stepSeconds, 1, MaxStretch) : 1;
         long end = Math.Min(Math.Min(stopAt, step + fit), Math.Min(Next(step, spec.Schedule.EvaluateEvery), Next(step, spec.Schedule.CheckpointEvery)));
+        // A ring's replicas compare checksums at the first step of a stretch: one starts at every checksum step.
+        if (!exchange.Lone) end = Math.Min(end, Next(step, spec.Parallel.ChecksumEvery));
         return (int)(end - step);
     }
 

@@ -80,16 +80,30 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     /// <summary>How the gradients travel this run: "ring", or "star" through the coordinator (its routes whatever they are).</summary>
     public string Topology => routes.Length > 0 && routes[0] == GradientRoute.Ring ? "ring" : "star";
 
-    /// <summary>The lone worker applies <paramref name="last"/> (its own last gradient) and computes the next steps.</summary>
-    public async Task<WorkerGradient[]> StretchAsync(long at, Averaged? last, int steps)
+    /// <summary>
+    /// True when the workers need the coordinator only every few steps: a lone worker, or a ring, whose workers
+    /// average among themselves and agree on global clipping's factor without it.
+    /// </summary>
+    public bool Stretches => Lone || routes.Length > 0 && routes[0] == GradientRoute.Ring;
+
+    /// <summary>
+    /// The workers apply <paramref name="last"/> (the lone worker's own gradient, or the mean the ring left) and
+    /// compute the next steps in one call each; the steps' gradients by step, then by rank. The first step may compare checksums.
+    /// </summary>
+    public async Task<WorkerGradient[][]> StretchAsync(long at, Averaged? last, int steps, bool checksum)
     {
-        var first = new WorkerStep(run.RunId, at, Compute: true, Checksum: false)
+        var route = Lone ? GradientRoute.Keep : GradientRoute.Ring;
+        var first = new WorkerStep(run.RunId, at, Compute: true, Checksum: checksum)
         {
-            Apply = last is null ? AverageSource.None : AverageSource.Own,
-            Route = GradientRoute.Keep,
+            Apply = last is null ? AverageSource.None : Lone ? AverageSource.Own : AverageSource.Ring,
+            Scale = last?.Scale ?? 1f,
+            Route = route,
         };
-        var replies = await WorkerCalls.Within([workers[0].StretchAsync(first, steps)], parallel.ExchangeTimeout * steps, $"compute steps {at + 1}..{at + steps}", cancel);
-        return replies[0];
+        var replies = await WorkerCalls.Within(workers.Select(w => w.StretchAsync(first, steps)).ToArray(),
+            parallel.ExchangeTimeout * steps, $"compute steps {at + 1}..{at + steps}", cancel);
+        // Every worker stops at the same step (a ring stops on the mean, which all share); the shortest bounds them anyway.
+        int done = replies.Min(r => r.Length);
+        return Enumerable.Range(0, done).Select(i => replies.Select(r => r[i]).ToArray()).ToArray();
     }
 
     /// <summary>
@@ -131,7 +145,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     public async Task<Averaged> AverageAsync(WorkerGradient[] gradients, long step)
     {
         if (Lone) return new Averaged(gradients[0].PreClipNorm, 1f);
-        if (routes[0] == GradientRoute.Ring) return Clipped(gradients, gradients.Select(g => g.MeanSquares));
+        if (routes[0] == GradientRoute.Ring) return Clipped(gradients, [gradients[0].MeanSquares]);
         int count = parameterCount;
         var mean = average ??= new byte[count * sizeof(float)];
         var remote = Enumerable.Range(0, workers.Length).Where(r => routes[r] == GradientRoute.Chunks).ToArray();

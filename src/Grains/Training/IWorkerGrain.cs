@@ -156,8 +156,7 @@ public sealed record WorkerGradient(
     [property: Id(7)] double ComputeSeconds)
 {
     /// <summary>
-    /// Ring with global clipping: the sum of squares of the mean's slice this worker finished, before clipping; the
-    /// coordinator adds every worker's to get the mean's norm.
+    /// Ring: the sum of squares of the whole mean before clipping, the same on every worker (each slice's travels with it).
     /// </summary>
     [Id(8)] public double MeanSquares { get; init; }
 

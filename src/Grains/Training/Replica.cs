@@ -62,20 +62,30 @@ public sealed class Replica : IDisposable
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() => Step(step));
 
-    /// <summary>Steps one after another on the replica thread, each applying its own gradient from the one before.</summary>
+    /// <summary>
+    /// Steps one after another on the replica thread, each applying the gradient of the one before: a lone worker's
+    /// own, or the mean its ring left, scaled by global norm clipping's factor, which every worker of the ring
+    /// computes alike from the mean's norm.
+    /// </summary>
     public Task<WorkerGradient[]> StretchAsync(WorkerStep first, int steps)
     {
-        if (first.Route != GradientRoute.Keep || !first.Compute || steps < 1)
-            throw new ArgumentException($"replica {Key}: a stretch computes 1 or more steps of a lone worker (route Keep); asked for {steps} with route {first.Route}");
+        if (first.Route is not (GradientRoute.Keep or GradientRoute.Ring) || !first.Compute || steps < 1)
+            throw new ArgumentException($"replica {Key}: a stretch computes 1 or more steps of a lone worker or a ring; asked for {steps} with route {first.Route}");
         return thread.Run(() =>
         {
             var done = new List<WorkerGradient>(steps);
-            for (var next = first; done.Count < steps; next = first with { Step = next.Step + 1, Apply = AverageSource.Own, Checksum = false })
+            bool ring = first.Route == GradientRoute.Ring;
+            var training = assignment!.Spec.Training;
+            for (var next = first; done.Count < steps;)
             {
                 var gradient = Step(next);
                 done.Add(gradient);
-                // The coordinator ends the trial diverged at this step; stepping on would only spread the NaNs.
-                if (!gradient.IsFinite) break;
+                // The coordinator ends the trial diverged at this step; stepping on would only spread the NaNs. A ring
+                // stops on what all its workers see alike, the mean, or one would wait for the others until its timeout.
+                if (ring ? !double.IsFinite(gradient.MeanSquares) : !gradient.IsFinite) break;
+                float scale = ring && assignment.Spec.Parallel.ClipScope == ClipScope.Global
+                    ? GradientAverager.GlobalClip([gradient.MeanSquares], training.Clip, training.ClipThreshold).Factor : 1f;
+                next = first with { Step = next.Step + 1, Apply = ring ? AverageSource.Ring : AverageSource.Own, Scale = scale, Checksum = false };
             }
             return done.ToArray();
         });
@@ -85,9 +95,12 @@ public sealed class Replica : IDisposable
     {
         var t = Loaded();
         var clock = Stopwatch.StartNew();
+        // Waiting for the average (a link read) is exchange, not compute: the step's metrics keep the two apart.
+        var waited = TimeSpan.Zero;
         if (step.Apply != AverageSource.None)
         {
             exchange.Apply(step, t);
+            waited = clock.Elapsed;
             t.OptimizerStep();
             openStep = null;
         }
@@ -106,7 +119,7 @@ public sealed class Replica : IDisposable
             ? t.ClipGradient()
             : GradientClipping.L2Norm(t.Parameters.Gradients);
         // The copy out is part of the exchange, not of the compute this reports.
-        double computeSeconds = clock.Elapsed.TotalSeconds;
+        double computeSeconds = (clock.Elapsed - waited).TotalSeconds;
         var inline = exchange.Deliver(step, t, out double meanSquares);
         return new WorkerGradient(step.Step, report.Loss, norm, report.TeacherProbability, examples.Count, inline, checksum, computeSeconds)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Distributed.Models.Training;
 using Distributed.Options;
 
@@ -6,16 +7,18 @@ namespace Distributed.Grains.Training;
 /// <summary>
 /// The mean of the workers' gradients computed among themselves around a ring of direct links: N − 1 steps of
 /// reduce-scatter (each passes one N-th of the gradient to the next and adds the one from the previous), the
-/// finishing worker of each slice makes it the mean, then N − 1 steps of all-gather. Every link carries
-/// 2(N − 1)/N of a gradient per step, whatever N, and every worker ends with the same bytes.
+/// finishing worker of each slice makes it the mean, then N − 1 steps of all-gather, each slice followed by its sum
+/// of squares. Every link carries 2(N − 1)/N of a gradient per step, whatever N, and every worker ends with the
+/// same bytes and the same norm of the mean.
 /// </summary>
 sealed class RingAllreduce(int rank, int size, GradientLink next, GradientLink previous)
 {
     float[] scratch = [];
+    readonly double[] squares = new double[size];
 
     /// <summary>
     /// Replaces <paramref name="gradient"/> with the workers' mean (clamped under global clipping by value); returns
-    /// the sum of squares of the slice this worker finished, before clipping, under global clipping (else 0).
+    /// the mean's sum of squares before clipping, added up in slice order so that every worker gets the same double.
     /// </summary>
     public unsafe double Reduce(Span<float> gradient, long step, ClipScope scope, ClipMode mode, double threshold)
     {
@@ -28,29 +31,41 @@ sealed class RingAllreduce(int rank, int size, GradientLink next, GradientLink p
             for (int k = 0; k < size - 1; k++)
             {
                 var (start, length) = Slice(count, Around(rank - k - 1));
-                Pass(at, count, Around(rank - k), scratch.AsSpan(0, length), step);
+                Pass(at, count, Around(rank - k), scratch.AsSpan(0, length), step, gather: false);
                 GradientAverager.Accumulate(scratch.AsSpan(0, length), gradient.Slice(start, length));
             }
-            var (own, ownLength) = Slice(count, Around(rank + 1));
-            double squares = GradientAverager.FinishSum(gradient.Slice(own, ownLength), size, scope, mode, threshold);
+            int own = Around(rank + 1);
+            var (ownStart, ownLength) = Slice(count, own);
+            squares[own] = GradientAverager.FinishSum(gradient.Slice(ownStart, ownLength), size, scope, mode, threshold);
             for (int k = 0; k < size - 1; k++)
             {
                 var (start, length) = Slice(count, Around(rank - k));
-                Pass(at, count, Around(rank + 1 - k), gradient.Slice(start, length), step);
+                Pass(at, count, Around(rank + 1 - k), gradient.Slice(start, length), step, gather: true);
             }
-            return squares;
         }
+        double total = 0;
+        foreach (var s in squares) total += s;
+        return total;
     }
 
-    /// <summary>Sends slice <paramref name="slice"/> to the next worker while the previous one's arrives in <paramref name="into"/>.</summary>
-    unsafe void Pass(nint gradient, int count, int slice, Span<float> into, long step)
+    /// <summary>
+    /// Sends slice <paramref name="slice"/> to the next worker while the previous one's arrives in <paramref name="into"/>;
+    /// gathering, each slice's sum of squares follows it.
+    /// </summary>
+    unsafe void Pass(nint gradient, int count, int slice, Span<float> into, long step, bool gather)
     {
         var (start, length) = Slice(count, slice);
+        int arriving = Around(slice - 1);
         // Both ways at once: every worker sends before it receives, so sequential sends would fill the sockets and stall.
-        var sending = Task.Run(() => next.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float))));
+        var sending = Task.Run(() =>
+        {
+            next.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float)));
+            if (gather) next.Send(step, MemoryMarshal.AsBytes(new ReadOnlySpan<double>(in squares[slice])));
+        });
         try
         {
-            previous.Receive(step, System.Runtime.InteropServices.MemoryMarshal.AsBytes(into), "the previous worker of the ring");
+            previous.Receive(step, MemoryMarshal.AsBytes(into), "the previous worker of the ring");
+            if (gather) previous.Receive(step, MemoryMarshal.AsBytes(new Span<double>(ref squares[arriving])), "the previous worker of the ring");
         }
         catch
         {

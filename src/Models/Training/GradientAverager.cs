@@ -43,12 +43,15 @@ public static class GradientAverager
 
     /// <summary>
     /// A ring allreduce's last step on the slice a worker finished: the workers' <paramref name="sum"/> becomes their
-    /// mean, clipped and measured as <see cref="MeanChunk"/> does.
+    /// mean, clamped under global clipping by value as <see cref="MeanChunk"/> does. Returns the slice's sum of squares
+    /// before clipping, whatever the scope: every worker learns every slice's, so all agree on the mean's norm.
     /// </summary>
     public static double FinishSum(Span<float> sum, int workers, ClipScope scope, ClipMode mode, double threshold)
     {
         GradientClipping.Scale(sum, 1f / workers);
-        return ClipChunk(sum, scope, mode, threshold);
+        double norm = GradientClipping.L2Norm(sum);
+        if (scope == ClipScope.Global && mode == ClipMode.Value) GradientClipping.ClampValues(sum, (float)threshold);
+        return norm * norm;
     }
 
     static double ClipChunk(Span<float> mean, ClipScope scope, ClipMode mode, double threshold)
