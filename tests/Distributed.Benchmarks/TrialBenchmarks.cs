@@ -272,16 +272,19 @@ public static class TrialBenchmarks
             var spec = Spec(MillionModel, 2, steps + Warmup);
             // Three trials in a row on the same silos: this machine's noise moves single rounds by a point or two.
             var rounds = new List<TrialMetrics>();
-            // Across processes the ring (each worker sends half and receives half, both ways at once) alternates with the star.
-            var ringRounds = new List<TrialMetrics>();
-            var ring = spec with { Parallel = spec.Parallel with { Allreduce = Allreduce.Ring } };
+            // The default (auto: the ring across processes, the star's shared buffers in one silo) alternates with the star.
+            var starRounds = new List<TrialMetrics>();
+            var star = spec with { Parallel = spec.Parallel with { Allreduce = Allreduce.Star } };
+            string? exchange = null;
             for (int round = 0; round < 3; round++)
             {
-                rounds.Add((await silo.RunAsync($"{(twoProcesses ? "exchange-two" : "exchange-one")}-{round}", spec)).Metrics);
-                if (twoProcesses) ringRounds.Add((await silo.RunAsync($"exchange-two-ring-{round}", ring)).Metrics);
+                var (status, run) = await silo.RunAsync($"{(twoProcesses ? "exchange-two" : "exchange-one")}-{round}", spec);
+                rounds.Add(run);
+                exchange = status.Exchange;
+                if (twoProcesses) starRounds.Add((await silo.RunAsync($"exchange-two-star-{round}", star)).Metrics);
             }
             var shares = rounds.Select(ExchangeShare).ToList();
-            var ringShares = ringRounds.Select(ExchangeShare).ToList();
+            var starShares = starRounds.Select(ExchangeShare).ToList();
             var metrics = rounds.OrderBy(ExchangeShare).ElementAt(1);
             var data = spec.Data.Load();
             using var probe = new Trainer(spec.Model, spec.Training, data.Vocabularies, 1);
@@ -297,9 +300,10 @@ public static class TrialBenchmarks
                 ["compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2),
                 ["exchange_share"] = Math.Round(ExchangeShare(metrics), 4),
                 ["exchange_share_rounds"] = string.Join(" ", shares.Select(x => Math.Round(x, 4))),
-                ["ring_exchange_share"] = twoProcesses ? Math.Round(Median(ringShares), 4) : null,
-                ["ring_exchange_share_rounds"] = string.Join(" ", ringShares.Select(x => Math.Round(x, 4))),
-                ["ring_step_ms"] = twoProcesses ? Math.Round(ringRounds.OrderBy(ExchangeShare).ElementAt(1).Steps
+                ["exchange"] = exchange,
+                ["star_exchange_share"] = twoProcesses ? Math.Round(Median(starShares), 4) : null,
+                ["star_exchange_share_rounds"] = string.Join(" ", starShares.Select(x => Math.Round(x, 4))),
+                ["star_step_ms"] = twoProcesses ? Math.Round(starRounds.OrderBy(ExchangeShare).ElementAt(1).Steps
                     .Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).Average(s => s.StepSeconds) * 1000, 2) : null,
                 ["gradient_bytes"] = gradientBytes,
                 // A worker in the coordinator's silo shares buffers with it; one in another silo sends its gradient and receives the average.
@@ -397,6 +401,58 @@ public static class TrialBenchmarks
                 result["ring_vs_star_exchange"] = Math.Round(ring / star, 3);
                 return result;
             });
+    }
+
+    /// <summary>
+    /// The ring's own cost, without Orleans or other processes: N replicas' threads in this process reduce a
+    /// 1M-parameter gradient around a ring of loopback links; median milliseconds per allreduce against one link
+    /// frame of the whole gradient.
+    /// </summary>
+    public static IEnumerable<string> RingLoopback()
+    {
+        const int count = 1_057_566, rounds = 31;
+        foreach (int n in new[] { 2, 4 })
+        {
+            using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            listener.Listen(n);
+            var token = new byte[32];
+            var challenge = new byte[16];
+            var outgoing = new Distributed.Grains.Training.GradientLink[n];
+            var incoming = new Distributed.Grains.Training.GradientLink[n];
+            for (int r = 0; r < n; r++)
+            {
+                var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                client.Connect(listener.LocalEndPoint!);
+                var server = listener.Accept();
+                server.NoDelay = true;
+                outgoing[r] = new Distributed.Grains.Training.GradientLink(client, token, challenge, coordinator: true);
+                incoming[(r + 1) % n] = new Distributed.Grains.Training.GradientLink(server, token, challenge, coordinator: false);
+            }
+            var rings = Enumerable.Range(0, n).Select(r => new Distributed.Grains.Training.RingAllreduce(r, n, outgoing[r], incoming[r])).ToArray();
+            var gradients = Enumerable.Range(0, n).Select(r => Enumerable.Range(0, count).Select(i => (float)((i % 97) * 1e-3 + r)).ToArray()).ToArray();
+            var times = new List<double>();
+            for (int round = 0; round < rounds; round++)
+            {
+                var clock = Stopwatch.StartNew();
+                var threads = Enumerable.Range(0, n).Select(r => new Thread(() => rings[r].Reduce(gradients[r], round, ClipScope.PerWorker, ClipMode.Norm, 1.0))).ToArray();
+                foreach (var t in threads) t.Start();
+                foreach (var t in threads) t.Join();
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            foreach (var ring in rings) ring.Dispose();
+            foreach (var link in outgoing.Concat(incoming)) link.Dispose();
+            double allreduce = Median(times), frame = LoopbackMilliseconds(count * 4L, link: true);
+            yield return new JsonObject
+            {
+                ["case"] = "ring-loopback",
+                ["workers"] = n,
+                ["params"] = count,
+                ["allreduce_ms"] = Math.Round(allreduce, 3),
+                ["one_frame_ms"] = Math.Round(frame, 3),
+                ["ratio"] = Math.Round(allreduce / frame, 3),
+            }.ToJsonString();
+        }
     }
 
     /// <summary>Median time for one frame from a worker-side blocking send to a coordinator-side async receive on loopback.</summary>

@@ -36,7 +36,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         var parallel = Specs.Tiny(workers: workers, batch: 8) with
         {
             Training = training,
-            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = chunkBytes, DirectLinks = links },
+            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = chunkBytes, DirectLinks = links, Allreduce = Allreduce.Star },
         };
 
         await cluster.Trial($"{id}-single").StartAsync(single);
@@ -46,6 +46,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
 
         Assert.Equal(TrialState.Completed, one.State);
         Assert.Equal(TrialState.Completed, many.State);
+        Assert.Equal("star", many.Exchange);
         var expected = await cluster.FinalParametersAsync(one);
         var actual = await cluster.FinalParametersAsync(many);
         Assert.Equal(expected.Length, actual.Length);
@@ -79,7 +80,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         {
             Model = model,
             Training = training,
-            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = 1024, DirectLinks = true },
+            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = 1024, DirectLinks = true, Allreduce = Allreduce.Star },
         };
 
         await cluster.Trial($"{id}-single").StartAsync(single);
@@ -88,6 +89,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         var many = await cluster.WaitFinishedAsync($"{id}-parallel");
 
         Assert.Equal(TrialState.Completed, many.State);
+        Assert.Equal("star", many.Exchange);
         var expected = await cluster.FinalParametersAsync(one);
         var actual = await cluster.FinalParametersAsync(many);
         Assert.True(GradientLink.Pieces(expected.Length * sizeof(float)) >= 3, $"{expected.Length} parameters make fewer than 3 link pieces");
@@ -144,6 +146,21 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
             $"step {p.First.Step}: norm {p.First.GradientNorm} alone, {p.Second.GradientNorm} around the ring"));
         using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
         Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+    }
+
+    // Auto: around a ring when the workers span the cluster's two silos and their gradients are past the chunk size;
+    // small gradients ride in the star's replies.
+    [Theory]
+    [InlineData(1024, "ring")]
+    [InlineData(1 << 20, "star")]
+    public async Task Auto_takes_the_ring_for_large_gradients_across_silos(int chunkBytes, string expected)
+    {
+        var id = $"auto-{chunkBytes}";
+        var spec = Specs.Tiny(workers: 2, steps: 3) with { Parallel = Specs.Tiny(2).Parallel with { ExchangeChunkBytes = chunkBytes } };
+        await cluster.Trial(id).StartAsync(spec);
+        var status = await cluster.WaitFinishedAsync(id);
+        Assert.Equal(TrialState.Completed, status.State);
+        Assert.Equal(expected, status.Exchange);
     }
 
     // Per-worker clipping has no one-worker twin: the ring must apply what the star applies, the mean of the clipped gradients.

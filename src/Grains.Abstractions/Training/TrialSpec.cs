@@ -25,8 +25,8 @@ public sealed record DataParallelOptions
     [Id(7)] public bool DirectLinks { get; init; } = true;
     /// <summary>
     /// How the workers' gradients are averaged: through the coordinator (star), or among the workers over direct links
-    /// (ring: no link carries more than 2(N−1)/N of a gradient per step). Auto takes the ring from 3 workers with
-    /// gradients larger than <see cref="ExchangeChunkBytes"/>.
+    /// (ring: no link carries more than 2(N−1)/N of a gradient per step). Auto takes the ring when the workers span
+    /// silos and their gradients are larger than <see cref="ExchangeChunkBytes"/>.
     /// </summary>
     [Id(8)] public Allreduce Allreduce { get; init; } = Allreduce.Auto;
 
@@ -58,7 +58,7 @@ public sealed record DataParallelOptions
 [GenerateSerializer, Alias("Allreduce")]
 public enum Allreduce
 {
-    /// <summary>Ring from 3 workers when gradients are larger than the exchange chunk and every silo offers a link; else star.</summary>
+    /// <summary>Ring when the workers span silos, gradients are larger than the exchange chunk and every silo offers a link; else star.</summary>
     Auto,
     /// <summary>Every gradient to the coordinator, the mean back from it: its silo carries 2(N−1) gradients a step.</summary>
     Star,

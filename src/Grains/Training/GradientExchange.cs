@@ -67,13 +67,14 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     }
 
     /// <summary>
-    /// True when the workers average among themselves: asked for (or, on auto, from 3 workers with gradients past the
-    /// chunk size, where the star's hub would carry 2(N−1) of them), and every worker's silo offers a direct link.
+    /// True when the workers average among themselves: asked for, or on auto when the workers span silos and their
+    /// gradients are past the chunk size (the star's hub would carry 2(N−1) of them; within one silo it shares
+    /// buffers and copies nothing); and every worker's silo offers a direct link.
     /// </summary>
     bool Ring(ReplicaReady[] ready) => workers.Length >= 2 && parallel.DirectLinks && ready.All(r => r.Link is not null) && parallel.Allreduce switch
     {
         Allreduce.Ring => true,
-        Allreduce.Auto => workers.Length >= 3 && chunks > 0,
+        Allreduce.Auto => chunks > 0 && ready.Select(r => r.Silo).Distinct().Count() > 1,
         _ => false,
     };
 

@@ -35,6 +35,7 @@ sealed class ReplicaExchange(string key) : IDisposable
             next?.Dispose();
             previous?.Dispose();
             link = next = previous = null;
+            ring?.Dispose();
             ring = null;
             assignment = work;
         }
@@ -126,6 +127,7 @@ sealed class ReplicaExchange(string key) : IDisposable
             {
                 previous?.Dispose();
                 previous = attached;
+                ring?.Dispose();
                 ring = null;
                 previousReady.Set();
             }
@@ -158,6 +160,7 @@ sealed class ReplicaExchange(string key) : IDisposable
             }
             next?.Dispose();
             next = connected;
+            ring?.Dispose();
             ring = null;
         }
     }

@@ -11,10 +11,27 @@ namespace Distributed.Grains.Training;
 /// of squares. Every link carries 2(N − 1)/N of a gradient per step, whatever N, and every worker ends with the
 /// same bytes and the same norm of the mean.
 /// </summary>
-sealed class RingAllreduce(int rank, int size, GradientLink next, GradientLink previous)
+sealed class RingAllreduce : IDisposable
 {
+    readonly int rank, size;
+    readonly GradientLink next, previous;
     float[] scratch = [];
-    readonly double[] squares = new double[size];
+    readonly double[] squares;
+    // Sends run on the ring's own thread: a blocked pool thread would starve the tag and check tasks the links queue there.
+    readonly Thread sender;
+    readonly SemaphoreSlim sendQueued = new(0);
+    readonly ManualResetEventSlim sendDone = new(false);
+    Action? send;
+    Exception? sendFailed;
+    volatile bool disposed;
+
+    public RingAllreduce(int rank, int size, GradientLink next, GradientLink previous)
+    {
+        (this.rank, this.size, this.next, this.previous) = (rank, size, next, previous);
+        squares = new double[size];
+        sender = new Thread(SendLoop) { IsBackground = true, Name = $"ring sender {rank}/{size}" };
+        sender.Start();
+    }
 
     /// <summary>
     /// Replaces <paramref name="gradient"/> with the workers' mean (clamped under global clipping by value); returns
@@ -57,7 +74,7 @@ sealed class RingAllreduce(int rank, int size, GradientLink next, GradientLink p
         var (start, length) = Slice(count, slice);
         int arriving = Around(slice - 1);
         // Both ways at once: every worker sends before it receives, so sequential sends would fill the sockets and stall.
-        var sending = Task.Run(() =>
+        Send(() =>
         {
             next.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float)));
             if (gather) next.Send(step, MemoryMarshal.AsBytes(new ReadOnlySpan<double>(in squares[slice])));
@@ -71,13 +88,53 @@ sealed class RingAllreduce(int rank, int size, GradientLink next, GradientLink p
         {
             // The ring is broken: closing the next link ends a send that would wait out its timeout, so the memory unpins now.
             next.Abort();
-            try { sending.Wait(); } catch (AggregateException) { }
+            WaitSent(rethrow: false);
             throw;
         }
-        sending.GetAwaiter().GetResult();
+        WaitSent(rethrow: true);
+    }
+
+    void Send(Action work)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        sendFailed = null;
+        sendDone.Reset();
+        send = work;
+        sendQueued.Release();
+    }
+
+    void WaitSent(bool rethrow)
+    {
+        sendDone.Wait();
+        if (rethrow && sendFailed is { } failed) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+    }
+
+    void SendLoop()
+    {
+        while (true)
+        {
+            sendQueued.Wait();
+            if (disposed) return;
+            try
+            {
+                send!();
+            }
+            catch (Exception e)
+            {
+                sendFailed = e;
+            }
+            sendDone.Set();
+        }
     }
 
     int Around(int index) => ((index % size) + size) % size;
 
     (int Start, int Length) Slice(int count, int slice) => Replica.ChunkBounds(count, slice, size);
+
+    /// <summary>Ends the sender thread (the links are the exchange's to close).</summary>
+    public void Dispose()
+    {
+        disposed = true;
+        sendQueued.Release();
+    }
 }
