@@ -429,7 +429,7 @@ public static class TrialBenchmarks
                 outgoing[r] = new Distributed.Grains.Training.GradientLink(client, token, challenge, coordinator: true);
                 incoming[(r + 1) % n] = new Distributed.Grains.Training.GradientLink(server, token, challenge, coordinator: false);
             }
-            var rings = Enumerable.Range(0, n).Select(r => new Distributed.Grains.Training.RingAllreduce(r, n, outgoing[r], incoming[r])).ToArray();
+            var rings = Enumerable.Range(0, n).Select(r => new Distributed.Grains.Training.RingAllreduce(r, n, n, outgoing[r], incoming[r])).ToArray();
             var gradients = Enumerable.Range(0, n).Select(r => Enumerable.Range(0, count).Select(i => (float)((i % 97) * 1e-3 + r)).ToArray()).ToArray();
             var times = new List<double>();
             for (int round = 0; round < rounds; round++)

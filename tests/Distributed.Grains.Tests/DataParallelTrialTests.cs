@@ -101,14 +101,18 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
 
     // The ring: the workers average among themselves over direct links, reduce-scatter then all-gather, with no
     // coordinator in the bytes' way. Hidden 128 makes slices of one link piece or more; 16 makes slices of a few KB.
+    // Hierarchical: the workers of each of the two silos sum in its memory first (groups of 2 and 1, or 2 and 2),
+    // and the silos' leaders ring.
     [Theory]
-    [InlineData(3, 16, ClipMode.Norm)]
-    [InlineData(4, 16, ClipMode.Value)]
-    [InlineData(3, 128, ClipMode.Value)]
-    [InlineData(4, 128, ClipMode.Norm)]
-    public async Task Workers_averaging_around_a_ring_with_global_clipping_equal_one_worker_on_the_union_batch(int workers, int hidden, ClipMode clip)
+    [InlineData(3, 16, ClipMode.Norm, Allreduce.Ring)]
+    [InlineData(4, 16, ClipMode.Value, Allreduce.Ring)]
+    [InlineData(3, 128, ClipMode.Value, Allreduce.Ring)]
+    [InlineData(4, 128, ClipMode.Norm, Allreduce.Ring)]
+    [InlineData(3, 16, ClipMode.Value, Allreduce.Hierarchical)]
+    [InlineData(4, 128, ClipMode.Norm, Allreduce.Hierarchical)]
+    public async Task Workers_averaging_around_a_ring_with_global_clipping_equal_one_worker_on_the_union_batch(int workers, int hidden, ClipMode clip, Allreduce allreduce)
     {
-        var id = $"ring-global-{workers}-{hidden}-{clip}";
+        var id = $"ring-global-{workers}-{hidden}-{clip}-{allreduce}";
         var model = Specs.Tiny().Model with { HiddenSize = hidden };
         var training = Specs.Tiny().Training with
         {
@@ -124,7 +128,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         {
             Model = model,
             Training = training,
-            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = Allreduce.Ring },
+            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = allreduce },
         };
 
         await cluster.Trial($"{id}-single").StartAsync(single);
@@ -133,7 +137,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         var many = await cluster.WaitFinishedAsync($"{id}-ring");
 
         Assert.Equal(TrialState.Completed, many.State);
-        Assert.Equal("ring", many.Exchange);
+        Assert.Equal(allreduce == Allreduce.Ring ? "ring" : "hierarchical", many.Exchange);
         Assert.Null(one.Exchange);
         var expected = await cluster.FinalParametersAsync(one);
         var actual = await cluster.FinalParametersAsync(many);
@@ -165,21 +169,22 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
 
     // Per-worker clipping has no one-worker twin: the ring must apply what the star applies, the mean of the clipped gradients.
     [Theory]
-    [InlineData(3, ClipMode.Norm)]
-    [InlineData(4, ClipMode.Value)]
-    public async Task With_per_worker_clipping_the_ring_applies_what_the_star_does(int workers, ClipMode clip)
+    [InlineData(3, ClipMode.Norm, Allreduce.Ring)]
+    [InlineData(4, ClipMode.Value, Allreduce.Ring)]
+    [InlineData(4, ClipMode.Norm, Allreduce.Hierarchical)]
+    public async Task With_per_worker_clipping_the_ring_applies_what_the_star_does(int workers, ClipMode clip, Allreduce allreduce)
     {
-        var id = $"ring-per-worker-{workers}-{clip}";
+        var id = $"ring-per-worker-{workers}-{clip}-{allreduce}";
         var spec = Specs.Tiny(workers: workers, batch: 8) with
         {
             Training = Specs.Tiny().Training with { Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.01 : 0.05 },
         };
         await cluster.Trial($"{id}-star").StartAsync(spec with { Parallel = spec.Parallel with { Allreduce = Allreduce.Star } });
-        await cluster.Trial($"{id}-ring").StartAsync(spec with { Parallel = spec.Parallel with { Allreduce = Allreduce.Ring } });
+        await cluster.Trial($"{id}-ring").StartAsync(spec with { Parallel = spec.Parallel with { Allreduce = allreduce } });
         var star = await cluster.WaitFinishedAsync($"{id}-star");
         var ring = await cluster.WaitFinishedAsync($"{id}-ring");
 
-        Assert.Equal(("star", "ring"), (star.Exchange, ring.Exchange));
+        Assert.Equal(("star", allreduce == Allreduce.Ring ? "ring" : "hierarchical"), (star.Exchange, ring.Exchange));
         Assert.Equal(TrialState.Completed, ring.State);
         var expected = await cluster.FinalParametersAsync(star);
         var actual = await cluster.FinalParametersAsync(ring);
@@ -191,23 +196,29 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
             $"step {p.First.Step}: loss {p.First.Loss} through the star, {p.Second.Loss} around the ring"));
     }
 
-    [Fact]
-    public async Task A_ring_worker_that_stalls_breaks_the_ring_and_the_trial_resumes_from_its_checkpoint()
+    // A stalled worker fails the exchange at its timeout: a ring's neighbours, or a hierarchical group's leader or
+    // members (rank 2 leads nothing with 4 workers over 2 silos; rank 1 leads the second silo's group).
+    [Theory]
+    [InlineData(3, 1, Allreduce.Ring)]
+    [InlineData(4, 2, Allreduce.Hierarchical)]
+    [InlineData(4, 1, Allreduce.Hierarchical)]
+    public async Task A_ring_worker_that_stalls_breaks_the_ring_and_the_trial_resumes_from_its_checkpoint(int workers, int stalled, Allreduce allreduce)
     {
-        var spec = Specs.Tiny(workers: 3, steps: 200) with
+        var id = $"ring-stall-{workers}-{stalled}-{allreduce}";
+        var spec = Specs.Tiny(workers: workers, steps: 200) with
         {
-            Parallel = Specs.Tiny(3).Parallel with { Allreduce = Allreduce.Ring, ExchangeTimeout = TimeSpan.FromSeconds(1), MaxRecoveries = 3 },
+            Parallel = Specs.Tiny(workers).Parallel with { Allreduce = allreduce, ExchangeTimeout = TimeSpan.FromSeconds(1), MaxRecoveries = 3 },
         };
-        await cluster.Trial("ring-stall").StartAsync(spec);
-        await cluster.WaitAsync("ring-stall", s => s.Step >= 12, TimeSpan.FromSeconds(60));
-        var (replica, _) = cluster.FindReplica("ring-stall", 1)!.Value;
+        await cluster.Trial(id).StartAsync(spec);
+        await cluster.WaitAsync(id, s => s.Step >= 12, TimeSpan.FromSeconds(60));
+        var (replica, _) = cluster.FindReplica(id, stalled)!.Value;
         _ = replica.WithTrainerAsync(_ => Thread.Sleep(3000));
 
-        var status = await cluster.WaitFinishedAsync("ring-stall", 90);
+        var status = await cluster.WaitFinishedAsync(id, 90);
         Assert.Equal(TrialState.Completed, status.State);
-        Assert.Equal("ring", status.Exchange);
+        Assert.Equal(allreduce == Allreduce.Ring ? "ring" : "hierarchical", status.Exchange);
         Assert.True(status.Recoveries >= 1);
-        var metrics = await cluster.Trial("ring-stall").GetMetricsAsync(-1);
+        var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
         Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
     }
 

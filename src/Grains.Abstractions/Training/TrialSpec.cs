@@ -25,8 +25,9 @@ public sealed record DataParallelOptions
     [Id(7)] public bool DirectLinks { get; init; } = true;
     /// <summary>
     /// How the workers' gradients are averaged: through the coordinator (star), or among the workers over direct links
-    /// (ring: no link carries more than 2(N−1)/N of a gradient per step). Auto takes the ring when the workers span
-    /// silos and their gradients are larger than <see cref="ExchangeChunkBytes"/>.
+    /// (ring: no link carries more than 2(N−1)/N of a gradient per step), first within each silo in shared memory
+    /// (hierarchical). Auto takes the hierarchical ring when the workers span silos and their gradients are larger
+    /// than <see cref="ExchangeChunkBytes"/>.
     /// </summary>
     [Id(8)] public Allreduce Allreduce { get; init; } = Allreduce.Auto;
 
@@ -48,8 +49,8 @@ public sealed record DataParallelOptions
         errors.Check(ChecksumEvery is >= 1 and <= TrialSchedule.MaxSteps, "checksumEvery", $"must be 1..{TrialSchedule.MaxSteps}");
         errors.Check(MaxRecoveries is >= 0 and <= MaxRecoveriesLimit, "maxRecoveries", $"must be 0..{MaxRecoveriesLimit}");
         errors.Check(ExchangeChunkBytes is >= 1024 and <= MaxChunkBytes, "exchangeChunkBytes", $"must be 1024..{MaxChunkBytes}");
-        errors.Check(Enum.IsDefined(Allreduce), "allreduce", "must be auto, star or ring");
-        errors.Check(Allreduce != Allreduce.Ring || DirectLinks, "allreduce", "ring runs over direct links: it needs directLinks: true");
+        errors.Check(Enum.IsDefined(Allreduce), "allreduce", "must be auto, star, ring or hierarchical");
+        errors.Check(Allreduce is not (Allreduce.Ring or Allreduce.Hierarchical) || DirectLinks, "allreduce", $"{Allreduce} runs over direct links: it needs directLinks: true");
         return errors.List;
     }
 }
@@ -58,12 +59,14 @@ public sealed record DataParallelOptions
 [GenerateSerializer, Alias("Allreduce")]
 public enum Allreduce
 {
-    /// <summary>Ring when the workers span silos, gradients are larger than the exchange chunk and every silo offers a link; else star.</summary>
+    /// <summary>Hierarchical when the workers span silos, gradients are larger than the exchange chunk and every silo offers a link; else star.</summary>
     Auto,
     /// <summary>Every gradient to the coordinator, the mean back from it: its silo carries 2(N−1) gradients a step.</summary>
     Star,
-    /// <summary>Reduce-scatter then all-gather around the workers over direct links (falls back to star when a silo offers none).</summary>
+    /// <summary>Reduce-scatter then all-gather around all the workers over direct links (falls back to star when a silo offers none).</summary>
     Ring,
+    /// <summary>The workers of each silo sum in shared memory, one per silo rings with the other silos' (as Ring), and hands the mean back.</summary>
+    Hierarchical,
 }
 
 /// <summary>How long a trial trains and how often it evaluates and checkpoints.</summary>

@@ -28,6 +28,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     byte[]? average;
     int chunks;
     int parameterCount;
+    bool hierarchical;
 
     /// <summary>The trial's workers by rank.</summary>
     public IWorkerGrain[] Workers => workers;
@@ -39,6 +40,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     public async Task OpenAsync(ReplicaReady[] ready, byte[] linkToken)
     {
         Dispose();
+        hierarchical = false;
         parameterCount = ready[0].Parameters;
         average = null;
         long bytes = parameterCount * (long)sizeof(float);
@@ -49,7 +51,9 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         if (Ring(ready))
         {
             routes = Enumerable.Repeat(GradientRoute.Ring, workers.Length).ToArray();
-            await WorkerCalls.Within(workers.Select((w, rank) => w.JoinRingAsync(run.RunId, ready[(rank + 1) % workers.Length].Link!)).ToArray(),
+            var places = Places(ready);
+            hierarchical = places.Any(p => p.Group.Length > 1);
+            await WorkerCalls.Within(workers.Select((w, rank) => w.JoinRingAsync(run.RunId, places[rank])).ToArray(),
                 parallel.LoadTimeout, "join the workers' ring", cancel);
             return;
         }
@@ -73,13 +77,32 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     /// </summary>
     bool Ring(ReplicaReady[] ready) => workers.Length >= 2 && parallel.DirectLinks && ready.All(r => r.Link is not null) && parallel.Allreduce switch
     {
-        Allreduce.Ring => true,
+        Allreduce.Ring or Allreduce.Hierarchical => true,
         Allreduce.Auto => chunks > 0 && ready.Select(r => r.Silo).Distinct().Count() > 1,
         _ => false,
     };
 
-    /// <summary>How the gradients travel this run: "ring", or "star" through the coordinator (its routes whatever they are).</summary>
-    public string Topology => routes.Length > 0 && routes[0] == GradientRoute.Ring ? "ring" : "star";
+    /// <summary>
+    /// Each rank's place: hierarchical, the workers of a silo form a group led by its lowest rank and the leaders ring
+    /// in rank order; flat, every worker is its own group.
+    /// </summary>
+    RingPlace[] Places(ReplicaReady[] ready)
+    {
+        var ranks = Enumerable.Range(0, workers.Length);
+        var groups = (parallel.Allreduce == Allreduce.Ring
+            ? ranks.Select(r => new[] { r })
+            : ranks.GroupBy(r => ready[r].Silo).Select(g => g.Order().ToArray())).OrderBy(g => g[0]).ToArray();
+        var places = new RingPlace[workers.Length];
+        for (int g = 0; g < groups.Length; g++)
+        {
+            int next = groups[(g + 1) % groups.Length][0];
+            foreach (int rank in groups[g]) places[rank] = new RingPlace(groups[g], g, groups.Length, next, ready[next].Link);
+        }
+        return places;
+    }
+
+    /// <summary>How the gradients travel this run: "ring", "hierarchical" (a ring of silos), or "star" through the coordinator.</summary>
+    public string Topology => routes.Length > 0 && routes[0] == GradientRoute.Ring ? hierarchical ? "hierarchical" : "ring" : "star";
 
     /// <summary>
     /// True when the workers need the coordinator only every few steps: a lone worker, or a ring, whose workers

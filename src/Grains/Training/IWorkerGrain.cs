@@ -24,11 +24,10 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// <summary>Slice <paramref name="chunk"/> of the averaged gradient, applied with the next step (<see cref="AverageSource.Chunks"/>).</summary>
     [Alias("PutAverageChunk")] Task PutAverageChunkAsync(long runId, long step, int chunk, int chunks, byte[] values);
     /// <summary>
-    /// Connects this worker to the next of its run's ring (<see cref="GradientRoute.Ring"/>): rank + 1, whose silo's
-    /// gradient link listens at <paramref name="nextLink"/>. The previous worker connects to this one the same way.
-    /// Returns once the outgoing link is up.
+    /// Places this worker in its run's ring (<see cref="GradientRoute.Ring"/>): a leader connects to the next leader's
+    /// silo (the previous one connects to it the same way) and returns once that link is up.
     /// </summary>
-    [Alias("JoinRing")] Task JoinRingAsync(long runId, string nextLink);
+    [Alias("JoinRing")] Task JoinRingAsync(long runId, RingPlace place);
     /// <summary>Loss, accuracy, exact match and BLEU of the replica on the validation split; null when it is empty.</summary>
     [Alias("Evaluate")] Task<EvaluationMetrics?> EvaluateAsync(long runId, long step);
     /// <summary>
@@ -162,6 +161,33 @@ public sealed record WorkerGradient(
 
     /// <summary>False once the loss or the gradient norm is NaN or infinite: the trial has diverged at this step.</summary>
     public bool IsFinite => double.IsFinite(Loss) && double.IsFinite(PreClipNorm);
+}
+
+/// <summary>
+/// A worker's place in its run's ring. <see cref="Group"/> are the ranks that sum in this silo's shared memory, its
+/// leader (the one in the ring) first; the leaders form a ring of <see cref="Leaders"/>, this group's leader at
+/// <see cref="Position"/>, connecting to the leader of rank <see cref="NextRank"/> at <see cref="NextLink"/>. A flat
+/// ring is groups of one.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("RingPlace")]
+public sealed record RingPlace(
+    [property: Id(0)] int[] Group,
+    [property: Id(1)] int Position,
+    [property: Id(2)] int Leaders,
+    [property: Id(3)] int NextRank,
+    [property: Id(4)] string? NextLink)
+{
+    /// <summary>What is wrong with this place for rank <paramref name="rank"/> of <paramref name="workers"/>, or null.</summary>
+    public string? Problem(int rank, int workers)
+    {
+        if (Group is null || Group.Length is < 1 || Group.Length > workers) return $"a group of 1..{workers} ranks";
+        if (Group.Any(r => r < 0 || r >= workers) || Group.Distinct().Count() != Group.Length) return $"distinct group ranks in 0..{workers - 1}";
+        if (!Group.Contains(rank)) return $"a group that holds rank {rank}";
+        if (Leaders < 1 || Leaders > workers || Position < 0 || Position >= Leaders) return $"a position within 1..{workers} leaders";
+        if (NextRank < 0 || NextRank >= workers) return $"a next rank in 0..{workers - 1}";
+        if (Group[0] == rank && Leaders > 1 && !System.Net.IPEndPoint.TryParse(NextLink ?? "", out _)) return "the next leader's link as address:port";
+        return null;
+    }
 }
 
 /// <summary>A checkpoint written where a replica stood when its silo, or its coordinator's, began to stop.</summary>

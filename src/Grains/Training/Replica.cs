@@ -26,7 +26,7 @@ public sealed class Replica : IDisposable
         Key = key;
         this.host = host;
         thread = new ReplicaThread($"replica {key}", torchThreads);
-        exchange = new ReplicaExchange(key);
+        exchange = new ReplicaExchange(key, host);
     }
 
     public string Key { get; }
@@ -57,8 +57,8 @@ public sealed class Replica : IDisposable
         return new ReplicaReady(trainer.Parameters.Count, trainer.Step, GradientAverager.Checksum(trainer.Parameters.Values), silo, linkEndpoint);
     }
 
-    /// <summary>Connects to the next worker of the run's ring; not on the replica thread, which may be busy with a step.</summary>
-    public Task JoinRingAsync(string nextLink, CancellationToken cancel) => exchange.JoinRingAsync(nextLink, cancel);
+    /// <summary>Takes the replica's place in the run's ring; not on the replica thread, which may be busy with a step.</summary>
+    public Task JoinRingAsync(RingPlace place, CancellationToken cancel) => exchange.JoinRingAsync(place, host, cancel);
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() => Step(step));
 

@@ -10,7 +10,7 @@ namespace Distributed.Grains.Training;
 /// average to apply comes from, and how the gradient just computed goes back: whole in the reply, over the
 /// coordinator's direct link, kept for the coordinator to fetch in chunks, or averaged around the workers' ring.
 /// </summary>
-sealed class ReplicaExchange(string key) : IDisposable
+sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
 {
     readonly object linkLock = new();
     readonly ManualResetEventSlim linkReady = new(false);
@@ -19,6 +19,8 @@ sealed class ReplicaExchange(string key) : IDisposable
     // The ring's links: to the next worker (this one connected) and from the previous (it connected here).
     GradientLink? next, previous;
     RingAllreduce? ring;
+    RingPlace? place;
+    SiloGroup? group;
     WorkerAssignment? assignment;
     // The inline reply's copy of the gradient, reused each step: the coordinator has read it before the next request.
     byte[]? reply;
@@ -37,6 +39,9 @@ sealed class ReplicaExchange(string key) : IDisposable
             link = next = previous = null;
             ring?.Dispose();
             ring = null;
+            // The last run's group goes with it: members still waiting on this replica stop now.
+            if (group is not null && assignment is not null) host.Forget(assignment.TrialId, assignment.RunId, group, new OperationCanceledException($"replica {key} left run {assignment.RunId}"));
+            (place, group) = (null, null);
             assignment = work;
         }
         reply = null;
@@ -77,8 +82,7 @@ sealed class ReplicaExchange(string key) : IDisposable
         switch (step.Route)
         {
             case GradientRoute.Ring:
-                var (parallel, training) = (assignment!.Spec.Parallel, assignment.Spec.Training);
-                meanSquares = Ring().Reduce(trainer.Parameters.Gradients, step.Step, parallel.ClipScope, training.Clip, training.ClipThreshold);
+                meanSquares = Reduce(trainer.Parameters.Gradients, step.Step);
                 return null;
             case GradientRoute.Link:
                 Link().Send(step.Step, gradients);
@@ -141,41 +145,73 @@ sealed class ReplicaExchange(string key) : IDisposable
         }
     }
 
-    /// <summary>Connects to the next worker of the ring (rank + 1), proving this run's token as a coordinator does.</summary>
-    public async Task JoinRingAsync(string nextLink, CancellationToken cancel)
+    /// <summary>
+    /// Takes this worker's place in the run's ring: its silo's group (shared with the other workers there), and for
+    /// the group's leader the link to the next leader, proving this run's token as a coordinator does.
+    /// </summary>
+    public async Task JoinRingAsync(RingPlace place, ReplicaHost host, CancellationToken cancel)
     {
         WorkerAssignment work;
         lock (linkLock) work = assignment ?? throw new InvalidOperationException($"replica {key} holds no run to join a ring of");
-        if (!System.Net.IPEndPoint.TryParse(nextLink, out _)) throw new ArgumentException($"replica {key}: the next worker's link '{nextLink}' is not an address:port");
-        int size = work.Spec.Parallel.Workers;
-        var nextKey = GradientChannel.RingKey(WorkerGrain.KeyOf(work.TrialId, (work.Rank + 1) % size));
-        var connected = await GradientChannel.ConnectAsync(nextLink, nextKey, work.RunId, work.LinkToken!, cancel);
+        int workers = work.Spec.Parallel.Workers;
+        if (place.Problem(work.Rank, workers) is { } problem) throw new ArgumentException($"replica {key}: a ring place needs {problem}");
+        var group = host.Group(work.TrialId, work.RunId, place.Group.Length);
+        GradientLink? connected = null;
+        if (place.Group[0] == work.Rank && place.Leaders > 1)
+            connected = await GradientChannel.ConnectAsync(place.NextLink!, GradientChannel.RingKey(WorkerGrain.KeyOf(work.TrialId, place.NextRank)),
+                work.RunId, work.LinkToken!, cancel);
         lock (linkLock)
         {
-            // A new run loaded meanwhile: this link belongs to the old one.
+            // A new run loaded meanwhile: this place belongs to the old one.
             if (!ReferenceEquals(assignment, work))
             {
-                connected.Dispose();
+                connected?.Dispose();
                 throw new InvalidOperationException($"replica {key}: run {work.RunId} ended while joining its ring");
             }
             next?.Dispose();
             next = connected;
             ring?.Dispose();
             ring = null;
+            (this.place, this.group) = (place, group);
         }
     }
 
-    RingAllreduce Ring()
+    /// <summary>
+    /// Turns the gradient into the mean of every worker's: a member lends it to its silo's leader; the leader gathers
+    /// the silo's, rings with the other leaders and hands the mean back. Returns the mean's sum of squares.
+    /// </summary>
+    double Reduce(Span<float> gradient, long step)
+    {
+        var (spec, rank) = (assignment!.Spec, assignment.Rank);
+        var timeout = spec.Parallel.ExchangeTimeout;
+        var (at, silo) = (place ?? throw new InvalidOperationException($"replica {key} has not joined a ring"), group!);
+        if (at.Group[0] != rank) return silo.Lend(Array.IndexOf(at.Group, rank), gradient, step, timeout);
+        try
+        {
+            if (silo.Size > 1) silo.Gather(gradient, step, timeout);
+            double squares = Ring(at).Reduce(gradient, step, spec.Parallel.ClipScope, spec.Training.Clip, spec.Training.ClipThreshold);
+            if (silo.Size > 1) silo.Hand(gradient, step, squares);
+            return squares;
+        }
+        catch (Exception e)
+        {
+            silo.Break(e);
+            throw;
+        }
+    }
+
+    RingAllreduce Ring(RingPlace at)
     {
         var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
-        if (!previousReady.Wait(timeout)) throw new TimeoutException($"replica {key}: the previous ring worker's link did not arrive within {timeout.TotalSeconds:0.###} s");
+        if (at.Leaders > 1 && !previousReady.Wait(timeout))
+            throw new TimeoutException($"replica {key}: the previous ring worker's link did not arrive within {timeout.TotalSeconds:0.###} s");
         lock (linkLock)
         {
             if (ring is not null) return ring;
-            var (to, from) = (next ?? throw new InvalidOperationException($"replica {key} has not joined a ring"), previous!);
-            foreach (var socket in new[] { to.Socket, from.Socket })
-                socket.ReceiveTimeout = socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
-            return ring = new RingAllreduce(assignment.Rank, assignment.Spec.Parallel.Workers, to, from);
+            if (at.Leaders > 1)
+                foreach (var socket in new[] { next!.Socket, previous!.Socket })
+                    socket.ReceiveTimeout = socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            return ring = new RingAllreduce(at.Position, at.Leaders, assignment.Spec.Parallel.Workers, next, previous);
         }
     }
 
@@ -187,6 +223,7 @@ sealed class ReplicaExchange(string key) : IDisposable
             link?.Abort();
             next?.Abort();
             previous?.Abort();
+            group?.Break(new OperationCanceledException($"replica {key} is loading another run"));
         }
     }
 

@@ -53,6 +53,24 @@ public sealed class ReplicaHost(TrainingSiloOptions options, MemoryBudget budget
 
     internal Replica? Find(string key) => replicas.GetValueOrDefault(key);
 
+    // A run's workers on this silo that sum in shared memory, by trial and run.
+    readonly ConcurrentDictionary<(string Trial, long Run), SiloGroup> groups = new();
+
+    /// <summary>The shared-memory group of a run's workers on this silo, made by the first of them to ask.</summary>
+    internal SiloGroup Group(string trialId, long runId, int size)
+    {
+        var group = groups.GetOrAdd((trialId, runId), _ => new SiloGroup(size));
+        if (group.Size != size) throw new ArgumentException($"run {runId} of trial {trialId} has a group of {group.Size} workers on this silo, not {size}");
+        return group;
+    }
+
+    /// <summary>Breaks and forgets a run's group (its run is over for this replica): its other members stop waiting.</summary>
+    internal void Forget(string trialId, long runId, SiloGroup group, Exception reason)
+    {
+        group.Break(reason);
+        groups.TryRemove(new KeyValuePair<(string, long), SiloGroup>((trialId, runId), group));
+    }
+
     internal PreparedData Data(DataOptions data)
     {
         Lazy<PreparedData> entry;

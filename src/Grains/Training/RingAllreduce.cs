@@ -9,12 +9,13 @@ namespace Distributed.Grains.Training;
 /// reduce-scatter (each passes one N-th of the gradient to the next and adds the one from the previous), the
 /// finishing worker of each slice makes it the mean, then N − 1 steps of all-gather, each slice followed by its sum
 /// of squares. Every link carries 2(N − 1)/N of a gradient per step, whatever N, and every worker ends with the
-/// same bytes and the same norm of the mean.
+/// same bytes and the same norm of the mean. In the hierarchical ring the members are silos' leaders, each holding
+/// its silo's sum, and the mean divides by every worker, not by the leaders.
 /// </summary>
 sealed class RingAllreduce : IDisposable
 {
-    readonly int rank, size;
-    readonly GradientLink next, previous;
+    readonly int rank, size, workers;
+    readonly GradientLink? next, previous;
     float[] scratch = [];
     readonly double[] squares;
     // Sends run on the ring's own thread: a blocked pool thread would starve the tag and check tasks the links queue there.
@@ -25,9 +26,11 @@ sealed class RingAllreduce : IDisposable
     Exception? sendFailed;
     volatile bool disposed;
 
-    public RingAllreduce(int rank, int size, GradientLink next, GradientLink previous)
+    /// <param name="workers">The gradients summed into the ring's (the mean divides by it): <paramref name="size"/> in a flat ring.</param>
+    public RingAllreduce(int rank, int size, int workers, GradientLink? next, GradientLink? previous)
     {
-        (this.rank, this.size, this.next, this.previous) = (rank, size, next, previous);
+        if (size > 1 && (next is null || previous is null)) throw new ArgumentException("a ring of more than one needs both links");
+        (this.rank, this.size, this.workers, this.next, this.previous) = (rank, size, workers, next, previous);
         squares = new double[size];
         sender = new Thread(SendLoop) { IsBackground = true, Name = $"ring sender {rank}/{size}" };
         sender.Start();
@@ -53,7 +56,7 @@ sealed class RingAllreduce : IDisposable
             }
             int own = Around(rank + 1);
             var (ownStart, ownLength) = Slice(count, own);
-            squares[own] = GradientAverager.FinishSum(gradient.Slice(ownStart, ownLength), size, scope, mode, threshold);
+            squares[own] = GradientAverager.FinishSum(gradient.Slice(ownStart, ownLength), workers, scope, mode, threshold);
             for (int k = 0; k < size - 1; k++)
             {
                 var (start, length) = Slice(count, Around(rank - k));
@@ -76,18 +79,18 @@ sealed class RingAllreduce : IDisposable
         // Both ways at once: every worker sends before it receives, so sequential sends would fill the sockets and stall.
         Send(() =>
         {
-            next.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float)));
-            if (gather) next.Send(step, MemoryMarshal.AsBytes(new ReadOnlySpan<double>(in squares[slice])));
+            next!.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float)));
+            if (gather) next!.Send(step, MemoryMarshal.AsBytes(new ReadOnlySpan<double>(in squares[slice])));
         });
         try
         {
-            previous.Receive(step, MemoryMarshal.AsBytes(into), "the previous worker of the ring");
-            if (gather) previous.Receive(step, MemoryMarshal.AsBytes(new Span<double>(ref squares[arriving])), "the previous worker of the ring");
+            previous!.Receive(step, MemoryMarshal.AsBytes(into), "the previous worker of the ring");
+            if (gather) previous!.Receive(step, MemoryMarshal.AsBytes(new Span<double>(ref squares[arriving])), "the previous worker of the ring");
         }
         catch
         {
             // The ring is broken: closing the next link ends a send that would wait out its timeout, so the memory unpins now.
-            next.Abort();
+            next!.Abort();
             WaitSent(rethrow: false);
             throw;
         }

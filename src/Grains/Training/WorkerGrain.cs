@@ -65,8 +65,8 @@ public sealed class WorkerGrain(ReplicaHost host, IArtifactStore store, ILocalSi
         return Task.CompletedTask;
     }
 
-    public Task JoinRingAsync(long run, string nextLink) =>
-        Current(run).JoinRingAsync(nextLink, CancellationToken.None).WaitAsync(assignment!.Spec.Parallel.LoadTimeout);
+    public Task JoinRingAsync(long run, RingPlace place) =>
+        Current(run).JoinRingAsync(place, CancellationToken.None).WaitAsync(assignment!.Spec.Parallel.LoadTimeout);
 
     public Task<EvaluationMetrics?> EvaluateAsync(long run, long step) => Current(run).EvaluateAsync(step);
 
