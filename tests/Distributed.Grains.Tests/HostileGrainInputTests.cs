@@ -86,6 +86,8 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
         { "line-length-max", "trial.data.maxLineLength: must be 1..1000000" },
         { "infinite-epsilon", "trial.training.epsilon: must be in (0, 1]" },
         { "checkpoint-max", "trial.schedule.checkpointEvery: must be 1..100000000" },
+        { "allreduce-unknown", "trial.parallel.allreduce: must be auto, star, ring or hierarchical" },
+        { "ring-without-links", "trial.parallel.allreduce: ring and hierarchical run over direct links: they need directLinks: true" },
     };
 
     static TrialSpec BrokenTrial(string what)
@@ -106,6 +108,8 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
             "line-length-max" => spec with { Data = spec.Data with { MaxLineLength = int.MaxValue } },
             "infinite-epsilon" => spec with { Training = spec.Training with { Epsilon = double.PositiveInfinity } },
             "checkpoint-max" => spec with { Schedule = spec.Schedule with { CheckpointEvery = int.MaxValue } },
+            "allreduce-unknown" => spec with { Parallel = spec.Parallel with { Allreduce = (Allreduce)99 } },
+            "ring-without-links" => spec with { Parallel = spec.Parallel with { Workers = 3, Allreduce = Allreduce.Ring, DirectLinks = false } },
             _ => throw new ArgumentOutOfRangeException(nameof(what)),
         };
     }

@@ -50,7 +50,7 @@ public sealed record DataParallelOptions
         errors.Check(MaxRecoveries is >= 0 and <= MaxRecoveriesLimit, "maxRecoveries", $"must be 0..{MaxRecoveriesLimit}");
         errors.Check(ExchangeChunkBytes is >= 1024 and <= MaxChunkBytes, "exchangeChunkBytes", $"must be 1024..{MaxChunkBytes}");
         errors.Check(Enum.IsDefined(Allreduce), "allreduce", "must be auto, star, ring or hierarchical");
-        errors.Check(Allreduce is not (Allreduce.Ring or Allreduce.Hierarchical) || DirectLinks, "allreduce", $"{Allreduce} runs over direct links: it needs directLinks: true");
+        errors.Check(Allreduce is not (Allreduce.Ring or Allreduce.Hierarchical) || DirectLinks, "allreduce", "ring and hierarchical run over direct links: they need directLinks: true");
         return errors.List;
     }
 }
