@@ -38,6 +38,8 @@ public static class BenchmarkCases
             () => TrialBenchmarks.Exchange(twoProcesses: false)),
         new("exchange-scaling", "N = 2, 4, 8 workers in as many silo processes, 1M-parameter model, star and ring alternating: the busiest link direction's bytes per step against the ring bound 2(N-1)/N·S (ratio), and exchange time ring against star (one line per N)",
             () => string.Join('\n', TrialBenchmarks.ExchangeScaling())),
+        new("exchange-hierarchical", "4 workers over 2 silos (2 each), 1M parameters: star, flat ring and hierarchical ring alternating; bytes the busier silo sends per step, step time; ratio = hierarchical / star step time",
+            TrialBenchmarks.ExchangeHierarchical),
         new("ring-loopback", "the ring allreduce alone: N = 2, 4 replica threads in one process reduce a 1M-parameter gradient over loopback links; ms per allreduce against one link frame of the whole gradient (ratio)",
             () => string.Join('\n', TrialBenchmarks.RingLoopback())),
         new("exchange-two-silo-processes", "the same across two silo processes on loopback (target <= 0.15)",

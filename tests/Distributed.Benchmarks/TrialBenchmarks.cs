@@ -404,6 +404,60 @@ public static class TrialBenchmarks
     }
 
     /// <summary>
+    /// Several workers per silo: 4 workers over 2 silos (this one and a silo process, 2 each), the 1M-parameter model,
+    /// star, flat ring and hierarchical ring alternating. Per step: the bytes the busier silo's links send, and step
+    /// and compute time; ratio = hierarchical step time / star's.
+    /// </summary>
+    public static string ExchangeHierarchical()
+    {
+        return BenchmarkSilo.Measure(async silo =>
+        {
+            await silo.AddSiloProcessesAsync(1);
+            const int n = 4, steps = 60, batch = 8, rounds = 3;
+            var kinds = new[] { Allreduce.Star, Allreduce.Ring, Allreduce.Hierarchical };
+            var stepMs = kinds.ToDictionary(k => k, _ => new List<double>());
+            var computeMs = kinds.ToDictionary(k => k, _ => new List<double>());
+            var sentPerStep = new Dictionary<Allreduce, double>();
+            var exchange = new Dictionary<Allreduce, string?>();
+            async Task<long> SentAsync()
+            {
+                using var http = new HttpClient();
+                var line = (await http.GetStringAsync($"http://127.0.0.1:{BenchmarkSilo.MetricsPort(1)}/metrics")).Split('\n')
+                    .First(l => l.StartsWith("distributed_gradient_link_bytes_total", StringComparison.Ordinal) && l.Contains("direction=\"sent\""));
+                return (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            for (int round = 0; round < rounds; round++)
+                foreach (var kind in kinds)
+                {
+                    var spec = Spec(MillionModel, n, steps + Warmup, batch);
+                    spec = spec with { Parallel = spec.Parallel with { Allreduce = kind } };
+                    long here = Distributed.Grains.Training.GradientLink.SentBytes, there = await SentAsync();
+                    var (status, metrics) = await silo.RunAsync($"hierarchical-{kind}-{round}", spec);
+                    long sent = Math.Max(Distributed.Grains.Training.GradientLink.SentBytes - here, await SentAsync() - there);
+                    var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
+                    stepMs[kind].Add(measured.Average(s => s.StepSeconds) * 1000);
+                    computeMs[kind].Add(measured.Average(s => s.ComputeSeconds) * 1000);
+                    sentPerStep[kind] = sent / (double)metrics.Steps.Count;
+                    exchange[kind] = status.Exchange;
+                }
+            long gradient = 4L * 1_057_566;
+            var line = new JsonObject { ["case"] = "exchange-hierarchical", ["workers"] = n, ["silos"] = 2, ["gradient_bytes"] = gradient };
+            foreach (var kind in kinds)
+            {
+                var name = kind.ToString().ToLowerInvariant();
+                line[$"{name}_exchange"] = exchange[kind];
+                line[$"{name}_busier_silo_sent_per_step"] = Math.Round(sentPerStep[kind]);
+                line[$"{name}_sent_in_gradients"] = Math.Round(sentPerStep[kind] / gradient, 3);
+                line[$"{name}_step_ms"] = Math.Round(Median(stepMs[kind]), 2);
+                line[$"{name}_compute_ms"] = Math.Round(Median(computeMs[kind]), 2);
+                line[$"{name}_step_ms_rounds"] = string.Join(" ", stepMs[kind].Select(x => Math.Round(x, 1)));
+            }
+            line["ratio"] = Math.Round(Median(stepMs[Allreduce.Hierarchical]) / Median(stepMs[Allreduce.Star]), 3);
+            return line;
+        });
+    }
+
+    /// <summary>
     /// The ring's own cost, without Orleans or other processes: N replicas' threads in this process reduce a
     /// 1M-parameter gradient around a ring of loopback links; median milliseconds per allreduce against one link
     /// frame of the whole gradient.
