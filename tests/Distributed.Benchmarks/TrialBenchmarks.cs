@@ -322,9 +322,9 @@ public static class TrialBenchmarks
 
     /// <summary>
     /// The exchange as workers are added: N = 2, 4, 8 workers, one per silo (this process and N-1 silo processes on
-    /// loopback, TLS between them as deployed), small batches so communication weighs. One JSON line per N: the bytes
-    /// the hub (the coordinator's process) moves per step, read off its links, against the ring allreduce's bound per
-    /// link, 2(N-1)/N·S, and the exchange's time per step. Today's exchange is a star: the hub carries 2(N-1)·S.
+    /// loopback, TLS between them as deployed), small batches so communication weighs, star and ring alternating. One
+    /// JSON line per N: the bytes the busiest silo's links send or receive per step, read off each silo's counters,
+    /// against the ring's bound per link, 2(N-1)/N·S, and the exchange's time per step, ring against star.
     /// </summary>
     public static IEnumerable<string> ExchangeScaling()
     {
@@ -365,6 +365,8 @@ public static class TrialBenchmarks
                     ["ring_bound_bytes_per_link"] = Math.Round(ringBound),
                 };
                 var exchangeMs = new Dictionary<Allreduce, List<double>> { [Allreduce.Star] = [], [Allreduce.Ring] = [] };
+                var stepMs = new Dictionary<Allreduce, List<double>> { [Allreduce.Star] = [], [Allreduce.Ring] = [] };
+                var computeMs = new Dictionary<Allreduce, List<double>> { [Allreduce.Star] = [], [Allreduce.Ring] = [] };
                 // Star and ring alternate on the same silos, so the machine's drift falls on both.
                 for (int round = 0; round < rounds; round++)
                     foreach (var allreduce in new[] { Allreduce.Star, Allreduce.Ring })
@@ -380,6 +382,8 @@ public static class TrialBenchmarks
                         var received = after.Zip(before, (a, b) => (a.Received - b.Received) / (double)stepsRun).ToArray();
                         var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < stepsRun).ToList();
                         exchangeMs[allreduce].Add(measured.Average(s => s.StepSeconds - s.ComputeSeconds) * 1000);
+                        stepMs[allreduce].Add(measured.Average(s => s.StepSeconds) * 1000);
+                        computeMs[allreduce].Add(measured.Average(s => s.ComputeSeconds) * 1000);
                         if (round > 0) continue;
                         var name = allreduce.ToString().ToLowerInvariant();
                         // A silo's busiest direction is what its one link each way (ring) or its hub links (star) carry.
@@ -392,6 +396,13 @@ public static class TrialBenchmarks
                         result[$"{name}_step_ms"] = Math.Round(measured.Average(s => s.StepSeconds) * 1000, 2);
                         result[$"{name}_compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2);
                     }
+                // On 2 cores the star's hub sends the mean while the first workers already compute, so its compute swells
+                // with work the exchange causes. The exchange's cost: step time less the lower compute (the same work).
+                double baseline = Math.Min(Median(computeMs[Allreduce.Star]), Median(computeMs[Allreduce.Ring]));
+                result["star_exchange_cost_ms"] = Math.Round(Median(stepMs[Allreduce.Star]) - baseline, 2);
+                result["ring_exchange_cost_ms"] = Math.Round(Median(stepMs[Allreduce.Ring]) - baseline, 2);
+                result["ring_vs_star_exchange_cost"] = Math.Round((Median(stepMs[Allreduce.Ring]) - baseline) / (Median(stepMs[Allreduce.Star]) - baseline), 3);
+                result["ring_vs_star_step"] = Math.Round(Median(stepMs[Allreduce.Ring]) / Median(stepMs[Allreduce.Star]), 3);
                 double star = Median(exchangeMs[Allreduce.Star]), ring = Median(exchangeMs[Allreduce.Ring]);
                 result["star_exchange_ms"] = Math.Round(star, 2);
                 result["ring_exchange_ms"] = Math.Round(ring, 2);
