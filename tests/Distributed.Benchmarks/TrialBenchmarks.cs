@@ -393,9 +393,15 @@ public static class TrialBenchmarks
                         result[$"{name}_received_per_step_by_silo"] = string.Join(" ", received.Select(b => Math.Round(b)));
                         result[$"{name}_busiest_bytes_per_step"] = Math.Round(busiest);
                         result[$"{name}_bytes_vs_ring_bound"] = Math.Round(busiest / ringBound, 3);
-                        result[$"{name}_step_ms"] = Math.Round(measured.Average(s => s.StepSeconds) * 1000, 2);
-                        result[$"{name}_compute_ms"] = Math.Round(measured.Average(s => s.ComputeSeconds) * 1000, 2);
                     }
+                // Medians over the rounds: the first trial on fresh silo processes runs slow (the star's most).
+                foreach (var allreduce in new[] { Allreduce.Star, Allreduce.Ring })
+                {
+                    var name = allreduce.ToString().ToLowerInvariant();
+                    result[$"{name}_step_ms"] = Math.Round(Median(stepMs[allreduce]), 2);
+                    result[$"{name}_compute_ms"] = Math.Round(Median(computeMs[allreduce]), 2);
+                    result[$"{name}_step_ms_by_round"] = string.Join(" ", stepMs[allreduce].Select(x => Math.Round(x, 1)));
+                }
                 // On 2 cores the star's hub sends the mean while the first workers already compute, so its compute swells
                 // with work the exchange causes. The exchange's cost: step time less the lower compute (the same work).
                 double baseline = Math.Min(Median(computeMs[Allreduce.Star]), Median(computeMs[Allreduce.Ring]));
