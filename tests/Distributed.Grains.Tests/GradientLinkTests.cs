@@ -6,19 +6,26 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Distributed.Grains.Tests;
 
-// The direct gradient link admits only the coordinator of the run: a greeting without the run's token is dropped and
-// never replaces the attached link, and the trial goes on as if nothing happened.
+// The direct gradient link admits only the coordinator of the run, or the previous worker of its ring: a greeting
+// without the run's token is dropped and never replaces the attached link, and the trial goes on as if nothing happened.
 [Trait("Category", "Integration")]
 public class GradientLinkTests
 {
-    [Fact]
-    public async Task A_greeting_with_a_wrong_token_is_dropped_and_the_trial_records_every_step_once()
+    // Through the star the coordinator's link to the worker in the other silo is the one to steal; around the ring,
+    // each worker's link from the previous one. Intruders try both kinds of greeting on every replica.
+    [Theory]
+    [InlineData(Allreduce.Star)]
+    [InlineData(Allreduce.Ring)]
+    public async Task A_greeting_with_a_wrong_token_is_dropped_and_the_trial_records_every_step_once(Allreduce allreduce)
     {
         await using var cluster = await TrainingCluster.StartAsync(2);
-        const string id = "link-intruder";
+        var id = $"link-intruder-{allreduce}";
         const int steps = 300;
         // Small chunks: a worker in the other silo exchanges over the direct link.
-        var spec = Specs.Tiny(workers: 2, steps: steps) with { Parallel = Specs.Tiny(workers: 2).Parallel with { ExchangeChunkBytes = 1024, DirectLinks = true } };
+        var spec = Specs.Tiny(workers: 2, steps: steps) with
+        {
+            Parallel = Specs.Tiny(workers: 2).Parallel with { ExchangeChunkBytes = 1024, DirectLinks = true, Allreduce = allreduce },
+        };
         await cluster.Trial(id).StartAsync(spec);
         await cluster.WaitAsync(id, s => s.Step >= 20, TimeSpan.FromSeconds(60));
 
@@ -33,13 +40,13 @@ public class GradientLinkTests
         }
         // A valid-looking greeting for each replica of the running trial (run ids count from 1), with a guessed token.
         foreach (var endpoint in endpoints)
-            for (int rank = 0; rank < 2; rank++)
+            foreach (var key in new[] { 0, 1 }.SelectMany(rank => new[] { WorkerGrain.KeyOf(id, rank), GradientChannel.RingKey(WorkerGrain.KeyOf(id, rank)) }))
             {
                 using var intruder = new Socket(SocketType.Stream, ProtocolType.Tcp);
                 await intruder.ConnectAsync(IPEndPoint.Parse(endpoint));
                 var challenge = new byte[GradientChannel.ChallengeBytes];
                 Assert.Equal(challenge.Length, await intruder.ReceiveAsync(challenge, SocketFlags.None));
-                await intruder.SendAsync(GradientChannel.Hello(WorkerGrain.KeyOf(id, rank), 1, new byte[GradientChannel.TokenBytes], challenge));
+                await intruder.SendAsync(GradientChannel.Hello(key, 1, new byte[GradientChannel.TokenBytes], challenge));
                 var buffer = new byte[64];
                 int read;
                 try
@@ -55,6 +62,7 @@ public class GradientLinkTests
 
         var status = await cluster.WaitFinishedAsync(id, 180);
         Assert.Equal(TrialState.Completed, status.State);
+        Assert.Equal(allreduce.ToString().ToLowerInvariant(), status.Exchange);
         Assert.Equal(0, status.Recoveries);
         var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
         Assert.Equal(Enumerable.Range(1, steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
