@@ -58,7 +58,7 @@ public sealed class Replica : IDisposable
     }
 
     /// <summary>Takes the replica's place in the run's ring; not on the replica thread, which may be busy with a step.</summary>
-    public Task JoinRingAsync(RingPlace place, CancellationToken cancel) => exchange.JoinRingAsync(place, host, cancel);
+    public Task JoinRingAsync(RingPlace place, CancellationToken cancel) => exchange.JoinRingAsync(place, cancel);
 
     public Task<WorkerGradient> StepAsync(WorkerStep step) => thread.Run(() => Step(step));
 

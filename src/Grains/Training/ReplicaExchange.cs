@@ -149,7 +149,7 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     /// Takes this worker's place in the run's ring: its silo's group (shared with the other workers there), and for
     /// the group's leader the link to the next leader, proving this run's token as a coordinator does.
     /// </summary>
-    public async Task JoinRingAsync(RingPlace place, ReplicaHost host, CancellationToken cancel)
+    public async Task JoinRingAsync(RingPlace place, CancellationToken cancel)
     {
         WorkerAssignment work;
         lock (linkLock) work = assignment ?? throw new InvalidOperationException($"replica {key} holds no run to join a ring of");

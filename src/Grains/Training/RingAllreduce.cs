@@ -117,7 +117,13 @@ sealed class RingAllreduce : IDisposable
         while (true)
         {
             sendQueued.Wait();
-            if (disposed) return;
+            if (disposed)
+            {
+                // A send queued just before the ring was dropped must not leave its receiver waiting.
+                sendFailed = new ObjectDisposedException(nameof(RingAllreduce));
+                sendDone.Set();
+                return;
+            }
             try
             {
                 send!();
