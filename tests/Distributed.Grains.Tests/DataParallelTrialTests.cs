@@ -57,46 +57,19 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
     }
 
-    // A gradient of several link pieces, each tagged and checked on its own while others travel, both ways. SGD, not
-    // Adam, so a difference in the last bits is not amplified into noise.
+    // A gradient of several link pieces, each tagged and checked on its own while others travel, both ways.
     [Theory]
     [InlineData(2, ClipMode.Norm)]
     [InlineData(4, ClipMode.Value)]
     public async Task A_gradient_of_several_link_pieces_equals_one_worker_on_the_union_batch(int workers, ClipMode clip)
     {
-        var id = $"pieces-{workers}-{clip}";
-        var model = Specs.Tiny().Model with { HiddenSize = 128 };
-        var training = Specs.Tiny().Training with
-        {
-            Optimizer = OptimizerKind.Sgd, Momentum = 0.9, LearningRate = 0.1, Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.01 : 0.5,
-        };
-        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with
-        {
-            Model = model,
-            Training = training with { BatchSize = 8 * workers },
-            Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global },
-        };
-        var parallel = Specs.Tiny(workers: workers, batch: 8) with
-        {
-            Model = model,
-            Training = training,
-            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = 1024, DirectLinks = true, Allreduce = Allreduce.Star },
-        };
+        var run = await AgainstOneWorkerAsync($"pieces-{workers}-{clip}", workers, hidden: 128, clip,
+            Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = 1024, DirectLinks = true, Allreduce = Allreduce.Star });
 
-        await cluster.Trial($"{id}-single").StartAsync(single);
-        await cluster.Trial($"{id}-parallel").StartAsync(parallel);
-        var one = await cluster.WaitFinishedAsync($"{id}-single");
-        var many = await cluster.WaitFinishedAsync($"{id}-parallel");
-
-        Assert.Equal(TrialState.Completed, many.State);
-        Assert.Equal("star", many.Exchange);
-        var expected = await cluster.FinalParametersAsync(one);
-        var actual = await cluster.FinalParametersAsync(many);
-        Assert.True(GradientLink.Pieces(expected.Length * sizeof(float)) >= 3, $"{expected.Length} parameters make fewer than 3 link pieces");
-        double worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.Equal("star", run.Many.Exchange);
+        Assert.True(GradientLink.Pieces(run.Expected.Length * sizeof(float)) >= 3, $"{run.Expected.Length} parameters make fewer than 3 link pieces");
+        double worst = run.Expected.Zip(run.Actual, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
-        using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
-        Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
     }
 
     // The ring: the workers average among themselves over direct links, reduce-scatter then all-gather, with no
@@ -113,6 +86,27 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     public async Task Workers_averaging_around_a_ring_with_global_clipping_equal_one_worker_on_the_union_batch(int workers, int hidden, ClipMode clip, Allreduce allreduce)
     {
         var id = $"ring-global-{workers}-{hidden}-{clip}-{allreduce}";
+        var run = await AgainstOneWorkerAsync(id, workers, hidden, clip, Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = allreduce });
+
+        Assert.Equal(allreduce == Allreduce.Ring ? "ring" : "hierarchical", run.Many.Exchange);
+        Assert.Null(run.One.Exchange);
+        double worst = run.Expected.Zip(run.Actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
+        // The global norm is the mean's, put together from every worker's slice: the one worker's to rounding.
+        var oneSteps = (await cluster.Trial($"{id}-single").GetMetricsAsync(-1)).Steps;
+        var ringSteps = (await cluster.Trial($"{id}-parallel").GetMetricsAsync(-1)).Steps;
+        Assert.All(oneSteps.Zip(ringSteps), p => Assert.True(Math.Abs(p.First.GradientNorm - p.Second.GradientNorm) <= 1e-4 * Math.Max(1, p.First.GradientNorm),
+            $"step {p.First.Step}: norm {p.First.GradientNorm} alone, {p.Second.GradientNorm} around the ring"));
+    }
+
+    /// <summary>
+    /// One worker on the union batch ("{id}-single") and <paramref name="workers"/> of 8 examples each ("{id}-parallel"),
+    /// global clipping, SGD with momentum so that a difference in the last bits is not amplified into noise: both
+    /// completed, with their final parameters, which 20 steps moved.
+    /// </summary>
+    async Task<(TrialStatus One, TrialStatus Many, float[] Expected, float[] Actual)> AgainstOneWorkerAsync(string id, int workers, int hidden,
+        ClipMode clip, DataParallelOptions parallel)
+    {
         var model = Specs.Tiny().Model with { HiddenSize = hidden };
         var training = Specs.Tiny().Training with
         {
@@ -124,32 +118,18 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
             Training = training with { BatchSize = 8 * workers },
             Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global },
         };
-        var parallel = Specs.Tiny(workers: workers, batch: 8) with
-        {
-            Model = model,
-            Training = training,
-            Parallel = Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = allreduce },
-        };
-
         await cluster.Trial($"{id}-single").StartAsync(single);
-        await cluster.Trial($"{id}-ring").StartAsync(parallel);
+        await cluster.Trial($"{id}-parallel").StartAsync(Specs.Tiny(workers: workers, batch: 8) with { Model = model, Training = training, Parallel = parallel });
         var one = await cluster.WaitFinishedAsync($"{id}-single");
-        var many = await cluster.WaitFinishedAsync($"{id}-ring");
-
+        var many = await cluster.WaitFinishedAsync($"{id}-parallel");
+        Assert.Equal(TrialState.Completed, one.State);
         Assert.Equal(TrialState.Completed, many.State);
-        Assert.Equal(allreduce == Allreduce.Ring ? "ring" : "hierarchical", many.Exchange);
-        Assert.Null(one.Exchange);
         var expected = await cluster.FinalParametersAsync(one);
         var actual = await cluster.FinalParametersAsync(many);
-        double worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
-        // The global norm is the mean's, put together from every worker's slice: the one worker's to rounding.
-        var oneSteps = (await cluster.Trial($"{id}-single").GetMetricsAsync(-1)).Steps;
-        var ringSteps = (await cluster.Trial($"{id}-ring").GetMetricsAsync(-1)).Steps;
-        Assert.All(oneSteps.Zip(ringSteps), p => Assert.True(Math.Abs(p.First.GradientNorm - p.Second.GradientNorm) <= 1e-4 * Math.Max(1, p.First.GradientNorm),
-            $"step {p.First.Step}: norm {p.First.GradientNorm} alone, {p.Second.GradientNorm} around the ring"));
+        Assert.Equal(expected.Length, actual.Length);
         using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
         Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+        return (one, many, expected, actual);
     }
 
     // Auto: around a ring when the workers span the cluster's two silos and their gradients are past the chunk size;
