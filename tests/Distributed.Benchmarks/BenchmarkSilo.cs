@@ -59,10 +59,25 @@ public sealed class BenchmarkSilo : IAsyncDisposable
     /// <summary>Starts src/Silo as a separate process joining this silo on loopback, and waits until both are active.</summary>
     public Task AddSiloProcessAsync() => AddSiloProcessesAsync(1);
 
-    /// <summary>Starts <paramref name="count"/> src/Silo processes joining this silo on loopback, and waits until all are active.</summary>
     /// <summary>The port of silo process <paramref name="k"/>'s /metrics (from 1; <see cref="AddSiloProcessesAsync"/> turns them on).</summary>
     public static int MetricsPort(int k) => 19600 + k;
 
+    /// <summary>
+    /// Bytes silo <paramref name="k"/>'s gradient links sent and received so far: this process's counters for 0, silo
+    /// process k's `distributed_gradient_link_bytes_total` from its /metrics otherwise.
+    /// </summary>
+    public static async Task<(long Sent, long Received)> LinkBytesAsync(int k)
+    {
+        if (k == 0) return (Distributed.Grains.Training.GradientLink.SentBytes, Distributed.Grains.Training.GradientLink.ReceivedBytes);
+        using var http = new HttpClient();
+        var lines = (await http.GetStringAsync($"http://127.0.0.1:{MetricsPort(k)}/metrics")).Split('\n')
+            .Where(l => l.StartsWith("distributed_gradient_link_bytes_total", StringComparison.Ordinal)).ToList();
+        long Of(string direction) => lines.FirstOrDefault(l => l.Contains($"direction=\"{direction}\"")) is { } line
+            ? (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) : 0;
+        return (Of("sent"), Of("received"));
+    }
+
+    /// <summary>Starts <paramref name="count"/> src/Silo processes joining this silo on loopback, and waits until all are active.</summary>
     public async Task AddSiloProcessesAsync(int count)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Distributed.Silo.dll");

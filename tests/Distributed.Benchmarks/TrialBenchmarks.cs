@@ -336,22 +336,8 @@ public static class TrialBenchmarks
             yield return BenchmarkSilo.Measure(async silo =>
             {
                 await silo.AddSiloProcessesAsync(n - 1);
-                // Every byte each silo's links send and receive (the handshakes are a few hundred bytes): this
-                // process's counters, and each silo process's as its /metrics reports them.
-                async Task<(long Sent, long Received)[]> LinkBytesAsync()
-                {
-                    using var http = new HttpClient();
-                    var counts = new List<(long, long)> { (Distributed.Grains.Training.GradientLink.SentBytes, Distributed.Grains.Training.GradientLink.ReceivedBytes) };
-                    for (int k = 1; k < n; k++)
-                    {
-                        var lines = (await http.GetStringAsync($"http://127.0.0.1:{BenchmarkSilo.MetricsPort(k)}/metrics")).Split('\n')
-                            .Where(l => l.StartsWith("distributed_gradient_link_bytes_total", StringComparison.Ordinal)).ToList();
-                        long Of(string direction) => lines.FirstOrDefault(l => l.Contains($"direction=\"{direction}\"")) is { } line
-                            ? (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) : 0;
-                        counts.Add((Of("sent"), Of("received")));
-                    }
-                    return counts.ToArray();
-                }
+                // Every byte each silo's links send and receive (the handshakes are a few hundred bytes).
+                Task<(long Sent, long Received)[]> LinkBytesAsync() => Task.WhenAll(Enumerable.Range(0, n).Select(BenchmarkSilo.LinkBytesAsync));
                 var data = TrialBenchmarks.Spec(model, n, 1, batch).Data.Load();
                 using var probe = new Trainer(model, new TrainingOptions(), data.Vocabularies, 1);
                 long gradient = probe.Parameters.Count * 4L;
@@ -436,21 +422,14 @@ public static class TrialBenchmarks
             var computeMs = kinds.ToDictionary(k => k, _ => new List<double>());
             var sentPerStep = new Dictionary<Allreduce, double>();
             var exchange = new Dictionary<Allreduce, string?>();
-            async Task<long> SentAsync()
-            {
-                using var http = new HttpClient();
-                var line = (await http.GetStringAsync($"http://127.0.0.1:{BenchmarkSilo.MetricsPort(1)}/metrics")).Split('\n')
-                    .First(l => l.StartsWith("distributed_gradient_link_bytes_total", StringComparison.Ordinal) && l.Contains("direction=\"sent\""));
-                return (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
-            }
             for (int round = 0; round < rounds; round++)
                 foreach (var kind in kinds)
                 {
                     var spec = Spec(MillionModel, n, steps + Warmup, batch);
                     spec = spec with { Parallel = spec.Parallel with { Allreduce = kind } };
-                    long here = Distributed.Grains.Training.GradientLink.SentBytes, there = await SentAsync();
+                    var (here, there) = ((await BenchmarkSilo.LinkBytesAsync(0)).Sent, (await BenchmarkSilo.LinkBytesAsync(1)).Sent);
                     var (status, metrics) = await silo.RunAsync($"hierarchical-{kind}-{round}", spec);
-                    long sent = Math.Max(Distributed.Grains.Training.GradientLink.SentBytes - here, await SentAsync() - there);
+                    long sent = Math.Max((await BenchmarkSilo.LinkBytesAsync(0)).Sent - here, (await BenchmarkSilo.LinkBytesAsync(1)).Sent - there);
                     var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
                     stepMs[kind].Add(measured.Average(s => s.StepSeconds) * 1000);
                     computeMs[kind].Add(measured.Average(s => s.ComputeSeconds) * 1000);

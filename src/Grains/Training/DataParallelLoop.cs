@@ -441,7 +441,7 @@ sealed class DataParallelLoop(TrialRun run, string silo, IGrainFactory grains, I
             Best = newBest ? best : null,
             Test = test,
             Exploit = exploit,
-            Exchange = exchange.Lone ? null : exchange.Topology,
+            Exchange = exchange.Topology,
         };
         try
         {

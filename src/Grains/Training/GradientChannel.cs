@@ -386,6 +386,9 @@ public sealed class GradientLink : IDisposable
         }
     }
 
+    /// <summary>A blocking send or receive that waits longer than <paramref name="timeout"/> fails (the worker's side: the exchange's timeout).</summary>
+    public void TimeOutAfter(TimeSpan timeout) => Socket.ReceiveTimeout = Socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+
     /// <summary>Closes the socket from any thread, so a send or receive blocked on it fails now; the ciphers stay until <see cref="Dispose"/>.</summary>
     public void Abort() => Socket.Dispose();
 

@@ -101,14 +101,17 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         return places;
     }
 
-    /// <summary>How the gradients travel this run: "ring", "hierarchical" (a ring of silos), or "star" through the coordinator.</summary>
-    public string Topology => routes.Length > 0 && routes[0] == GradientRoute.Ring ? hierarchical ? "hierarchical" : "ring" : "star";
+    /// <summary>True when this run's workers average around a ring (flat or hierarchical), not through the coordinator.</summary>
+    bool Ringed => routes is [GradientRoute.Ring, ..];
+
+    /// <summary>How the gradients travel this run: "ring", "hierarchical" (a ring of silos), "star" through the coordinator; null for one worker.</summary>
+    public string? Topology => Lone ? null : Ringed ? hierarchical ? "hierarchical" : "ring" : "star";
 
     /// <summary>
     /// True when the workers need the coordinator only every few steps: a lone worker, or a ring, whose workers
     /// average among themselves and agree on global clipping's factor without it.
     /// </summary>
-    public bool Stretches => Lone || routes.Length > 0 && routes[0] == GradientRoute.Ring;
+    public bool Stretches => Lone || Ringed;
 
     /// <summary>
     /// The workers apply <paramref name="last"/> (the lone worker's own gradient, or the mean the ring left) and
@@ -169,7 +172,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     public async Task<Averaged> AverageAsync(WorkerGradient[] gradients, long step)
     {
         if (Lone) return new Averaged(gradients[0].PreClipNorm, 1f);
-        if (routes[0] == GradientRoute.Ring) return Clipped(gradients, [gradients[0].MeanSquares]);
+        if (Ringed) return Clipped(gradients, [gradients[0].MeanSquares]);
         int count = parameterCount;
         var mean = average ??= new byte[count * sizeof(float)];
         var remote = Enumerable.Range(0, workers.Length).Where(r => routes[r] == GradientRoute.Chunks).ToArray();

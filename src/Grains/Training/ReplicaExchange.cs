@@ -203,16 +203,20 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     RingAllreduce Ring(RingPlace at)
     {
         var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
-        if (at.Leaders > 1 && !previousReady.Wait(timeout))
-            throw new TimeoutException($"replica {key}: the previous ring worker's link did not arrive within {timeout.TotalSeconds:0.###} s");
+        if (at.Leaders > 1) Arrived(previousReady, timeout, "the previous ring worker's");
         lock (linkLock)
         {
             if (ring is not null) return ring;
-            if (at.Leaders > 1)
-                foreach (var socket in new[] { next!.Socket, previous!.Socket })
-                    socket.ReceiveTimeout = socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            next?.TimeOutAfter(timeout);
+            previous?.TimeOutAfter(timeout);
             return ring = new RingAllreduce(at.Position, at.Leaders, assignment.Spec.Parallel.Workers, next, previous);
         }
+    }
+
+    /// <summary>Waits until a link that connects to this replica (the coordinator's, or the previous ring worker's) has attached.</summary>
+    void Arrived(ManualResetEventSlim ready, TimeSpan timeout, string whose)
+    {
+        if (!ready.Wait(timeout)) throw new TimeoutException($"replica {key}: {whose} gradient link did not arrive within {timeout.TotalSeconds:0.###} s");
     }
 
     /// <summary>Closes the links' sockets at once, from any thread: a replica thread waiting on a broken ring is freed for the next run.</summary>
@@ -230,11 +234,11 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     GradientLink Link()
     {
         var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
-        if (!linkReady.Wait(timeout)) throw new TimeoutException($"replica {key}: the coordinator's gradient link did not arrive within {timeout.TotalSeconds:0.###} s");
+        Arrived(linkReady, timeout, "the coordinator's");
         lock (linkLock)
         {
             var attached = link!;
-            attached.Socket.ReceiveTimeout = attached.Socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            attached.TimeOutAfter(timeout);
             return attached;
         }
     }
