@@ -44,13 +44,13 @@ public sealed class Decoder : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Teacher-forced training may use <see cref="FusedAttentionLstm"/>; tests turn it off to compare with the step loop.</summary>
+    /// <summary>Teacher-forced training may use <see cref="FusedAttentionDecoder"/>; tests turn it off to compare with the step loop.</summary>
     internal bool UseFusedRecurrence { get; set; } = true;
 
     /// <summary>Project the whole target vocabulary once and look rows up, where that is cheaper; tests turn it off to compare.</summary>
     internal bool UseVocabularyProjection { get; set; } = true;
 
-    bool CanFuseRecurrence => UseFusedRecurrence && PackedWeight.IsAvailable && attention is not null && options.Cell == CellKind.Lstm && layers.Count == 1;
+    bool CanFuseRecurrence => UseFusedRecurrence && PackedWeight.IsAvailable && attention is not null && layers.Count == 1;
 
     public Tensor? Keys(Tensor encoderOutputs) => attention?.Keys(encoderOutputs);
 
@@ -89,7 +89,7 @@ public sealed class Decoder : nn.Module
             if (CanFuseRecurrence)
             {
                 var maskC = masks?[0].Input[0]?.narrow(1, options.EmbeddingSize, options.EncoderOutputSize);
-                var (allTops, allContexts) = FusedAttentionLstm.Run(projected, initial[0], memory, attention!,
+                var (allTops, allContexts) = FusedAttentionDecoder.Run(options.Cell, projected, initial[0], memory, attention!,
                     w.Layers[0], w.ContextT!.t(), masks?[0].Hidden[0], maskC);
                 var fused = cat([allTops, allContexts], 2).transpose(0, 1);
                 return output.call(DropoutMasks.Apply(fused, options.Dropout, generator, training));

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 namespace Distributed.Models.Network;
 
 /// <summary>
-/// Single-pass SIMD kernels for the inner loops of <see cref="FusedAttentionLstm"/> and <see cref="FusedLstmLayer"/>,
+/// Single-pass SIMD kernels for the inner loops of <see cref="FusedAttentionDecoder"/> and <see cref="FusedCell"/>,
 /// on raw float memory (σ and tanh from <see cref="VectorActivations"/>).
 /// Each replaces a chain of 4-10 libtorch element-wise ops (one pass over memory each, plus per-op
 /// overhead) with one pass. Layouts are contiguous row-major; callers pass base pointers.
@@ -100,109 +100,6 @@ public static unsafe class RecurrenceKernels
                     dq[j] += dpre;
                     dV[j] += dScores[s] * e[j];
                 }
-            }
-        }
-    }
-
-    /// <summary>
-    /// LSTM cell forward for one step. gates (batch, 4·hidden) holds pre-activations [i f g o] and is overwritten
-    /// with σ(i), σ(f), tanh(g), σ(o); then c = f⊙c_prev + i⊙g, tanhC = tanh(c), h = o⊙tanhC. Rows whose
-    /// <paramref name="valid"/> byte is 0 (padding) keep h_prev and c_prev.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LstmCell(float* gates, float* cPrev, float* c, float* tanhC, float* h, int batch, int hidden,
-        float* hPrev = null, byte* valid = null)
-    {
-        for (int b = 0; b < batch; b++)
-        {
-            if (valid is not null && valid[b] == 0)
-            {
-                // Past this sequence's end: the state is carried unchanged.
-                long at = (long)b * hidden;
-                new Span<float>(cPrev + at, hidden).CopyTo(new Span<float>(c + at, hidden));
-                new Span<float>(hPrev + at, hidden).CopyTo(new Span<float>(h + at, hidden));
-                new Span<float>(tanhC + at, hidden).Clear();
-                continue;
-            }
-            float* gi = gates + (long)b * 4 * hidden;
-            float* gf = gi + hidden;
-            float* gg = gf + hidden;
-            float* go = gg + hidden;
-            long o = (long)b * hidden;
-            VectorActivations.Sigmoid(gi, 2 * hidden); // i and f
-            VectorActivations.Tanh(gg, hidden);
-            VectorActivations.Sigmoid(go, hidden);
-            int j = 0;
-            for (; j <= hidden - 8; j += 8)
-                (Vector256.Load(gf + j) * Vector256.Load(cPrev + o + j) + Vector256.Load(gi + j) * Vector256.Load(gg + j)).Store(c + o + j);
-            for (; j < hidden; j++) c[o + j] = gf[j] * cPrev[o + j] + gi[j] * gg[j];
-            new Span<float>(c + o, hidden).CopyTo(new Span<float>(tanhC + o, hidden));
-            VectorActivations.Tanh(tanhC + o, hidden);
-            for (j = 0; j <= hidden - 8; j += 8) (Vector256.Load(go + j) * Vector256.Load(tanhC + o + j)).Store(h + o + j);
-            for (; j < hidden; j++) h[o + j] = go[j] * tanhC[o + j];
-        }
-    }
-
-    /// <summary>
-    /// LSTM cell backward for one step. dh = dTop + dhNext; dc = dcNext + dh⊙o⊙(1 − tanhC²); writes the gradient
-    /// wrt the pre-activations into dGates (batch, 4·hidden) and dc⊙f into dcNext (in place: the next step back's dc).
-    /// With <paramref name="valid"/>, padded rows get zero gate gradients, keep dcNext, and put dh into
-    /// <paramref name="dhPass"/> (zero elsewhere), which the caller adds to dh_prev.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LstmCellBackward(float* act, float* tanhC, float* cPrev, float* dTop, float* dhNext, float* dcNext,
-        float* dGates, int batch, int hidden, byte* valid = null, float* dhPass = null)
-    {
-        for (int b = 0; b < batch; b++)
-        {
-            if (valid is not null)
-            {
-                long at = (long)b * hidden;
-                if (valid[b] == 0)
-                {
-                    // A carried state passes its gradients straight through; its gates had no effect.
-                    for (int k = 0; k < hidden; k++) dhPass[at + k] = dTop[at + k] + dhNext[at + k];
-                    new Span<float>(dGates + 4 * at, 4 * hidden).Clear();
-                    continue;
-                }
-                new Span<float>(dhPass + at, hidden).Clear();
-            }
-            float* ai = act + (long)b * 4 * hidden;
-            float* af = ai + hidden;
-            float* ag = af + hidden;
-            float* ao = ag + hidden;
-            float* di = dGates + (long)b * 4 * hidden;
-            float* df = di + hidden;
-            float* dg = df + hidden;
-            float* dout = dg + hidden;
-            long o = (long)b * hidden;
-            var one = Vector256<float>.One;
-            int j = 0;
-            for (; j <= hidden - 8; j += 8)
-            {
-                var i = Vector256.Load(ai + j);
-                var f = Vector256.Load(af + j);
-                var g = Vector256.Load(ag + j);
-                var og = Vector256.Load(ao + j);
-                var tc = Vector256.Load(tanhC + o + j);
-                var dh = Vector256.Load(dTop + o + j) + Vector256.Load(dhNext + o + j);
-                var dc = Vector256.Load(dcNext + o + j) + dh * og * (one - tc * tc);
-                (dc * g * i * (one - i)).Store(di + j);
-                (dc * Vector256.Load(cPrev + o + j) * f * (one - f)).Store(df + j);
-                (dc * i * (one - g * g)).Store(dg + j);
-                (dh * tc * og * (one - og)).Store(dout + j);
-                (dc * f).Store(dcNext + o + j);
-            }
-            for (; j < hidden; j++)
-            {
-                float i = ai[j], f = af[j], g = ag[j], og = ao[j], tc = tanhC[o + j];
-                float dh = dTop[o + j] + dhNext[o + j];
-                float dc = dcNext[o + j] + dh * og * (1 - tc * tc);
-                di[j] = dc * g * i * (1 - i);
-                df[j] = dc * cPrev[o + j] * f * (1 - f);
-                dg[j] = dc * i * (1 - g * g);
-                dout[j] = dh * tc * og * (1 - og);
-                dcNext[o + j] = dc * f;
             }
         }
     }

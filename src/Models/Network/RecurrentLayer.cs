@@ -45,8 +45,10 @@ public sealed class RecurrentLayer : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Stepwise LSTM runs use <see cref="FusedLstmLayer"/>; tests turn it off to compare with autograd through <see cref="Step"/>.</summary>
+    /// <summary>Stepwise runs use <see cref="FusedRecurrentLayer"/>; tests turn it off to compare with autograd through <see cref="Step"/>.</summary>
     internal bool UseFusedRecurrence { get; set; } = true;
+
+    bool Fuses => UseFusedRecurrence && PackedWeight.IsAvailable;
 
     /// <summary>Gate blocks per cell: LSTM i,f,g,o; GRU r,z,n; RNN one.</summary>
     int Gates => cell switch { CellKind.Lstm => 4, CellKind.Gru => 3, _ => 1 };
@@ -132,6 +134,8 @@ public sealed class RecurrentLayer : nn.Module
     public (Tensor Output, RnnState[] Final) Run(Tensor x, Tensor? lengths, Tensor? validSteps,
         RnnState[]? initial, bool stepwise, SequenceMasks? masks)
     {
+        // libtorch trains GRU and tanh-RNN step by step through autograd (only its LSTM has a fused training kernel): ours is faster.
+        stepwise |= cell != CellKind.Lstm && Fuses && training && is_grad_enabled();
         return stepwise ? RunStepwise(x, lengths, validSteps, initial, masks) : RunFused(x, lengths, initial);
     }
 
@@ -204,9 +208,9 @@ public sealed class RecurrentLayer : nn.Module
             var ih = ProjectInput(w, input, masks?.Input[d]).transpose(0, 1).contiguous();
             var state = initial?[d] ?? ZeroState(batch);
             Tensor output;
-            if (cell == CellKind.Lstm && UseFusedRecurrence && PackedWeight.IsAvailable)
+            if (Fuses)
             {
-                (var sequence, state) = FusedLstmLayer.Run(ih, state, w, masks?.Hidden[d], validSteps?.t());
+                (var sequence, state) = FusedRecurrentLayer.Run(cell, ih, state, w, masks?.Hidden[d], validSteps?.t());
                 output = sequence.transpose(0, 1);
             }
             else

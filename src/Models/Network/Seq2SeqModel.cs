@@ -83,7 +83,7 @@ public sealed class Seq2SeqModel : nn.Module
         return decoder.Logits(memory, initial, decoderInputs, teacherProbability, Generator);
     }
 
-    /// <summary>Whether training runs the hand-fused LSTM recurrences (<see cref="FusedAttentionLstm"/>, <see cref="FusedLstmLayer"/>) where they apply.</summary>
+    /// <summary>Whether training runs the hand-fused recurrences (<see cref="FusedAttentionDecoder"/>, <see cref="FusedRecurrentLayer"/>) where they apply.</summary>
     internal bool UseFusedRecurrence
     {
         get => decoder.UseFusedRecurrence;

@@ -5,25 +5,31 @@ using Distributed.Options;
 
 namespace Distributed.Models.Tests.Model;
 
-public class FusedAttentionLstmTests
+public class FusedRecurrenceTests
 {
     // The hand-written backwards (decoder and stepwise encoder layers) must give the same loss and the same
     // gradient for every parameter as autograd through the step loop, with padding, bidirectional encoders,
     // layer norm and every dropout in play.
     [Theory]
-    [InlineData(AttentionKind.Additive, false, 0.0, false, 1)]
-    [InlineData(AttentionKind.Additive, true, 0.3, false, 1)]
-    [InlineData(AttentionKind.Multiplicative, true, 0.3, false, 1)]
-    [InlineData(AttentionKind.Dot, false, 0.3, false, 1)]
-    [InlineData(AttentionKind.Additive, true, 0.3, true, 1)]
-    [InlineData(AttentionKind.Additive, true, 0.0, true, 2)]
-    public void Fused_recurrence_matches_autograd_through_the_step_loop(AttentionKind attention, bool bidirectional, double dropout,
-        bool layerNorm, int layers)
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, false, 0.0, false, 1)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, true, 0.3, false, 1)]
+    [InlineData(CellKind.Lstm, AttentionKind.Multiplicative, true, 0.3, false, 1)]
+    [InlineData(CellKind.Lstm, AttentionKind.Dot, false, 0.3, false, 1)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, true, 0.3, true, 1)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, true, 0.0, true, 2)]
+    [InlineData(CellKind.Gru, AttentionKind.Additive, false, 0.0, false, 1)]
+    [InlineData(CellKind.Gru, AttentionKind.Additive, true, 0.3, false, 1)]
+    [InlineData(CellKind.Gru, AttentionKind.Dot, false, 0.3, true, 1)]
+    [InlineData(CellKind.Gru, AttentionKind.None, true, 0.0, false, 2)]
+    [InlineData(CellKind.Rnn, AttentionKind.Multiplicative, true, 0.3, true, 1)]
+    [InlineData(CellKind.Rnn, AttentionKind.None, false, 0.3, false, 1)]
+    public void Fused_recurrence_matches_autograd_through_the_step_loop(CellKind cell, AttentionKind attention, bool bidirectional,
+        double dropout, bool layerNorm, int layers)
     {
         // Without MKL's packed GEMM the fused paths switch off and this would compare the loop with itself.
         Assert.True(PackedWeight.IsAvailable, "libtorch_cpu does not export MKL's packed GEMM");
         var data = TinyModels.Reverse(64, 3, 9);
-        var model = TinyModels.Options(attention: attention) with
+        var model = TinyModels.Options(cell, attention) with
         {
             Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = dropout, LayerNorm = layerNorm, Layers = layers,
         };

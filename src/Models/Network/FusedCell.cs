@@ -1,0 +1,232 @@
+using static Distributed.Models.TensorMemory;
+using static TorchSharp.torch;
+using Distributed.Options;
+
+namespace Distributed.Models.Network;
+
+/// <summary>A layer norm's parameters inside a fused recurrence.</summary>
+public sealed record NormParts(Tensor Gamma, Tensor Beta, float Eps);
+
+/// <summary>
+/// One recurrent cell run over a whole sequence inside a fused autograd node (<see cref="FusedRecurrentLayer"/>,
+/// <see cref="FusedAttentionDecoder"/>), for any cell: per step the hidden transform through a packed W_hh, the
+/// optional layer norms of the input and hidden transforms, and the cell (<see cref="CellKernels"/>); backward
+/// through time the same in reverse, keeping every step's transform gradients so each weight gradient is one GEMM.
+/// The caller writes step t's input transform into <see cref="InputAt"/> before <see cref="Forward"/>.
+/// </summary>
+public sealed unsafe class FusedCell
+{
+    readonly CellKind kind;
+    readonly int time, batch, hidden, width;
+    readonly Tensor weightHh;                  // (width, hidden)
+    readonly Tensor? hiddenBias, hiddenMask, valid;
+    readonly NormParts? inputNorm, hiddenNorm;
+    readonly Tensor hs;                        // h_0 … h_T
+    readonly Tensor? cs, tanhC;                // LSTM: c_0 … c_T, tanh(c_1 … c_T)
+    readonly Tensor gates;                     // the input transform of each step, then the cell's activations
+    readonly Tensor? hh;                       // the hidden transform as the cell saw it, where it is not summed into the gates
+    readonly Tensor? inputXhat, inputRstd, hiddenXhat, hiddenRstd;
+    readonly Tensor scratch;                   // rows: masked h, hidden transform before its norm, input transform before its norm
+    bool SeparateHidden => kind == CellKind.Gru || hiddenNorm is not null || hiddenBias is not null;
+
+    /// <summary>
+    /// <paramref name="inputs"/> (time, batch, width) holds every step's input transform, or the part known before the
+    /// loop; <paramref name="weightHh"/> is (width, hidden); <paramref name="valid"/> (time, batch) is 0 where a padded
+    /// step carries the state; <paramref name="c0"/> only for an LSTM.
+    /// </summary>
+    public FusedCell(CellKind kind, Tensor inputs, Tensor h0, Tensor? c0, Tensor weightHh, Tensor? hiddenBias, NormParts? inputNorm,
+        NormParts? hiddenNorm, Tensor? hiddenMask, Tensor? valid)
+    {
+        this.kind = kind;
+        time = (int)inputs.shape[0];
+        batch = (int)inputs.shape[1];
+        hidden = (int)h0.shape[1];
+        width = (int)inputs.shape[2];
+        this.weightHh = weightHh.contiguous();
+        this.hiddenBias = hiddenBias?.contiguous();
+        this.hiddenMask = hiddenMask?.contiguous();
+        this.valid = valid?.to(ScalarType.Byte).contiguous();
+        this.inputNorm = inputNorm is null ? null : inputNorm with { Gamma = inputNorm.Gamma.contiguous(), Beta = inputNorm.Beta.contiguous() };
+        this.hiddenNorm = hiddenNorm is null ? null : hiddenNorm with { Gamma = hiddenNorm.Gamma.contiguous(), Beta = hiddenNorm.Beta.contiguous() };
+        hs = empty(time + 1, batch, hidden);
+        hs[0].copy_(h0);
+        if (kind == CellKind.Lstm)
+        {
+            cs = empty(time + 1, batch, hidden);
+            cs[0].copy_(c0!);
+            tanhC = empty(time, batch, hidden);
+        }
+        gates = inputs.contiguous().clone();
+        hh = kind == CellKind.Gru ? empty(time, batch, width) : null;
+        if (inputNorm is not null) (inputXhat, inputRstd) = (empty(time, batch, width), empty(time, batch));
+        if (hiddenNorm is not null) (hiddenXhat, hiddenRstd) = (empty(time, batch, width), empty(time, batch));
+        scratch = empty(3, batch, width);
+    }
+
+    public int Hidden => hidden;
+
+    /// <summary>h_0 … h_T (time + 1, batch, hidden).</summary>
+    public Tensor States => hs;
+
+    /// <summary>c_T for an LSTM.</summary>
+    public Tensor? FinalCell => cs?[time];
+
+    /// <summary>Step t's input transform (batch, width), before its norm: the caller adds into it before <see cref="Forward"/>.</summary>
+    public float* InputAt(int t) => Floats(gates) + (long)t * batch * width;
+
+    /// <summary>h_t (batch, hidden), the state step t starts from.</summary>
+    public float* StateAt(int t) => Floats(hs) + (long)t * batch * hidden;
+
+    /// <summary>W_hh packed for the forward pass (x·W_hhᵀ); the caller disposes it.</summary>
+    public PackedWeight PackForward() => new(Floats(weightHh), hidden, batch, width, hidden, transpose: true);
+
+    /// <summary>W_hh packed for the backward pass (dx·W_hh).</summary>
+    public PackedWeight PackBackward() => new(Floats(weightHh), hidden, batch, hidden, width, transpose: false);
+
+    /// <summary>Runs step t: h_{t+1} (and c_{t+1}) from h_t and the input transform at <see cref="InputAt"/>(t).</summary>
+    public void Forward(int t, PackedWeight packedHh)
+    {
+        long rows = (long)t * batch, span = (long)batch * width;
+        float* g = InputAt(t), row0 = Floats(scratch), row1 = row0 + span, row2 = row1 + span;
+        float* h = StateAt(t), hNext = StateAt(t + 1);
+        byte* v = valid is null ? null : Bytes(valid) + rows;
+        if (inputNorm is not null)
+        {
+            new Span<float>(g, (int)span).CopyTo(new Span<float>(row2, (int)span));
+            new Span<float>(g, (int)span).Clear();
+            RecurrenceKernels.LayerNormAdd(row2, Floats(inputNorm.Gamma), Floats(inputNorm.Beta), inputNorm.Eps, g,
+                Floats(inputXhat!) + rows * width, Floats(inputRstd!) + rows, batch, width);
+        }
+        float* hIn = h;
+        if (hiddenMask is not null) RecurrenceKernels.Multiply(h, Floats(hiddenMask), hIn = row0, batch * hidden);
+        if (SeparateHidden)
+        {
+            float* target = kind == CellKind.Gru ? Floats(hh!) + rows * width : g;
+            float* pre = hiddenNorm is null && kind == CellKind.Gru ? target : row1;
+            for (int b = 0; hiddenBias is not null && b < batch; b++)
+                new Span<float>(Floats(hiddenBias), width).CopyTo(new Span<float>(pre + (long)b * width, width));
+            packedHh.Multiply(hIn, hidden, pre, width, accumulate: hiddenBias is not null);
+            if (hiddenNorm is not null)
+            {
+                if (kind == CellKind.Gru) new Span<float>(target, (int)span).Clear();
+                RecurrenceKernels.LayerNormAdd(pre, Floats(hiddenNorm.Gamma), Floats(hiddenNorm.Beta), hiddenNorm.Eps, target,
+                    Floats(hiddenXhat!) + rows * width, Floats(hiddenRstd!) + rows, batch, width);
+            }
+            else if (kind != CellKind.Gru)
+            {
+                RecurrenceKernels.Add(g, pre, g, (int)span);
+            }
+        }
+        else
+        {
+            packedHh.Multiply(hIn, hidden, g, width, accumulate: true);
+        }
+        switch (kind)
+        {
+            case CellKind.Lstm:
+                long bh = rows * hidden;
+                CellKernels.LstmCell(g, Floats(cs!) + bh, Floats(cs!) + bh + (long)batch * hidden, Floats(tanhC!) + bh, hNext, batch, hidden, h, v);
+                break;
+            case CellKind.Gru:
+                CellKernels.GruCell(g, Floats(hh!) + rows * width, h, hNext, batch, hidden, v);
+                break;
+            default:
+                CellKernels.TanhCell(g, h, hNext, batch, hidden, v);
+                break;
+        }
+    }
+
+    /// <summary>The gradients of one backward pass through time; <see cref="Backward"/> fills them step by step.</summary>
+    public sealed class Gradients
+    {
+        internal Tensor Dh = null!;          // dh_next and dh_prev, alternating
+        internal int Next;
+        internal Tensor? Dc, Pass;
+        internal Tensor InputPost = null!, HiddenPost = null!;
+
+        /// <summary>(time, batch, width): wrt each step's input transform before its norm.</summary>
+        public Tensor Input { get; internal set; } = null!;
+
+        /// <summary>(time, batch, width): wrt each step's hidden transform before its norm.</summary>
+        public Tensor HiddenTransform { get; internal set; } = null!;
+
+        internal Tensor? InputGamma, InputBeta, HiddenGamma, HiddenBeta;
+
+        /// <summary>(batch, hidden): wrt h_t after the last <see cref="Backward"/>(t); the caller may add into it.</summary>
+        public float* StateGradient => Floats(Dh) + (long)Next * Dh.shape[1] * Dh.shape[2];
+
+        /// <summary>wrt h_0 once the pass is done.</summary>
+        public Tensor InitialState() => Dh[Next].clone();
+
+        /// <summary>wrt c_0 (LSTM) once the pass is done.</summary>
+        public Tensor? Cell => Dc;
+    }
+
+    /// <summary>Starts a backward pass from the gradients of h_T and c_T (null: zero).</summary>
+    public Gradients BeginBackward(Tensor? dhFinal, Tensor? dcFinal)
+    {
+        var d = new Gradients { Dh = zeros(2, batch, hidden) };
+        if (dhFinal is not null) d.Dh[0].copy_(dhFinal);
+        if (kind == CellKind.Lstm) d.Dc = dcFinal is null ? zeros(batch, hidden) : dcFinal.contiguous().clone();
+        if (kind == CellKind.Gru || valid is not null) d.Pass = empty(batch, hidden);
+        d.InputPost = empty(time, batch, width);
+        d.HiddenPost = kind == CellKind.Gru ? empty(time, batch, width) : d.InputPost;
+        d.Input = inputNorm is null ? d.InputPost : empty(time, batch, width);
+        d.HiddenTransform = hiddenNorm is null ? d.HiddenPost : empty(time, batch, width);
+        if (inputNorm is not null) (d.InputGamma, d.InputBeta) = (zeros(width), zeros(width));
+        if (hiddenNorm is not null) (d.HiddenGamma, d.HiddenBeta) = (zeros(width), zeros(width));
+        return d;
+    }
+
+    /// <summary>
+    /// Step t backward: from dTop (batch, hidden) at h_{t+1} plus what later steps sent back, the gradients of step t's
+    /// transforms, and the gradient wrt h_t in <see cref="Gradients.StateGradient"/>.
+    /// </summary>
+    public void Backward(int t, Gradients d, float* dTop, PackedWeight packedHh)
+    {
+        long rows = (long)t * batch, bh = rows * hidden, bw = rows * width;
+        float* dhNext = Floats(d.Dh) + (long)d.Next * batch * hidden, dhPrev = Floats(d.Dh) + (long)(1 - d.Next) * batch * hidden;
+        float* dIh = Floats(d.InputPost) + bw, dHh = Floats(d.HiddenPost) + bw, g = Floats(gates) + bw;
+        float* pass = d.Pass is null ? null : Floats(d.Pass);
+        byte* v = valid is null ? null : Bytes(valid) + rows;
+        switch (kind)
+        {
+            case CellKind.Lstm:
+                CellKernels.LstmCellBackward(g, Floats(tanhC!) + bh, Floats(cs!) + bh, dTop, dhNext, Floats(d.Dc!), dIh, batch, hidden, v, pass);
+                break;
+            case CellKind.Gru:
+                CellKernels.GruCellBackward(g, Floats(hh!) + bw, StateAt(t), dTop, dhNext, dIh, dHh, pass, batch, hidden, v);
+                break;
+            default:
+                CellKernels.TanhCellBackward(g, dTop, dhNext, dIh, batch, hidden, v, pass);
+                break;
+        }
+        if (inputNorm is not null)
+            RecurrenceKernels.LayerNormBackward(dIh, Floats(inputXhat!) + bw, Floats(inputRstd!) + rows, Floats(inputNorm.Gamma),
+                Floats(d.Input) + bw, Floats(d.InputGamma!), Floats(d.InputBeta!), batch, width);
+        float* dTransform = dHh;
+        if (hiddenNorm is not null)
+        {
+            dTransform = Floats(d.HiddenTransform) + bw;
+            RecurrenceKernels.LayerNormBackward(dHh, Floats(hiddenXhat!) + bw, Floats(hiddenRstd!) + rows, Floats(hiddenNorm.Gamma),
+                dTransform, Floats(d.HiddenGamma!), Floats(d.HiddenBeta!), batch, width);
+        }
+        packedHh.Multiply(dTransform, width, dhPrev, hidden, accumulate: false);
+        if (hiddenMask is not null) RecurrenceKernels.Multiply(dhPrev, Floats(hiddenMask), dhPrev, batch * hidden);
+        if (pass is not null) RecurrenceKernels.Add(dhPrev, pass, dhPrev, batch * hidden);
+        d.Next = 1 - d.Next;
+    }
+
+    /// <summary>dW_hh (width, hidden), one GEMM over all steps, and db_hh where the cell has a hidden bias.</summary>
+    public (Tensor Weight, Tensor? Bias) HiddenWeightGradients(Gradients d)
+    {
+        var h = hs.narrow(0, 0, time);
+        var hIn = hiddenMask is null ? h : h * hiddenMask;
+        var dTransform = d.HiddenTransform.reshape(-1, width);
+        return (dTransform.t().mm(hIn.reshape(-1, hidden)), hiddenBias is null ? null : dTransform.sum(dim: 0));
+    }
+
+    /// <summary>dγ, dβ of the input and hidden norms (null where absent).</summary>
+    public (Tensor? InputGamma, Tensor? InputBeta, Tensor? HiddenGamma, Tensor? HiddenBeta) NormGradients(Gradients d) =>
+        (d.InputGamma, d.InputBeta, d.HiddenGamma, d.HiddenBeta);
+}

@@ -1,0 +1,60 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Distributed.Options;
+
+namespace Distributed.Models.Network;
+
+/// <summary>
+/// One direction of a recurrent layer (LSTM, GRU or tanh-RNN) over a whole sequence as one autograd node with a
+/// hand-written backward (<see cref="FusedCell"/>): per step one packed GEMM and single-pass kernels, and the W_hh
+/// gradient as one GEMM over all steps. Training runs it instead of libtorch's kernels wherever it is faster or they
+/// cannot follow (GRU and tanh-RNN always; LSTM under recurrent dropout or layer norm). Padded steps
+/// (valid = false) carry the state unchanged. Tests compare it with autograd through the cell.
+/// </summary>
+public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecurrentLayer>
+{
+    public override string Name => "FusedRecurrentLayer";
+
+    /// <summary>
+    /// Outputs (time, batch, hidden) and the final state for input projections (time, batch, gates·hidden), which hold the
+    /// input transform (layer-normalised already when the layer uses layer norm). <paramref name="valid"/> is (time, batch).
+    /// </summary>
+    public static (Tensor Outputs, RnnState Final) Run(CellKind cell, Tensor inputs, RnnState initial, CellWeights w, Tensor? hiddenMask, Tensor? valid)
+    {
+        var norm = w.HiddenNorm;
+        var outputs = apply(inputs, initial.H, initial.C!, w.HhT.t(), w.HiddenBias!, norm?.weight!, norm?.bias!, norm?.eps ?? 0.0,
+            hiddenMask!, valid!, cell);
+        return (outputs[0], new RnnState(outputs[1], cell == CellKind.Lstm ? outputs[2] : null));
+    }
+
+    public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var h0 = (Tensor)vars[1];
+        var gamma = vars[5] as Tensor;
+        var kind = (CellKind)vars[10];
+        var norm = gamma is null ? null : new NormParts(gamma, (Tensor)vars[6], (float)(double)vars[7]);
+        var cell = new FusedCell(kind, x, h0, vars[2] as Tensor, (Tensor)vars[3], vars[4] as Tensor, null, norm, vars[8] as Tensor, vars[9] as Tensor);
+        int time = (int)x.shape[0];
+        using (var packed = cell.PackForward())
+            for (int t = 0; t < time; t++) cell.Forward(t, packed);
+        ctx.save_data("cell", cell);
+        var hs = cell.States;
+        // A GRU or RNN has no cell state: h_T stands in for it, and its gradient is ignored.
+        return [hs.narrow(0, 1, time), hs[time].clone(), cell.FinalCell?.clone() ?? hs[time].clone()];
+    }
+
+    public override unsafe List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradients)
+    {
+        var cell = (FusedCell)ctx.get_data("cell");
+        var dOutputs = gradients[0].contiguous();
+        int time = (int)dOutputs.shape[0], batch = (int)dOutputs.shape[1];
+        var d = cell.BeginBackward(gradients[1], gradients[2]);
+        float* pDOut = TensorMemory.Floats(dOutputs);
+        using (var packed = cell.PackBackward())
+            for (int t = time - 1; t >= 0; t--) cell.Backward(t, d, pDOut + (long)t * batch * cell.Hidden, packed);
+        var (dWeightHh, dHiddenBias) = cell.HiddenWeightGradients(d);
+        var (_, _, dGamma, dBeta) = cell.NormGradients(d);
+        return [d.Input, d.InitialState(), d.Cell!, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!, null!];
+    }
+}
