@@ -98,7 +98,10 @@ public static class BenchmarkCases
     static string ConfigMatrix()
     {
         var lines = new List<string>();
-        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru })
+        // CONFIG_MATRIX_CELLS=gru (comma-separated) measures some cells only, while working on them.
+        var cells = (Environment.GetEnvironmentVariable("CONFIG_MATRIX_CELLS") ?? "lstm,gru").Split(',')
+            .Select(c => Enum.Parse<CellKind>(c.Trim(), ignoreCase: true));
+        foreach (var cell in cells)
             foreach (var layers in new[] { 1, 2 })
                 foreach (var bidirectional in new[] { false, true })
                     foreach (var attention in new[] { AttentionKind.None, AttentionKind.Additive })

@@ -50,7 +50,7 @@ public sealed class Decoder : nn.Module
     /// <summary>Project the whole target vocabulary once and look rows up, where that is cheaper; tests turn it off to compare.</summary>
     internal bool UseVocabularyProjection { get; set; } = true;
 
-    bool CanFuseRecurrence => UseFusedRecurrence && PackedWeight.IsAvailable && attention is not null && layers.Count == 1;
+    bool CanFuseRecurrence => UseFusedRecurrence && PackedWeight.IsAvailable && attention is not null;
 
     public Tensor? Keys(Tensor encoderOutputs) => attention?.Keys(encoderOutputs);
 
@@ -74,12 +74,14 @@ public sealed class Decoder : nn.Module
         {
             // Nothing couples the steps but the recurrence itself: the whole target runs through the layer stack at once.
             var x = DropoutMasks.Apply(embedding.call(inputs), options.Dropout, generator, training);
-            var (top, _) = LayerStack.Run(layers, x, null, null, initial.Select(s => new[] { s }).ToArray(), options, generator, training);
+            var tokens = UseVocabularyProjection && (!training || options.Dropout <= 0) ? new TokenInput(inputs, embedding.weight!) : null;
+            var (top, _) = LayerStack.Run(layers, x, null, null, initial.Select(s => new[] { s }).ToArray(), options, generator, training, tokens);
             return output.call(DropoutMasks.Apply(top, options.Dropout, generator, training));
         }
 
         var w = PrepareWeights();
         var masks = DrawMasks(batch, generator);
+        var dropouts = DrawDropouts(time, batch, generator);
         var states = initial;
         var maskE = masks?[0].Input[0]?.narrow(1, 0, options.EmbeddingSize);
         if (teacherProbability >= 1)
@@ -89,8 +91,8 @@ public sealed class Decoder : nn.Module
             if (CanFuseRecurrence)
             {
                 var maskC = masks?[0].Input[0]?.narrow(1, options.EmbeddingSize, options.EncoderOutputSize);
-                var (allTops, allContexts) = FusedAttentionDecoder.Run(options.Cell, projected, initial[0], memory, attention!,
-                    w.Layers[0], w.ContextT!.t(), masks?[0].Hidden[0], maskC);
+                var (allTops, allContexts) = FusedAttentionDecoder.Run(options.Cell, options.Residual, projected, initial, memory, attention!,
+                    w.Layers, w.ContextT!.t(), masks, dropouts, maskC);
                 var fused = cat([allTops, allContexts], 2).transpose(0, 1);
                 return output.call(DropoutMasks.Apply(fused, options.Dropout, generator, training));
             }
@@ -98,7 +100,7 @@ public sealed class Decoder : nn.Module
             var contexts = new Tensor?[time];
             for (long t = 0; t < time; t++)
             {
-                (tops[t], contexts[t], _, states) = Advance(memory, states, projected[t], w, masks, generator);
+                (tops[t], contexts[t], _, states) = Advance(memory, states, projected[t], w, masks, dropouts, t);
             }
             // One output projection over all steps instead of one per step.
             var features = attention is null ? stack(tops, 1) : cat([stack(tops, 1), stack(contexts.Select(c => c!), 1)], 2);
@@ -112,7 +114,7 @@ public sealed class Decoder : nn.Module
         {
             var tokens = previous is null ? inputs.select(1, t) : torch.where(useTruth.select(1, t), inputs.select(1, t), previous);
             var projected = ProjectTokens(tokens, w, maskE, generator);
-            (var top, var context, _, states) = Advance(memory, states, projected, w, masks, generator);
+            (var top, var context, _, states) = Advance(memory, states, projected, w, masks, dropouts, t);
             logits[t] = output.call(DropoutMasks.Apply(Features(top, context), options.Dropout, generator, training));
             using (no_grad()) previous = logits[t].argmax(1);
         }
@@ -123,7 +125,7 @@ public sealed class Decoder : nn.Module
     public (Tensor LogProbs, Tensor? Weights, RnnState[] States) Step(DecoderMemory memory, RnnState[] states, Tensor tokens, DecoderWeights w)
     {
         var projected = ProjectTokens(tokens, w, null, null);
-        var (top, context, weights, next) = Advance(memory, states, projected, w, null, null);
+        var (top, context, weights, next) = Advance(memory, states, projected, w, null, null, 0);
         return (output.call(Features(top, context)).log_softmax(1), weights, next);
     }
 
@@ -149,7 +151,7 @@ public sealed class Decoder : nn.Module
     static Tensor Features(Tensor top, Tensor? context) => context is null ? top : cat([top, context], 1);
 
     (Tensor Top, Tensor? Context, Tensor? Weights, RnnState[] States) Advance(DecoderMemory memory, RnnState[] states, Tensor embeddingProjection,
-        DecoderWeights w, SequenceMasks[]? masks, Generator? generator)
+        DecoderWeights w, SequenceMasks[]? masks, Tensor?[]? dropouts, long t)
     {
         var ih = embeddingProjection;
         Tensor? context = null, weights = null;
@@ -164,12 +166,21 @@ public sealed class Decoder : nn.Module
         var x = next[0].H;
         for (int l = 1; l < layers.Count; l++)
         {
-            var input = DropoutMasks.Apply(x, options.Dropout, generator, training);
+            var input = dropouts?[l] is { } dropout ? x * dropout[t] : x;
             var ihl = RecurrentLayer.ProjectInput(w.Layers[l], input, masks?[l].Input[0]);
             next[l] = layers[l].Step(w.Layers[l], ihl, states[l], masks?[l].Hidden[0]);
             x = options.Residual ? next[l].H + x : next[l].H;
         }
         return (x, context, weights, next);
+    }
+
+    /// <summary>Ordinary dropout between layers for every step, drawn ahead (index 0 unused), or null.</summary>
+    Tensor?[]? DrawDropouts(long time, long batch, Generator generator)
+    {
+        if (!training || options.Dropout <= 0 || layers.Count < 2) return null;
+        var masks = new Tensor?[layers.Count];
+        for (int l = 1; l < layers.Count; l++) masks[l] = DropoutMasks.PerElement([time, batch, options.HiddenSize], options.Dropout, generator, training);
+        return masks;
     }
 
     SequenceMasks[]? DrawMasks(long batch, Generator generator)

@@ -12,6 +12,10 @@ public static class DropoutMasks
     public static Tensor? PerSequence(long batch, long size, double p, Generator generator, bool training)
         => training && p > 0 ? Draw([batch, size], p, generator) : null;
 
+    /// <summary>An ordinary dropout mask drawn ahead, so a fused recurrence and the step loop see the same one.</summary>
+    public static Tensor? PerElement(long[] shape, double p, Generator generator, bool training)
+        => training && p > 0 ? Draw(shape, p, generator) : null;
+
     /// <summary>A fresh mask for every element of <paramref name="x"/>, applied: ordinary dropout.</summary>
     public static Tensor Apply(Tensor x, double p, Generator? generator, bool training)
         => training && p > 0 && generator is not null ? x * Draw(x.shape, p, generator) : x;

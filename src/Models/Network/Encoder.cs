@@ -23,10 +23,14 @@ public sealed class Encoder : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Whether a fused first layer may transform the embedding table once (<see cref="TokenInput"/>); tests turn it off to compare.</summary>
+    internal bool UseVocabularyProjection { get; set; } = true;
+
     /// <summary>Outputs (batch, source, directions*hidden) and the final states, per layer and direction.</summary>
     public (Tensor Outputs, RnnState[][] Final) Forward(SourceBatch source, Generator generator)
     {
         var x = DropoutMasks.Apply(embedding.call(source.Tokens), options.Dropout, generator, training);
-        return LayerStack.Run(layers, x, source.Lengths, source.Padding, null, options, generator, training);
+        var tokens = UseVocabularyProjection && (!training || options.Dropout <= 0) ? new TokenInput(source.Tokens, embedding.weight!) : null;
+        return LayerStack.Run(layers, x, source.Lengths, source.Padding, null, options, generator, training, tokens);
     }
 }

@@ -6,36 +6,53 @@ using Distributed.Options;
 namespace Distributed.Models.Network;
 
 /// <summary>
-/// The teacher-forced recurrence of a one-layer attention decoder (LSTM, GRU or tanh-RNN) as one autograd node with a
-/// hand-written backward (back-propagation through time). Inside the time loop nothing goes through
-/// libtorch's dispatcher: the GEMMs call MKL directly on weights packed once per pass (<see cref="PackedWeight"/>)
-/// and the element-wise work (attention scores with their tanh, masked softmax, context, the cell, layer norm)
-/// runs as single-pass SIMD kernels (<see cref="RecurrenceKernels"/>, <see cref="FusedCell"/>). Each weight gradient
-/// is one GEMM over all time steps. Same function as <see cref="Decoder"/>'s step loop: tests compare values and
-/// gradients with autograd.
+/// The teacher-forced recurrence of an attention decoder (LSTM, GRU or tanh-RNN; one layer or a stack with residuals,
+/// inter-layer and recurrent dropout) as one autograd node with a hand-written backward (back-propagation through
+/// time). Inside the time loop nothing goes through libtorch's dispatcher: the GEMMs call MKL directly on weights
+/// packed once per pass (<see cref="PackedWeight"/>) and the element-wise work (attention scores with their tanh,
+/// masked softmax, context, the cells, layer norm) runs as single-pass SIMD kernels (<see cref="RecurrenceKernels"/>,
+/// <see cref="FusedCell"/>). Each weight gradient is one GEMM over all time steps. Same function as
+/// <see cref="Decoder"/>'s step loop: tests compare values and gradients with autograd.
 /// </summary>
 public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<FusedAttentionDecoder>
 {
     public override string Name => "FusedAttentionDecoder";
 
+    const int Common = 22, PerLayer = 13;
+
     /// <summary>
-    /// Tops (time, batch, hidden) and contexts (time, batch, encoder) for input projections
-    /// <paramref name="inputs"/> (time, batch, gates·hidden) that already hold the embedding part and the input bias.
-    /// The input transform is inputs + W_c·ctx (then its layer norm, if any); the hidden transform W_hh·h (+ b_hh, then its norm).
+    /// Tops (time, batch, hidden) and contexts (time, batch, encoder) for input projections <paramref name="inputs"/>
+    /// (time, batch, gates·hidden) that already hold the first layer's embedding part and input bias. The first layer's
+    /// input transform is inputs + W_c·ctx, the others' W_ih·(x ⊙ dropout ⊙ mask) + b_ih (then each one's layer norm, if
+    /// any); every hidden transform is W_hh·(h ⊙ mask) (+ b_hh, then its norm). Attention reads the top layer's state.
+    /// <paramref name="dropouts"/>[l] is layer l's inter-layer dropout mask (time, batch, hidden) or null (index 0 unused).
     /// </summary>
-    public static (Tensor Tops, Tensor Contexts) Run(CellKind cell, Tensor inputs, RnnState initial, DecoderMemory memory, Attention attention,
-        CellWeights weights, Tensor weightContext, Tensor? hiddenMask, Tensor? contextMask)
+    public static (Tensor Tops, Tensor Contexts) Run(CellKind cell, bool residual, Tensor inputs, RnnState[] initial, DecoderMemory memory,
+        Attention attention, CellWeights[] weights, Tensor weightContext, SequenceMasks[]? masks, Tensor?[]? dropouts, Tensor? contextMask)
     {
         var (kind, queryWeight, score) = attention.Parts;
-        var outputs = apply(inputs, initial.H, initial.C!, memory.Values, memory.Keys!, weights.HhT.t(), weightContext,
-            queryWeight!, score!, memory.Padding!, kind, hiddenMask!, contextMask!,
-            weights.HiddenBias!, weights.InputNorm?.weight!, weights.InputNorm?.bias!, weights.HiddenNorm?.weight!, weights.HiddenNorm?.bias!,
-            weights.InputNorm?.eps ?? 0.0, cell);
+        var w = weights[0];
+        var vars = new List<object>
+        {
+            inputs, initial[0].H, initial[0].C!, memory.Values, memory.Keys!, w.HhT.t(), weightContext, queryWeight!, score!,
+            memory.Padding!, kind, masks?[0].Hidden[0]!, contextMask!, w.HiddenBias!, w.InputNorm?.weight!, w.InputNorm?.bias!,
+            w.HiddenNorm?.weight!, w.HiddenNorm?.bias!, w.InputNorm?.eps ?? w.HiddenNorm?.eps ?? 0.0, cell, residual, weights.Length - 1,
+        };
+        for (int l = 1; l < weights.Length; l++)
+        {
+            w = weights[l];
+            vars.AddRange([initial[l].H, initial[l].C!, w.Ih, w.InputBias, w.HhT.t(), w.HiddenBias!, w.InputNorm?.weight!,
+                w.InputNorm?.bias!, w.HiddenNorm?.weight!, w.HiddenNorm?.bias!, masks?[l].Input[0]!, masks?[l].Hidden[0]!, dropouts?[l]!]);
+        }
+        var outputs = apply([.. vars]);
         return (outputs[0], outputs[1]);
     }
 
-    sealed record Saved(FusedCell Cell, AttentionKind Kind, Tensor Values, Tensor Keys, Tensor WeightContext, Tensor? QueryWeight,
-        Tensor? Score, Tensor? ContextMask, Tensor Alphas, Tensor Contexts, Tensor? Energies);
+    // A layer above the first: its cell, its input before W_ih (x ⊙ dropout ⊙ mask) and its output x + h where residual.
+    sealed record Upper(FusedCell Cell, Tensor InputWeight, Tensor? InputMask, Tensor? Dropout, Tensor Ins, Tensor Outs);
+
+    sealed record Saved(FusedCell Cell, Upper[] Uppers, bool Residual, AttentionKind Kind, Tensor Values, Tensor Keys, Tensor WeightContext,
+        Tensor? QueryWeight, Tensor? Score, Tensor? ContextMask, Tensor Alphas, Tensor Contexts, Tensor? Energies);
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -50,13 +67,29 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         var kind = (AttentionKind)vars[10];
         var contextMask = (vars[12] as Tensor)?.contiguous();
         float eps = (float)(double)vars[18];
+        var cellKind = (CellKind)vars[19];
+        bool residual = (bool)vars[20];
+        int upperCount = (int)vars[21];
         NormParts? Norm(int at) => vars[at] is Tensor gamma ? new NormParts(gamma, (Tensor)vars[at + 1], eps) : null;
-        var cell = new FusedCell((CellKind)vars[19], x, h0, vars[2] as Tensor, (Tensor)vars[5], vars[13] as Tensor, Norm(14), Norm(16),
+        var cell = new FusedCell(cellKind, x, h0, vars[2] as Tensor, (Tensor)vars[5], vars[13] as Tensor, Norm(14), Norm(16),
             vars[11] as Tensor, null);
         bool additive = kind == AttentionKind.Additive;
 
         int time = (int)x.shape[0], batch = (int)x.shape[1], hidden = (int)h0.shape[1], width = (int)x.shape[2];
         int source = (int)values.shape[1], context = (int)values.shape[2], size = (int)keys.shape[2];
+        var uppers = new Upper[upperCount];
+        for (int u = 0; u < upperCount; u++)
+        {
+            int at = Common + u * PerLayer;
+            var inputBias = ((Tensor)vars[at + 3]).contiguous();
+            // The input transform starts as the bias; the loop adds W_ih·input once the layer below has run.
+            var start = inputBias.expand(time, batch, width);
+            var upper = new FusedCell(cellKind, start, (Tensor)vars[at], vars[at + 1] as Tensor, (Tensor)vars[at + 4], vars[at + 5] as Tensor,
+                Norm(at + 6), Norm(at + 8), vars[at + 11] as Tensor, null);
+            uppers[u] = new Upper(upper, ((Tensor)vars[at + 2]).contiguous(), (vars[at + 10] as Tensor)?.contiguous(),
+                (vars[at + 12] as Tensor)?.contiguous(), empty(time, batch, hidden), empty(time, batch, hidden));
+        }
+        var top = upperCount == 0 ? cell : uppers[^1].Cell;
         var alphas = empty(time, batch, source);
         var contexts = empty(time, batch, context);
         var energies = additive ? empty(time, batch, source, size) : null;
@@ -71,41 +104,73 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         using var packedContext = new PackedWeight((float*)wc, ldWc, batch, width, context, transpose: true);
         using var packedHh = cell.PackForward();
         using var packedQuery = additive ? new PackedWeight(Floats(queryWeight!), hidden, batch, size, hidden, transpose: true) : null;
-
-        for (int t = 0; t < time; t++)
+        var packedUpper = uppers.Select(u => (Ih: new PackedWeight(Floats(u.InputWeight), hidden, batch, width, hidden, transpose: true),
+            Hh: u.Cell.PackForward())).ToArray();
+        try
         {
-            long bs = (long)t * batch * source;
-            float* h = cell.StateAt(t);
-            if (additive)
+            for (int t = 0; t < time; t++)
             {
-                packedQuery!.Multiply(h, hidden, pQuery, size, accumulate: false);
-                RecurrenceKernels.AdditiveAttention(pKeys, pQuery, pScore, pPad, pEnergy + bs * size, pAlpha + bs, batch, source, size);
+                long bs = (long)t * batch * source, bh = (long)t * batch * hidden;
+                float* h = top.StateAt(t);
+                if (additive)
+                {
+                    packedQuery!.Multiply(h, hidden, pQuery, size, accumulate: false);
+                    RecurrenceKernels.AdditiveAttention(pKeys, pQuery, pScore, pPad, pEnergy + bs * size, pAlpha + bs, batch, source, size);
+                }
+                else
+                {
+                    RecurrenceKernels.DotAttention(pKeys, h, pPad, pAlpha + bs, batch, source, size);
+                }
+                float* c = pContexts + (long)t * batch * context, contextIn = c;
+                RecurrenceKernels.Context(pAlpha + bs, pValues, c, batch, source, context);
+                if (pContextMask is not null) RecurrenceKernels.Multiply(c, pContextMask, contextIn = pContextIn, batch * context);
+                packedContext.Multiply(contextIn, context, cell.InputAt(t), width, accumulate: true);
+                cell.Forward(t, packedHh);
+
+                float* below = cell.StateAt(t + 1);
+                for (int u = 0; u < upperCount; u++)
+                {
+                    var upper = uppers[u];
+                    float* input = Floats(upper.Ins) + bh, output = Floats(upper.Outs) + bh;
+                    new Span<float>(below, batch * hidden).CopyTo(new Span<float>(input, batch * hidden));
+                    if (upper.Dropout is not null) RecurrenceKernels.Multiply(input, Floats(upper.Dropout) + bh, input, batch * hidden);
+                    if (upper.InputMask is not null) RecurrenceKernels.Multiply(input, Floats(upper.InputMask), input, batch * hidden);
+                    packedUpper[u].Ih.Multiply(input, hidden, upper.Cell.InputAt(t), width, accumulate: true);
+                    upper.Cell.Forward(t, packedUpper[u].Hh);
+                    float* h1 = upper.Cell.StateAt(t + 1);
+                    if (residual) RecurrenceKernels.Add(h1, below, output, batch * hidden);
+                    else new Span<float>(h1, batch * hidden).CopyTo(new Span<float>(output, batch * hidden));
+                    below = output;
+                }
             }
-            else
+        }
+        finally
+        {
+            foreach (var (ih, hh) in packedUpper)
             {
-                RecurrenceKernels.DotAttention(pKeys, h, pPad, pAlpha + bs, batch, source, size);
+                ih.Dispose();
+                hh.Dispose();
             }
-            float* c = pContexts + (long)t * batch * context, contextIn = c;
-            RecurrenceKernels.Context(pAlpha + bs, pValues, c, batch, source, context);
-            if (pContextMask is not null) RecurrenceKernels.Multiply(c, pContextMask, contextIn = pContextIn, batch * context);
-            packedContext.Multiply(contextIn, context, cell.InputAt(t), width, accumulate: true);
-            cell.Forward(t, packedHh);
         }
 
-        ctx.save_data("saved", new Saved(cell, kind, values, keys, weightContext, queryWeight, score, contextMask, alphas, contexts, energies));
-        return [cell.States.narrow(0, 1, time), contexts];
+        ctx.save_data("saved", new Saved(cell, uppers, residual, kind, values, keys, weightContext, queryWeight, score, contextMask,
+            alphas, contexts, energies));
+        return [upperCount == 0 ? cell.States.narrow(0, 1, time) : uppers[^1].Outs, contexts];
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradients)
     {
         var s = (Saved)ctx.get_data("saved");
         var cell = s.Cell;
+        var top = s.Uppers.Length == 0 ? cell : s.Uppers[^1].Cell;
         var dTops = gradients[0].contiguous();
         var dContextsOut = gradients[1].contiguous();
         int time = (int)s.Alphas.shape[0], batch = (int)s.Alphas.shape[1], hidden = cell.Hidden;
         int source = (int)s.Values.shape[1], context = (int)s.Values.shape[2], size = (int)s.Keys.shape[2];
         bool additive = s.Kind == AttentionKind.Additive;
         var d = cell.BeginBackward(null, null);
+        var dUpper = s.Uppers.Select(u => u.Cell.BeginBackward(null, null)).ToArray();
+        var dTop = dUpper.Length == 0 ? d : dUpper[^1];
         int width = (int)d.Input.shape[2];
         var dContext = empty(batch, context);
         var dAlpha = empty(batch, source);
@@ -113,7 +178,8 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         var dKeys = zeros_like(s.Keys);
         var dQueries = additive ? empty(time, batch, size) : null;
         var dScore = additive ? zeros_like(s.Score!) : null;
-        float* pDTops = Floats(dTops), pDContextsOut = Floats(dContextsOut), pDInput = Floats(d.Input);
+        var dBelow = empty(2, batch, hidden); // the gradient wrt a layer's input, alternating as it goes down the stack
+        float* pDTops = Floats(dTops), pDContextsOut = Floats(dContextsOut), pDInput = Floats(d.Input), pDBelow = Floats(dBelow);
         float* pAlpha = Floats(s.Alphas), pValues = Floats(s.Values), pKeys = Floats(s.Keys), pDValues = Floats(dValues), pDKeys = Floats(dKeys);
         float* pDContext = Floats(dContext), pDAlpha = Floats(dAlpha);
         float* pEnergy = additive ? Floats(s.Energies!) : null, pScore = additive ? Floats(s.Score!) : null;
@@ -124,39 +190,76 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         using var packedContext = new PackedWeight((float*)wc, ldWc, batch, context, width, transpose: false);
         using var packedHh = cell.PackBackward();
         using var packedQuery = additive ? new PackedWeight(Floats(s.QueryWeight!), hidden, batch, hidden, size, transpose: false) : null;
-
-        for (int t = time - 1; t >= 0; t--)
+        var packedUpper = s.Uppers.Select(u => (Ih: new PackedWeight(Floats(u.InputWeight), hidden, batch, hidden, width, transpose: false),
+            Hh: u.Cell.PackBackward())).ToArray();
+        try
         {
-            long bs = (long)t * batch * source;
-            cell.Backward(t, d, pDTops + (long)t * batch * hidden, packedHh);
-            // dctx = dctx_out + (dIh · W_c) ⊙ mask
-            packedContext.Multiply(pDInput + (long)t * batch * width, width, pDContext, context, accumulate: false);
-            if (pContextMask is not null) RecurrenceKernels.Multiply(pDContext, pContextMask, pDContext, batch * context);
-            RecurrenceKernels.Add(pDContext, pDContextsOut + (long)t * batch * context, pDContext, batch * context);
-            RecurrenceKernels.ContextBackward(pAlpha + bs, pValues, pDContext, pDAlpha, pDValues, batch, source, context);
+            for (int t = time - 1; t >= 0; t--)
+            {
+                long bs = (long)t * batch * source, bh = (long)t * batch * hidden;
+                float* g = pDTops + bh;
+                for (int u = s.Uppers.Length - 1; u >= 0; u--)
+                {
+                    var upper = s.Uppers[u];
+                    upper.Cell.Backward(t, dUpper[u], g, packedUpper[u].Hh);
+                    // The input's gradient: back through W_ih and the masks, plus the residual's copy of g.
+                    float* next = pDBelow + (long)(u & 1) * batch * hidden;
+                    packedUpper[u].Ih.Multiply(Floats(dUpper[u].Input) + (long)t * batch * width, width, next, hidden, accumulate: false);
+                    if (upper.InputMask is not null) RecurrenceKernels.Multiply(next, Floats(upper.InputMask), next, batch * hidden);
+                    if (upper.Dropout is not null) RecurrenceKernels.Multiply(next, Floats(upper.Dropout) + bh, next, batch * hidden);
+                    if (s.Residual) RecurrenceKernels.Add(next, g, next, batch * hidden);
+                    g = next;
+                }
+                cell.Backward(t, d, g, packedHh);
+                // dctx = dctx_out + (dIh · W_c) ⊙ mask
+                packedContext.Multiply(pDInput + (long)t * batch * width, width, pDContext, context, accumulate: false);
+                if (pContextMask is not null) RecurrenceKernels.Multiply(pDContext, pContextMask, pDContext, batch * context);
+                RecurrenceKernels.Add(pDContext, pDContextsOut + (long)t * batch * context, pDContext, batch * context);
+                RecurrenceKernels.ContextBackward(pAlpha + bs, pValues, pDContext, pDAlpha, pDValues, batch, source, context);
 
-            // dh_t also gets what attention sends back through the query
-            float* dhPrev = d.StateGradient;
-            if (additive)
-            {
-                float* dq = pDQueries + (long)t * batch * size;
-                RecurrenceKernels.AdditiveAttentionBackward(pAlpha + bs, pDAlpha, pEnergy + bs * size, pScore, pDKeys, dq, pDScore, batch, source, size);
-                packedQuery!.Multiply(dq, size, dhPrev, hidden, accumulate: true);
+                // The top layer's h_t also gets what attention sends back through the query
+                float* dhTop = dTop.StateGradient;
+                if (additive)
+                {
+                    float* dq = pDQueries + (long)t * batch * size;
+                    RecurrenceKernels.AdditiveAttentionBackward(pAlpha + bs, pDAlpha, pEnergy + bs * size, pScore, pDKeys, dq, pDScore, batch, source, size);
+                    packedQuery!.Multiply(dq, size, dhTop, hidden, accumulate: true);
+                }
+                else
+                {
+                    RecurrenceKernels.DotAttentionBackward(pAlpha + bs, pDAlpha, pKeys, top.StateAt(t), pDKeys, dhTop, batch, source, size);
+                }
             }
-            else
+        }
+        finally
+        {
+            foreach (var (ih, hh) in packedUpper)
             {
-                RecurrenceKernels.DotAttentionBackward(pAlpha + bs, pDAlpha, pKeys, cell.StateAt(t), pDKeys, dhPrev, batch, source, size);
+                ih.Dispose();
+                hh.Dispose();
             }
         }
 
         // Weight gradients: one GEMM each over all (time, batch) rows.
-        var h = cell.States.narrow(0, 0, time);
         var contextIn = s.ContextMask is null ? s.Contexts : s.Contexts * s.ContextMask;
         var (dWeightHh, dHiddenBias) = cell.HiddenWeightGradients(d);
         var dWeightContext = d.Input.reshape(-1, width).t().mm(contextIn.reshape(-1, context));
-        var dQueryWeight = dQueries?.reshape(-1, size).t().mm(h.reshape(-1, hidden));
+        var dQueryWeight = dQueries?.reshape(-1, size).t().mm(top.States.narrow(0, 0, time).reshape(-1, hidden));
         var (dGammaIh, dBetaIh, dGammaHh, dBetaHh) = cell.NormGradients(d);
-        return [d.Input, d.InitialState(), d.Cell!, dValues, dKeys, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!,
-            dHiddenBias!, dGammaIh!, dBetaIh!, dGammaHh!, dBetaHh!, null!, null!];
+        var result = new List<Tensor>
+        {
+            d.Input, d.InitialState(), d.Cell!, dValues, dKeys, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!,
+            dHiddenBias!, dGammaIh!, dBetaIh!, dGammaHh!, dBetaHh!, null!, null!, null!, null!,
+        };
+        for (int u = 0; u < s.Uppers.Length; u++)
+        {
+            var du = dUpper[u];
+            var dInput = du.Input.reshape(-1, width);
+            var (dUpperHh, dUpperHiddenBias) = s.Uppers[u].Cell.HiddenWeightGradients(du);
+            var (gIh, bIh, gHh, bHh) = s.Uppers[u].Cell.NormGradients(du);
+            result.AddRange([du.InitialState(), du.Cell!, dInput.t().mm(s.Uppers[u].Ins.reshape(-1, hidden)), dInput.sum(dim: 0),
+                dUpperHh, dUpperHiddenBias!, gIh!, bIh!, gHh!, bHh!, null!, null!, null!]);
+        }
+        return result;
     }
 }

@@ -9,7 +9,7 @@ namespace Distributed.Models.Network;
 public static class LayerStack
 {
     public static (Tensor Output, RnnState[][] Final) Run(ModuleList<RecurrentLayer> layers, Tensor x, Tensor? lengths,
-        Tensor? padding, RnnState[][]? initial, ModelOptions options, Generator generator, bool training)
+        Tensor? padding, RnnState[][]? initial, ModelOptions options, Generator generator, bool training, TokenInput? tokens = null)
     {
         // The step-by-step cell only where libtorch's fused kernel cannot do the job.
         bool stepwise = options.LayerNorm || (training && options.RecurrentDropout > 0);
@@ -19,7 +19,7 @@ public static class LayerStack
         {
             var layer = layers[l];
             var masks = layer.DrawMasks(x.shape[0], x.shape[2], options.RecurrentDropout, generator, training);
-            var (output, final) = layer.Run(x, lengths, valid, initial?[l], stepwise, masks);
+            var (output, final) = layer.Run(x, lengths, valid, initial?[l], stepwise, masks, l == 0 ? tokens : null);
             if (l > 0 && options.Residual) output = output + x;
             finals[l] = final;
             x = l < layers.Count - 1 ? DropoutMasks.Apply(output, options.Dropout, generator, training) : output;

@@ -132,11 +132,11 @@ public sealed class RecurrentLayer : nn.Module
     /// batch is padded. Returns outputs (batch, time, directions*hidden) and the final state per direction.
     /// </summary>
     public (Tensor Output, RnnState[] Final) Run(Tensor x, Tensor? lengths, Tensor? validSteps,
-        RnnState[]? initial, bool stepwise, SequenceMasks? masks)
+        RnnState[]? initial, bool stepwise, SequenceMasks? masks, TokenInput? tokens = null)
     {
         // libtorch trains GRU and tanh-RNN step by step through autograd (only its LSTM has a fused training kernel): ours is faster.
         stepwise |= cell != CellKind.Lstm && Fuses && training && is_grad_enabled();
-        return stepwise ? RunStepwise(x, lengths, validSteps, initial, masks) : RunFused(x, lengths, initial);
+        return stepwise ? RunStepwise(x, lengths, validSteps, initial, masks, tokens) : RunFused(x, lengths, initial);
     }
 
     (Tensor, RnnState[]) RunFused(Tensor x, Tensor? lengths, RnnState[]? initial)
@@ -194,7 +194,8 @@ public sealed class RecurrentLayer : nn.Module
         }
     }
 
-    (Tensor, RnnState[]) RunStepwise(Tensor x, Tensor? lengths, Tensor? validSteps, RnnState[]? initial, SequenceMasks? masks)
+    (Tensor, RnnState[]) RunStepwise(Tensor x, Tensor? lengths, Tensor? validSteps, RnnState[]? initial, SequenceMasks? masks,
+        TokenInput? tokens)
     {
         long batch = x.shape[0], time = x.shape[1];
         var outputs = new Tensor[directions];
@@ -203,9 +204,20 @@ public sealed class RecurrentLayer : nn.Module
         {
             // The backward direction reads each sequence from its own last token: reverse within lengths.
             Tensor? reverse = d == 1 ? ReverseWithinLengths(batch, time, lengths) : null;
-            var input = reverse is null ? x : x.gather(1, reverse.unsqueeze(2).expand(-1, -1, x.shape[2]));
             var w = Weights(d);
-            var ih = ProjectInput(w, input, masks?.Input[d]).transpose(0, 1).contiguous();
+            Tensor ih;
+            if (tokens is not null && masks?.Input[d] is null && tokens.Embedding.shape[0] < batch * time)
+            {
+                // The same function, far cheaper: transform each vocabulary row once and look the positions up.
+                var ids = (reverse is null ? tokens.Tokens : tokens.Tokens.gather(1, reverse)).t().reshape(-1);
+                var table = NormalizeInput(w, InputLinear(w, tokens.Embedding, 0, w.Ih.shape[1], withBias: true));
+                ih = table.index_select(0, ids).reshape(time, batch, table.shape[1]);
+            }
+            else
+            {
+                var input = reverse is null ? x : x.gather(1, reverse.unsqueeze(2).expand(-1, -1, x.shape[2]));
+                ih = ProjectInput(w, input, masks?.Input[d]).transpose(0, 1).contiguous();
+            }
             var state = initial?[d] ?? ZeroState(batch);
             Tensor output;
             if (Fuses)
@@ -253,6 +265,12 @@ public sealed class RecurrentLayer : nn.Module
         return new SequenceMasks(input, hiddenMasks);
     }
 }
+
+/// <summary>
+/// A first layer's input when it is exactly the embedding of tokens (batch, time), with no per-position noise: the
+/// layer may then transform the embedding table's rows once instead of every position.
+/// </summary>
+public sealed record TokenInput(Tensor Tokens, Tensor Embedding);
 
 /// <summary>The tensors one direction of a cell uses every step: W_ih, W_hh transposed, biases, norms.</summary>
 public sealed record CellWeights(Tensor Ih, Tensor HhT, Tensor InputBias, Tensor? HiddenBias, LayerNorm? InputNorm, LayerNorm? HiddenNorm);

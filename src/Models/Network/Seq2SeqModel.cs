@@ -99,7 +99,7 @@ public sealed class Seq2SeqModel : nn.Module
     internal bool UseVocabularyProjection
     {
         get => decoder.UseVocabularyProjection;
-        set => decoder.UseVocabularyProjection = value;
+        set => decoder.UseVocabularyProjection = encoder.UseVocabularyProjection = value;
     }
 
     public DecoderWeights PrepareDecoder() => decoder.PrepareWeights();

@@ -17,21 +17,26 @@ public class FusedRecurrenceTests
     [InlineData(CellKind.Lstm, AttentionKind.Dot, false, 0.3, false, 1)]
     [InlineData(CellKind.Lstm, AttentionKind.Additive, true, 0.3, true, 1)]
     [InlineData(CellKind.Lstm, AttentionKind.Additive, true, 0.0, true, 2)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, false, 0.3, false, 2)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, true, 0.3, true, 3)]
     [InlineData(CellKind.Gru, AttentionKind.Additive, false, 0.0, false, 1)]
     [InlineData(CellKind.Gru, AttentionKind.Additive, true, 0.3, false, 1)]
     [InlineData(CellKind.Gru, AttentionKind.Dot, false, 0.3, true, 1)]
     [InlineData(CellKind.Gru, AttentionKind.None, true, 0.0, false, 2)]
+    [InlineData(CellKind.Gru, AttentionKind.Additive, true, 0.3, true, 2)]
+    [InlineData(CellKind.Gru, AttentionKind.Additive, false, 0.3, false, 2, false)]
     [InlineData(CellKind.Rnn, AttentionKind.Multiplicative, true, 0.3, true, 1)]
+    [InlineData(CellKind.Rnn, AttentionKind.Dot, false, 0.3, false, 2)]
     [InlineData(CellKind.Rnn, AttentionKind.None, false, 0.3, false, 1)]
     public void Fused_recurrence_matches_autograd_through_the_step_loop(CellKind cell, AttentionKind attention, bool bidirectional,
-        double dropout, bool layerNorm, int layers)
+        double dropout, bool layerNorm, int layers, bool residual = true)
     {
         // Without MKL's packed GEMM the fused paths switch off and this would compare the loop with itself.
         Assert.True(PackedWeight.IsAvailable, "libtorch_cpu does not export MKL's packed GEMM");
         var data = TinyModels.Reverse(64, 3, 9);
         var model = TinyModels.Options(cell, attention) with
         {
-            Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = dropout, LayerNorm = layerNorm, Layers = layers,
+            Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = dropout, LayerNorm = layerNorm, Layers = layers, Residual = residual,
         };
         var training = new TrainingOptions { BatchSize = 16 };
         using var fused = new Trainer(model, training, data.Vocabularies, 4, data.Train);
@@ -48,13 +53,19 @@ public class FusedRecurrenceTests
         Assert.True(GradientClipping.L2Norm(fused.Parameters.Gradients) > 1e-3);
     }
 
-    [Fact]
-    public void Projecting_the_vocabulary_once_matches_projecting_every_position()
+    // The decoder's attentive first layer and the fused layers of the GRU and RNN (encoder, decoder without attention,
+    // bidirectional) transform the embedding table once and look positions up.
+    [Theory]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, false)]
+    [InlineData(CellKind.Gru, AttentionKind.None, true)]
+    [InlineData(CellKind.Rnn, AttentionKind.Dot, false)]
+    public void Projecting_the_vocabulary_once_matches_projecting_every_position(CellKind cell, AttentionKind attention, bool bidirectional)
     {
         var data = TinyModels.Reverse(64, 3, 9);
         var training = new TrainingOptions { BatchSize = 32 };
-        using var table = new Trainer(TinyModels.Options(), training, data.Vocabularies, 6, data.Train);
-        using var positions = new Trainer(TinyModels.Options(), training, data.Vocabularies, 6, data.Train);
+        var model = TinyModels.Options(cell, attention) with { Bidirectional = bidirectional, LayerNorm = cell == CellKind.Gru };
+        using var table = new Trainer(model, training, data.Vocabularies, 6, data.Train);
+        using var positions = new Trainer(model, training, data.Vocabularies, 6, data.Train);
         positions.Model.UseVocabularyProjection = false;
         using var batch = TrainingBatch.From(data.Train.Take(32).ToList());
 
