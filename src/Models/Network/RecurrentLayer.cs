@@ -135,7 +135,11 @@ public sealed class RecurrentLayer : nn.Module
         RnnState[]? initial, bool stepwise, SequenceMasks? masks, TokenInput? tokens = null)
     {
         // libtorch trains GRU and tanh-RNN step by step through autograd (only its LSTM has a fused training kernel): ours is faster.
-        stepwise |= cell != CellKind.Lstm && Fuses && training && is_grad_enabled();
+        if (!stepwise && cell != CellKind.Lstm && Fuses && training && is_grad_enabled())
+        {
+            stepwise = true;
+            validSteps ??= lengths is null ? null : arange(x.shape[1], dtype: ScalarType.Int64).unsqueeze(0) < lengths.unsqueeze(1);
+        }
         return stepwise ? RunStepwise(x, lengths, validSteps, initial, masks, tokens) : RunFused(x, lengths, initial);
     }
 
