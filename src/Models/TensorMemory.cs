@@ -21,6 +21,13 @@ public static unsafe class TensorMemory
         return ((IntPtr)((float*)t.storage<float>().data_ptr() + t.storage_offset()), (int)t.stride(0));
     }
 
+    /// <summary>The first element of a contiguous int64 tensor (token ids).</summary>
+    public static long* Longs(Tensor t)
+    {
+        if (t.dtype != ScalarType.Int64 || !t.is_contiguous()) throw new ArgumentException("expected a contiguous int64 tensor");
+        return (long*)t.storage<long>().data_ptr() + t.storage_offset();
+    }
+
     /// <summary>The first element of a contiguous uint8 tensor.</summary>
     public static byte* Bytes(Tensor t)
     {

@@ -108,14 +108,32 @@ public sealed class Decoder : nn.Module
         }
 
         var useTruth = rand(new[] { batch, time }, generator: generator) < teacherProbability;
+        // Drawn ahead, so the fused loop and the step loop see the same masks.
+        long featureSize = options.HiddenSize + (attention is null ? 0 : options.EncoderOutputSize);
+        var embeddingDropout = DropoutMasks.PerElement([time, batch, options.EmbeddingSize], options.Dropout, generator, training);
+        var outputDropout = DropoutMasks.PerElement([time, batch, featureSize], options.Dropout, generator, training);
+        if (CanFuseRecurrence)
+        {
+            var maskC = masks?[0].Input[0]?.narrow(1, options.EmbeddingSize, options.EncoderOutputSize);
+            var embeddingMask = embeddingDropout is null ? maskE?.expand(time, batch, options.EmbeddingSize)
+                : maskE is null ? embeddingDropout : embeddingDropout * maskE;
+            var sampling = new FusedAttentionDecoder.Sampling(embedding.weight!, w.Layers[0].Ih.narrow(1, 0, options.EmbeddingSize),
+                w.Layers[0].InputBias, embeddingMask?.contiguous(), inputs.t().contiguous(), useTruth.t().contiguous(), output.weight!,
+                output.bias!, outputDropout);
+            var (allTops, allContexts) = FusedAttentionDecoder.Sample(options.Cell, options.Residual, initial, memory, attention!,
+                w.Layers, w.ContextT!.t(), masks, dropouts, maskC, sampling);
+            var sampled = cat([allTops, allContexts], 2);
+            return output.call(outputDropout is null ? sampled : sampled * outputDropout).transpose(0, 1);
+        }
         var logits = new Tensor[time];
         Tensor? previous = null;
         for (long t = 0; t < time; t++)
         {
             var tokens = previous is null ? inputs.select(1, t) : torch.where(useTruth.select(1, t), inputs.select(1, t), previous);
-            var projected = ProjectTokens(tokens, w, maskE, generator);
+            var projected = ProjectTokens(tokens, w, maskE, generator, embeddingDropout?[t]);
             (var top, var context, _, states) = Advance(memory, states, projected, w, masks, dropouts, t);
-            logits[t] = output.call(DropoutMasks.Apply(Features(top, context), options.Dropout, generator, training));
+            var features = Features(top, context);
+            logits[t] = output.call(outputDropout is null ? features : features * outputDropout[t]);
             using (no_grad()) previous = logits[t].argmax(1);
         }
         return stack(logits, 1);
@@ -133,7 +151,7 @@ public sealed class Decoder : nn.Module
     /// The embedding half of the first layer's input transform for tokens (batch) or (time, batch), with dropout
     /// and the recurrent-dropout mask (batch, embedding) applied in training.
     /// </summary>
-    Tensor ProjectTokens(Tensor tokens, DecoderWeights w, Tensor? embeddingMask, Generator? generator)
+    Tensor ProjectTokens(Tensor tokens, DecoderWeights w, Tensor? embeddingMask, Generator? generator, Tensor? drawnDropout = null)
     {
         bool perPositionNoise = embeddingMask is not null || (training && options.Dropout > 0);
         if (UseVocabularyProjection && !perPositionNoise && embedding.weight!.shape[0] < tokens.numel())
@@ -143,7 +161,8 @@ public sealed class Decoder : nn.Module
             var table = RecurrentLayer.InputLinear(w.Layers[0], embedding.weight!, 0, options.EmbeddingSize, withBias: true);
             return table.index_select(0, tokens.reshape(-1)).reshape([.. tokens.shape, table.shape[1]]);
         }
-        var embedded = DropoutMasks.Apply(embedding.call(tokens), options.Dropout, generator, training);
+        var embedded = drawnDropout is null ? DropoutMasks.Apply(embedding.call(tokens), options.Dropout, generator, training)
+            : embedding.call(tokens) * drawnDropout;
         if (embeddingMask is not null) embedded = embedded * embeddingMask;
         return RecurrentLayer.InputLinear(w.Layers[0], embedded, 0, options.EmbeddingSize, withBias: true);
     }

@@ -29,12 +29,35 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
     /// </summary>
     public static (Tensor Tops, Tensor Contexts) Run(CellKind cell, bool residual, Tensor inputs, RnnState[] initial, DecoderMemory memory,
         Attention attention, CellWeights[] weights, Tensor weightContext, SequenceMasks[]? masks, Tensor?[]? dropouts, Tensor? contextMask)
+        => Apply(cell, residual, inputs, initial, memory, attention, weights, weightContext, masks, dropouts, contextMask, null);
+
+    /// <summary>
+    /// Scheduled sampling: as <see cref="Run"/>, but each step's input token is, where <see cref="Sampling.UseTruth"/> says
+    /// so, the ground truth, and otherwise the argmax of the previous step's logits, computed inside the loop with the
+    /// output layer and its dropout mask. The first layer's embedding part (E[token] ⊙ mask)·W_eᵀ + b runs in the loop too.
+    /// </summary>
+    public static (Tensor Tops, Tensor Contexts) Sample(CellKind cell, bool residual, RnnState[] initial, DecoderMemory memory,
+        Attention attention, CellWeights[] weights, Tensor weightContext, SequenceMasks[]? masks, Tensor?[]? dropouts, Tensor? contextMask,
+        Sampling sampling) =>
+        Apply(cell, residual, null, initial, memory, attention, weights, weightContext, masks, dropouts, contextMask, sampling);
+
+    /// <summary>
+    /// What scheduled sampling needs inside the loop: the embedding table, the embedding part of the first layer's W_ih
+    /// (width, embedding) and its input bias, the embedding's mask (time, batch, embedding) or null, the ground truth and
+    /// where to use it (time, batch), and the output layer with its dropout mask (time, batch, features) or null.
+    /// </summary>
+    public sealed record Sampling(Tensor Embedding, Tensor EmbeddingWeight, Tensor InputBias, Tensor? EmbeddingMask, Tensor Truth,
+        Tensor UseTruth, Tensor OutputWeight, Tensor OutputBias, Tensor? OutputMask);
+
+    static (Tensor Tops, Tensor Contexts) Apply(CellKind cell, bool residual, Tensor? inputs, RnnState[] initial, DecoderMemory memory,
+        Attention attention, CellWeights[] weights, Tensor weightContext, SequenceMasks[]? masks, Tensor?[]? dropouts, Tensor? contextMask,
+        Sampling? sampling)
     {
         var (kind, queryWeight, score) = attention.Parts;
         var w = weights[0];
         var vars = new List<object>
         {
-            inputs, initial[0].H, initial[0].C!, memory.Values, memory.Keys!, w.HhT.t(), weightContext, queryWeight!, score!,
+            inputs!, initial[0].H, initial[0].C!, memory.Values, memory.Keys!, w.HhT.t(), weightContext, queryWeight!, score!,
             memory.Padding!, kind, masks?[0].Hidden[0]!, contextMask!, w.HiddenBias!, w.InputNorm?.weight!, w.InputNorm?.bias!,
             w.HiddenNorm?.weight!, w.HiddenNorm?.bias!, w.InputNorm?.eps ?? w.HiddenNorm?.eps ?? 0.0, cell, residual, weights.Length - 1,
         };
@@ -44,6 +67,9 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
             vars.AddRange([initial[l].H, initial[l].C!, w.Ih, w.InputBias, w.HhT.t(), w.HiddenBias!, w.InputNorm?.weight!,
                 w.InputNorm?.bias!, w.HiddenNorm?.weight!, w.HiddenNorm?.bias!, masks?[l].Input[0]!, masks?[l].Hidden[0]!, dropouts?[l]!]);
         }
+        if (sampling is not null)
+            vars.AddRange([sampling.Embedding, sampling.EmbeddingWeight, sampling.InputBias, sampling.EmbeddingMask!, sampling.Truth,
+                sampling.UseTruth, sampling.OutputWeight, sampling.OutputBias, sampling.OutputMask!]);
         var outputs = apply([.. vars]);
         return (outputs[0], outputs[1]);
     }
@@ -52,11 +78,13 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
     sealed record Upper(FusedCell Cell, Tensor InputWeight, Tensor? InputMask, Tensor? Dropout, Tensor Ins, Tensor Outs);
 
     sealed record Saved(FusedCell Cell, Upper[] Uppers, bool Residual, AttentionKind Kind, Tensor Values, Tensor Keys, Tensor WeightContext,
-        Tensor? QueryWeight, Tensor? Score, Tensor? ContextMask, Tensor Alphas, Tensor Contexts, Tensor? Energies);
+        Tensor? QueryWeight, Tensor? Score, Tensor? ContextMask, Tensor Alphas, Tensor Contexts, Tensor? Energies, Sampled? Sampled);
+
+    // Scheduled sampling's record for backward: the tokens it chose and their masked embeddings (time, batch, embedding).
+    sealed record Sampled(Tensor Tokens, Tensor Embedded, Tensor? EmbeddingMask, Tensor EmbeddingWeight, long Vocabulary);
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var x = ((Tensor)vars[0]).contiguous();
         var h0 = (Tensor)vars[1];
         var values = ((Tensor)vars[3]).contiguous();
         var keys = ((Tensor)vars[4]).contiguous();
@@ -71,11 +99,16 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         bool residual = (bool)vars[20];
         int upperCount = (int)vars[21];
         NormParts? Norm(int at) => vars[at] is Tensor gamma ? new NormParts(gamma, (Tensor)vars[at + 1], eps) : null;
+        int sampleAt = Common + upperCount * PerLayer;
+        bool sampling = vars.Length > sampleAt;
+        int time = sampling ? (int)((Tensor)vars[sampleAt + 4]).shape[0] : (int)((Tensor)vars[0]).shape[0];
+        int batch = (int)h0.shape[0], hidden = (int)h0.shape[1], width = (int)((Tensor)vars[5]).shape[0];
+        // Sampling: the input transform starts as the bias, and the loop adds the chosen tokens' embedding part.
+        var x = sampling ? ((Tensor)vars[sampleAt + 2]).expand(time, batch, width) : ((Tensor)vars[0]).contiguous();
         var cell = new FusedCell(cellKind, x, h0, vars[2] as Tensor, (Tensor)vars[5], vars[13] as Tensor, Norm(14), Norm(16),
             vars[11] as Tensor, null);
         bool additive = kind == AttentionKind.Additive;
 
-        int time = (int)x.shape[0], batch = (int)x.shape[1], hidden = (int)h0.shape[1], width = (int)x.shape[2];
         int source = (int)values.shape[1], context = (int)values.shape[2], size = (int)keys.shape[2];
         var uppers = new Upper[upperCount];
         for (int u = 0; u < upperCount; u++)
@@ -106,11 +139,13 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         using var packedQuery = additive ? new PackedWeight(Floats(queryWeight!), hidden, batch, size, hidden, transpose: true) : null;
         var packedUpper = uppers.Select(u => (Ih: new PackedWeight(Floats(u.InputWeight), hidden, batch, width, hidden, transpose: true),
             Hh: u.Cell.PackForward())).ToArray();
+        using var sampler = sampling ? new TokenSampler(vars, sampleAt, batch, width, hidden, context) : null;
         try
         {
             for (int t = 0; t < time; t++)
             {
                 long bs = (long)t * batch * source, bh = (long)t * batch * hidden;
+                sampler?.Embed(t, cell.InputAt(t));
                 float* h = top.StateAt(t);
                 if (additive)
                 {
@@ -142,6 +177,7 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
                     else new Span<float>(h1, batch * hidden).CopyTo(new Span<float>(output, batch * hidden));
                     below = output;
                 }
+                sampler?.Predict(t, below, c);
             }
         }
         finally
@@ -154,7 +190,7 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         }
 
         ctx.save_data("saved", new Saved(cell, uppers, residual, kind, values, keys, weightContext, queryWeight, score, contextMask,
-            alphas, contexts, energies));
+            alphas, contexts, energies, sampler?.Record()));
         return [upperCount == 0 ? cell.States.narrow(0, 1, time) : uppers[^1].Outs, contexts];
     }
 
@@ -246,11 +282,24 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         var dWeightContext = d.Input.reshape(-1, width).t().mm(contextIn.reshape(-1, context));
         var dQueryWeight = dQueries?.reshape(-1, size).t().mm(top.States.narrow(0, 0, time).reshape(-1, hidden));
         var (dGammaIh, dBetaIh, dGammaHh, dBetaHh) = cell.NormGradients(d);
+        List<Tensor>? sampledGradients = null;
         var result = new List<Tensor>
         {
             d.Input, d.InitialState(), d.Cell!, dValues, dKeys, dWeightHh, dWeightContext, dQueryWeight!, dScore!, null!, null!, null!, null!,
             dHiddenBias!, dGammaIh!, dBetaIh!, dGammaHh!, dBetaHh!, null!, null!, null!, null!,
         };
+        if (s.Sampled is { } sampled)
+        {
+            // The embedding part ran inside the loop: its weight, bias and table get the first layer's input gradient.
+            var dInput = d.Input.reshape(-1, width);
+            var dEmbedded = dInput.mm(sampled.EmbeddingWeight).reshape(sampled.Embedded.shape);
+            if (sampled.EmbeddingMask is not null) dEmbedded = dEmbedded * sampled.EmbeddingMask;
+            var dTable = zeros(sampled.Vocabulary, sampled.Embedded.shape[2])
+                .index_add_(0, sampled.Tokens.reshape(-1), dEmbedded.reshape(-1, sampled.Embedded.shape[2]), 1);
+            result[0] = null!;
+            sampledGradients = [dTable, dInput.t().mm(sampled.Embedded.reshape(-1, sampled.Embedded.shape[2])), dInput.sum(dim: 0),
+                null!, null!, null!, null!, null!, null!];
+        }
         for (int u = 0; u < s.Uppers.Length; u++)
         {
             var du = dUpper[u];
@@ -260,6 +309,99 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
             result.AddRange([du.InitialState(), du.Cell!, dInput.t().mm(s.Uppers[u].Ins.reshape(-1, hidden)), dInput.sum(dim: 0),
                 dUpperHh, dUpperHiddenBias!, gIh!, bIh!, gHh!, bHh!, null!, null!, null!]);
         }
+        if (sampledGradients is not null) result.AddRange(sampledGradients);
         return result;
+    }
+
+    /// <summary>
+    /// Scheduled sampling inside the loop: picks each step's tokens (the truth, or the previous step's argmax), writes
+    /// their masked embeddings' transform into the first layer's input, and predicts from each step's features.
+    /// </summary>
+    sealed class TokenSampler : IDisposable
+    {
+        readonly int batch, width, hidden, context, embedding, vocabulary, features;
+        readonly Tensor table, tokens, embedded, predicted, featureRow, logits;
+        readonly Tensor? embeddingMask, outputMask;
+        readonly Tensor truth, useTruth, outputBias, embeddingWeight;
+        readonly long inputVocabulary;
+        readonly PackedWeight packedEmbedding, packedOutput;
+
+        public TokenSampler(object[] vars, int at, int batch, int width, int hidden, int context)
+        {
+            this.batch = batch;
+            this.width = width;
+            this.hidden = hidden;
+            this.context = context;
+            table = ((Tensor)vars[at]).contiguous();
+            embeddingWeight = (Tensor)vars[at + 1];
+            embeddingMask = (vars[at + 3] as Tensor)?.contiguous();
+            truth = ((Tensor)vars[at + 4]).contiguous();
+            useTruth = ((Tensor)vars[at + 5]).to(ScalarType.Byte).contiguous();
+            var outputWeight = ((Tensor)vars[at + 6]).contiguous();
+            outputBias = ((Tensor)vars[at + 7]).contiguous();
+            outputMask = (vars[at + 8] as Tensor)?.contiguous();
+            inputVocabulary = table.shape[0];
+            embedding = (int)table.shape[1];
+            vocabulary = (int)outputWeight.shape[0];
+            features = (int)outputWeight.shape[1];
+            int time = (int)truth.shape[0];
+            tokens = empty(time, batch, dtype: ScalarType.Int64);
+            embedded = empty(time, batch, embedding);
+            predicted = zeros(batch, dtype: ScalarType.Int64);
+            featureRow = empty(batch, features);
+            logits = empty(batch, vocabulary);
+            var (we, ldWe) = Matrix(embeddingWeight);
+            packedEmbedding = new PackedWeight((float*)we, ldWe, batch, width, embedding, transpose: true);
+            packedOutput = new PackedWeight(Floats(outputWeight), features, batch, vocabulary, features, transpose: true);
+        }
+
+        /// <summary>Step t's tokens, and target += (E[token] ⊙ mask)·W_eᵀ.</summary>
+        public void Embed(int t, float* target)
+        {
+            long* chosen = Longs(tokens) + (long)t * batch, pTruth = Longs(truth) + (long)t * batch;
+            long* previous = Longs(predicted);
+            byte* use = Bytes(useTruth) + (long)t * batch;
+            float* rows = Floats(embedded) + (long)t * batch * embedding, pTable = Floats(table);
+            for (int b = 0; b < batch; b++)
+            {
+                long token = t == 0 || use[b] != 0 ? pTruth[b] : previous[b];
+                chosen[b] = token;
+                new Span<float>(pTable + token * embedding, embedding).CopyTo(new Span<float>(rows + (long)b * embedding, embedding));
+            }
+            if (embeddingMask is not null)
+                RecurrenceKernels.Multiply(rows, Floats(embeddingMask) + (long)t * batch * embedding, rows, batch * embedding);
+            packedEmbedding.Multiply(rows, embedding, target, width, accumulate: true);
+        }
+
+        /// <summary>The argmax of step t's logits from [top; context] ⊙ mask, for the next step.</summary>
+        public void Predict(int t, float* top, float* contextRow)
+        {
+            float* f = Floats(featureRow), l = Floats(logits), bias = Floats(outputBias);
+            for (int b = 0; b < batch; b++)
+            {
+                new Span<float>(top + (long)b * hidden, hidden).CopyTo(new Span<float>(f + (long)b * features, hidden));
+                new Span<float>(contextRow + (long)b * context, context).CopyTo(new Span<float>(f + (long)b * features + hidden, context));
+                new Span<float>(bias, vocabulary).CopyTo(new Span<float>(l + (long)b * vocabulary, vocabulary));
+            }
+            if (outputMask is not null) RecurrenceKernels.Multiply(f, Floats(outputMask) + (long)t * batch * features, f, batch * features);
+            packedOutput.Multiply(f, features, l, vocabulary, accumulate: true);
+            long* previous = Longs(predicted);
+            for (int b = 0; b < batch; b++)
+            {
+                float* row = l + (long)b * vocabulary;
+                int best = 0;
+                for (int v = 1; v < vocabulary; v++)
+                    if (row[v] > row[best]) best = v;
+                previous[b] = best;
+            }
+        }
+
+        public Sampled Record() => new(tokens, embedded, embeddingMask, embeddingWeight, inputVocabulary);
+
+        public void Dispose()
+        {
+            packedEmbedding.Dispose();
+            packedOutput.Dispose();
+        }
     }
 }

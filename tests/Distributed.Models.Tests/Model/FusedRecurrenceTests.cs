@@ -27,9 +27,13 @@ public class FusedRecurrenceTests
     [InlineData(CellKind.Gru, AttentionKind.Additive, false, 0.3, false, 2, false)]
     [InlineData(CellKind.Rnn, AttentionKind.Multiplicative, true, 0.3, true, 1)]
     [InlineData(CellKind.Rnn, AttentionKind.Dot, false, 0.3, false, 2)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, false, 0.0, false, 1, true, 0.5)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, true, 0.3, false, 2, true, 0.5)]
+    [InlineData(CellKind.Gru, AttentionKind.Dot, false, 0.3, true, 2, false, 0.0)]
+    [InlineData(CellKind.Rnn, AttentionKind.Multiplicative, true, 0.0, true, 1, true, 0.3)]
     [InlineData(CellKind.Rnn, AttentionKind.None, false, 0.3, false, 1)]
     public void Fused_recurrence_matches_autograd_through_the_step_loop(CellKind cell, AttentionKind attention, bool bidirectional,
-        double dropout, bool layerNorm, int layers, bool residual = true)
+        double dropout, bool layerNorm, int layers, bool residual = true, double teacher = 1.0)
     {
         // Without MKL's packed GEMM the fused paths switch off and this would compare the loop with itself.
         Assert.True(PackedWeight.IsAvailable, "libtorch_cpu does not export MKL's packed GEMM");
@@ -38,7 +42,8 @@ public class FusedRecurrenceTests
         {
             Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = dropout, LayerNorm = layerNorm, Layers = layers, Residual = residual,
         };
-        var training = new TrainingOptions { BatchSize = 16 };
+        // Below 1, scheduled sampling: each step's input is the truth or the previous step's argmax.
+        var training = new TrainingOptions { BatchSize = 16, TeacherForcing = new ScheduledSampling { Initial = teacher } };
         using var fused = new Trainer(model, training, data.Vocabularies, 4, data.Train);
         using var looped = new Trainer(model, training, data.Vocabularies, 4, data.Train);
         looped.Model.UseFusedRecurrence = false;
