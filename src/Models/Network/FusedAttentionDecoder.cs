@@ -6,13 +6,14 @@ using Distributed.Options;
 namespace Distributed.Models.Network;
 
 /// <summary>
-/// The teacher-forced recurrence of an attention decoder (LSTM, GRU or tanh-RNN; one layer or a stack with residuals,
-/// inter-layer and recurrent dropout) as one autograd node with a hand-written backward (back-propagation through
-/// time). Inside the time loop nothing goes through libtorch's dispatcher: the GEMMs call MKL directly on weights
-/// packed once per pass (<see cref="PackedWeight"/>) and the element-wise work (attention scores with their tanh,
-/// masked softmax, context, the cells, layer norm) runs as single-pass SIMD kernels (<see cref="RecurrenceKernels"/>,
-/// <see cref="FusedCell"/>). Each weight gradient is one GEMM over all time steps. Same function as
-/// <see cref="Decoder"/>'s step loop: tests compare values and gradients with autograd.
+/// The training recurrence of an attention decoder (LSTM, GRU or tanh-RNN; one layer or a stack with residuals,
+/// inter-layer and recurrent dropout; teacher-forced or with scheduled sampling, <see cref="TokenSampler"/>) as one
+/// autograd node with a hand-written backward (back-propagation through time). Inside the time loop nothing goes
+/// through libtorch's dispatcher: the GEMMs call MKL directly on weights packed once per pass (<see cref="PackedWeight"/>)
+/// and the element-wise work (attention scores with their tanh, masked softmax, context, the cells, layer norm) runs
+/// as single-pass SIMD kernels (<see cref="RecurrenceKernels"/>, <see cref="FusedCell"/>). Each weight gradient is one
+/// GEMM over all time steps. Same function as <see cref="Decoder"/>'s step loop: tests compare values and gradients
+/// with autograd.
 /// </summary>
 public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<FusedAttentionDecoder>
 {
@@ -80,8 +81,6 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
     sealed record Saved(FusedCell Cell, Upper[] Uppers, bool Residual, AttentionKind Kind, Tensor Values, Tensor Keys, Tensor WeightContext,
         Tensor? QueryWeight, Tensor? Score, Tensor? ContextMask, Tensor Alphas, Tensor Contexts, Tensor? Energies, Sampled? Sampled);
 
-    // Scheduled sampling's record for backward: the tokens it chose and their masked embeddings (time, batch, embedding).
-    sealed record Sampled(Tensor Tokens, Tensor Embedded, Tensor? EmbeddingMask, Tensor EmbeddingWeight, long Vocabulary);
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -100,11 +99,14 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         int upperCount = (int)vars[21];
         NormParts? Norm(int at) => vars[at] is Tensor gamma ? new NormParts(gamma, (Tensor)vars[at + 1], eps) : null;
         int sampleAt = Common + upperCount * PerLayer;
-        bool sampling = vars.Length > sampleAt;
-        int time = sampling ? (int)((Tensor)vars[sampleAt + 4]).shape[0] : (int)((Tensor)vars[0]).shape[0];
+        var sampling = vars.Length > sampleAt
+            ? new Sampling((Tensor)vars[sampleAt], (Tensor)vars[sampleAt + 1], (Tensor)vars[sampleAt + 2], vars[sampleAt + 3] as Tensor,
+                (Tensor)vars[sampleAt + 4], (Tensor)vars[sampleAt + 5], (Tensor)vars[sampleAt + 6], (Tensor)vars[sampleAt + 7], vars[sampleAt + 8] as Tensor)
+            : null;
+        int time = sampling is not null ? (int)sampling.Truth.shape[0] : (int)((Tensor)vars[0]).shape[0];
         int batch = (int)h0.shape[0], hidden = (int)h0.shape[1], width = (int)((Tensor)vars[5]).shape[0];
         // Sampling: the input transform starts as the bias, and the loop adds the chosen tokens' embedding part.
-        var x = sampling ? ((Tensor)vars[sampleAt + 2]).expand(time, batch, width) : ((Tensor)vars[0]).contiguous();
+        var x = sampling is not null ? sampling.InputBias.expand(time, batch, width) : ((Tensor)vars[0]).contiguous();
         var cell = new FusedCell(cellKind, x, h0, vars[2] as Tensor, (Tensor)vars[5], vars[13] as Tensor, Norm(14), Norm(16),
             vars[11] as Tensor, null);
         bool additive = kind == AttentionKind.Additive;
@@ -139,7 +141,7 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         using var packedQuery = additive ? new PackedWeight(Floats(queryWeight!), hidden, batch, size, hidden, transpose: true) : null;
         var packedUpper = uppers.Select(u => (Ih: new PackedWeight(Floats(u.InputWeight), hidden, batch, width, hidden, transpose: true),
             Hh: u.Cell.PackForward())).ToArray();
-        using var sampler = sampling ? new TokenSampler(vars, sampleAt, batch, width, hidden, context) : null;
+        using var sampler = sampling is null ? null : new TokenSampler(sampling, batch, width, hidden, context);
         try
         {
             for (int t = 0; t < time; t++)
@@ -311,97 +313,5 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         }
         if (sampledGradients is not null) result.AddRange(sampledGradients);
         return result;
-    }
-
-    /// <summary>
-    /// Scheduled sampling inside the loop: picks each step's tokens (the truth, or the previous step's argmax), writes
-    /// their masked embeddings' transform into the first layer's input, and predicts from each step's features.
-    /// </summary>
-    sealed class TokenSampler : IDisposable
-    {
-        readonly int batch, width, hidden, context, embedding, vocabulary, features;
-        readonly Tensor table, tokens, embedded, predicted, featureRow, logits;
-        readonly Tensor? embeddingMask, outputMask;
-        readonly Tensor truth, useTruth, outputBias, embeddingWeight;
-        readonly long inputVocabulary;
-        readonly PackedWeight packedEmbedding, packedOutput;
-
-        public TokenSampler(object[] vars, int at, int batch, int width, int hidden, int context)
-        {
-            this.batch = batch;
-            this.width = width;
-            this.hidden = hidden;
-            this.context = context;
-            table = ((Tensor)vars[at]).contiguous();
-            embeddingWeight = (Tensor)vars[at + 1];
-            embeddingMask = (vars[at + 3] as Tensor)?.contiguous();
-            truth = ((Tensor)vars[at + 4]).contiguous();
-            useTruth = ((Tensor)vars[at + 5]).to(ScalarType.Byte).contiguous();
-            var outputWeight = ((Tensor)vars[at + 6]).contiguous();
-            outputBias = ((Tensor)vars[at + 7]).contiguous();
-            outputMask = (vars[at + 8] as Tensor)?.contiguous();
-            inputVocabulary = table.shape[0];
-            embedding = (int)table.shape[1];
-            vocabulary = (int)outputWeight.shape[0];
-            features = (int)outputWeight.shape[1];
-            int time = (int)truth.shape[0];
-            tokens = empty(time, batch, dtype: ScalarType.Int64);
-            embedded = empty(time, batch, embedding);
-            predicted = zeros(batch, dtype: ScalarType.Int64);
-            featureRow = empty(batch, features);
-            logits = empty(batch, vocabulary);
-            var (we, ldWe) = Matrix(embeddingWeight);
-            packedEmbedding = new PackedWeight((float*)we, ldWe, batch, width, embedding, transpose: true);
-            packedOutput = new PackedWeight(Floats(outputWeight), features, batch, vocabulary, features, transpose: true);
-        }
-
-        /// <summary>Step t's tokens, and target += (E[token] ⊙ mask)·W_eᵀ.</summary>
-        public void Embed(int t, float* target)
-        {
-            long* chosen = Longs(tokens) + (long)t * batch, pTruth = Longs(truth) + (long)t * batch;
-            long* previous = Longs(predicted);
-            byte* use = Bytes(useTruth) + (long)t * batch;
-            float* rows = Floats(embedded) + (long)t * batch * embedding, pTable = Floats(table);
-            for (int b = 0; b < batch; b++)
-            {
-                long token = t == 0 || use[b] != 0 ? pTruth[b] : previous[b];
-                chosen[b] = token;
-                new Span<float>(pTable + token * embedding, embedding).CopyTo(new Span<float>(rows + (long)b * embedding, embedding));
-            }
-            if (embeddingMask is not null)
-                RecurrenceKernels.Multiply(rows, Floats(embeddingMask) + (long)t * batch * embedding, rows, batch * embedding);
-            packedEmbedding.Multiply(rows, embedding, target, width, accumulate: true);
-        }
-
-        /// <summary>The argmax of step t's logits from [top; context] ⊙ mask, for the next step.</summary>
-        public void Predict(int t, float* top, float* contextRow)
-        {
-            float* f = Floats(featureRow), l = Floats(logits), bias = Floats(outputBias);
-            for (int b = 0; b < batch; b++)
-            {
-                new Span<float>(top + (long)b * hidden, hidden).CopyTo(new Span<float>(f + (long)b * features, hidden));
-                new Span<float>(contextRow + (long)b * context, context).CopyTo(new Span<float>(f + (long)b * features + hidden, context));
-                new Span<float>(bias, vocabulary).CopyTo(new Span<float>(l + (long)b * vocabulary, vocabulary));
-            }
-            if (outputMask is not null) RecurrenceKernels.Multiply(f, Floats(outputMask) + (long)t * batch * features, f, batch * features);
-            packedOutput.Multiply(f, features, l, vocabulary, accumulate: true);
-            long* previous = Longs(predicted);
-            for (int b = 0; b < batch; b++)
-            {
-                float* row = l + (long)b * vocabulary;
-                int best = 0;
-                for (int v = 1; v < vocabulary; v++)
-                    if (row[v] > row[best]) best = v;
-                previous[b] = best;
-            }
-        }
-
-        public Sampled Record() => new(tokens, embedded, embeddingMask, embeddingWeight, inputVocabulary);
-
-        public void Dispose()
-        {
-            packedEmbedding.Dispose();
-            packedOutput.Dispose();
-        }
     }
 }
