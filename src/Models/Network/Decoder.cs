@@ -44,7 +44,7 @@ public sealed class Decoder : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Teacher-forced training may use <see cref="FusedAttentionDecoder"/>; tests turn it off to compare with the step loop.</summary>
+    /// <summary>Training with attention (teacher-forced or sampled) may use <see cref="FusedAttentionDecoder"/>; tests turn it off to compare with the step loop.</summary>
     internal bool UseFusedRecurrence { get; set; } = true;
 
     /// <summary>Project the whole target vocabulary once and look rows up, where that is cheaper; tests turn it off to compare.</summary>

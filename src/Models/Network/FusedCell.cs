@@ -56,7 +56,8 @@ public sealed unsafe class FusedCell
             cs[0].copy_(c0!);
             tanhC = empty(time, batch, hidden);
         }
-        gates = inputs.contiguous().clone();
+        // Written into: a copy, made once (an expanded bias start is materialised by contiguous() alone).
+        gates = inputs.is_contiguous() ? inputs.clone() : inputs.contiguous();
         hh = kind == CellKind.Gru ? empty(time, batch, width) : null;
         if (inputNorm is not null) (inputXhat, inputRstd) = (empty(time, batch, width), empty(time, batch));
         if (hiddenNorm is not null) (hiddenXhat, hiddenRstd) = (empty(time, batch, width), empty(time, batch));

@@ -13,7 +13,8 @@ public static class LayerStack
     {
         // The step-by-step cell only where libtorch's fused kernel cannot do the job.
         bool stepwise = options.LayerNorm || (training && options.RecurrentDropout > 0);
-        var valid = padding?.logical_not();
+        // A GRU or RNN layer that trains its fused recurrence without being asked derives these from the lengths itself.
+        var valid = stepwise && padding is not null ? padding.logical_not() : null;
         var finals = new RnnState[layers.Count][];
         for (int l = 0; l < layers.Count; l++)
         {
