@@ -13,8 +13,8 @@ public interface ISweepGrain : IGrainWithStringKey
 {
     /// <summary>Validates and starts the sweep; the same spec again returns it, another spec is refused.</summary>
     [ClientCall(ClientRole.Operator)] [Alias("Submit")] Task<SweepStatus> SubmitAsync(SweepSpec spec);
-    /// <summary>Null when no sweep has this id.</summary>
-    [ClientCall(ClientRole.Reader)] [Alias("GetStatus")] Task<SweepStatus?> GetStatusAsync();
+    /// <summary>Null when no sweep has this id. Interleaves: answered while a poll waits on a trial whose silo just died.</summary>
+    [ClientCall(ClientRole.Reader)] [AlwaysInterleave, Alias("GetStatus")] Task<SweepStatus?> GetStatusAsync();
     /// <summary>Stops running trials (keeping what they produced) and queued ones never start.</summary>
     [ClientCall(ClientRole.Operator)] [Alias("Cancel")] Task<SweepStatus?> CancelAsync();
     /// <summary>A trial of this sweep evaluated or ended: look now rather than at the next poll. One-way, so a trial never waits on its sweep.</summary>

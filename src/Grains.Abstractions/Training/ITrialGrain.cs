@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using Distributed.Grains.Abstractions;
 namespace Distributed.Grains.Abstractions.Training;
 
@@ -21,7 +22,8 @@ public interface ITrialGrain : IGrainWithStringKey
     /// once it has is answered with its status.
     /// </summary>
     [Alias("Exploit")] Task<TrialStatus> ExploitAsync(TrialExploit exploit);
-    [ClientCall(ClientRole.Reader)] [Alias("GetStatus")] Task<TrialStatus> GetStatusAsync();
+    /// <summary>Interleaves: answered while the trial waits on a silo that just died, and two trials exploiting each other never wait on each other.</summary>
+    [ClientCall(ClientRole.Reader)] [AlwaysInterleave, Alias("GetStatus")] Task<TrialStatus> GetStatusAsync();
     [ClientCall(ClientRole.Reader)] [Alias("GetSpec")] Task<TrialSpec?> GetSpecAsync();
     /// <summary>Step metrics after <paramref name="afterStep"/> (use -1 for all) and every evaluation after it.</summary>
     [ClientCall(ClientRole.Reader)] [Alias("GetMetrics")] Task<TrialMetrics> GetMetricsAsync(long afterStep);
