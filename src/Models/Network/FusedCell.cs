@@ -31,11 +31,11 @@ public sealed unsafe class FusedCell
 
     /// <summary>
     /// <paramref name="inputs"/> (time, batch, width) holds every step's input transform, or the part known before the
-    /// loop; <paramref name="weightHh"/> is (width, hidden); <paramref name="valid"/> (time, batch) is 0 where a padded
+    /// loop (overwritten when <paramref name="ownsInputs"/>); <paramref name="weightHh"/> is (width, hidden); <paramref name="valid"/> (time, batch) is 0 where a padded
     /// step carries the state; <paramref name="c0"/> only for an LSTM.
     /// </summary>
     public FusedCell(CellKind kind, Tensor inputs, Tensor h0, Tensor? c0, Tensor weightHh, Tensor? hiddenBias, NormParts? inputNorm,
-        NormParts? hiddenNorm, Tensor? hiddenMask, Tensor? valid)
+        NormParts? hiddenNorm, Tensor? hiddenMask, Tensor? valid, bool ownsInputs = false)
     {
         this.kind = kind;
         time = (int)inputs.shape[0];
@@ -56,8 +56,9 @@ public sealed unsafe class FusedCell
             cs[0].copy_(c0!);
             tanhC = empty(time, batch, hidden);
         }
-        // Written into: a copy, made once (an expanded bias start is materialised by contiguous() alone).
-        gates = inputs.is_contiguous() ? inputs.clone() : inputs.contiguous();
+        // Written into: the inputs themselves when handed over, else a copy made once (an expanded bias start is
+        // materialised by contiguous() alone).
+        gates = !inputs.is_contiguous() ? inputs.contiguous() : ownsInputs ? inputs : inputs.clone();
         hh = kind == CellKind.Gru ? empty(time, batch, width) : null;
         if (inputNorm is not null) (inputXhat, inputRstd) = (empty(time, batch, width), empty(time, batch));
         if (hiddenNorm is not null) (hiddenXhat, hiddenRstd) = (empty(time, batch, width), empty(time, batch));

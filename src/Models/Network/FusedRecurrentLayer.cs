@@ -18,12 +18,15 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
     /// <summary>
     /// Outputs (time, batch, hidden) and the final state for input projections (time, batch, gates·hidden), which hold the
     /// input transform (layer-normalised already when the layer uses layer norm). <paramref name="valid"/> is (time, batch).
+    /// With <paramref name="ownsInputs"/> the caller hands its projections over (nothing else reads them): the recurrence
+    /// works in them instead of a copy.
     /// </summary>
-    public static (Tensor Outputs, RnnState Final) Run(CellKind cell, Tensor inputs, RnnState initial, CellWeights w, Tensor? hiddenMask, Tensor? valid)
+    public static (Tensor Outputs, RnnState Final) Run(CellKind cell, Tensor inputs, RnnState initial, CellWeights w, Tensor? hiddenMask,
+        Tensor? valid, bool ownsInputs = false)
     {
         var norm = w.HiddenNorm;
         var outputs = apply(inputs, initial.H, initial.C!, w.HhT.t(), w.HiddenBias!, norm?.weight!, norm?.bias!, norm?.eps ?? 0.0,
-            hiddenMask!, valid!, cell);
+            hiddenMask!, valid!, cell, ownsInputs);
         return (outputs[0], new RnnState(outputs[1], cell == CellKind.Lstm ? outputs[2] : null));
     }
 
@@ -34,7 +37,8 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
         var gamma = vars[5] as Tensor;
         var kind = (CellKind)vars[10];
         var norm = gamma is null ? null : new NormParts(gamma, (Tensor)vars[6], (float)(double)vars[7]);
-        var cell = new FusedCell(kind, x, h0, vars[2] as Tensor, (Tensor)vars[3], vars[4] as Tensor, null, norm, vars[8] as Tensor, vars[9] as Tensor);
+        var cell = new FusedCell(kind, x, h0, vars[2] as Tensor, (Tensor)vars[3], vars[4] as Tensor, null, norm, vars[8] as Tensor, vars[9] as Tensor,
+            ownsInputs: (bool)vars[11]);
         int time = (int)x.shape[0];
         using (var packed = cell.PackForward())
             for (int t = 0; t < time; t++) cell.Forward(t, packed);
@@ -55,6 +59,6 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
             for (int t = time - 1; t >= 0; t--) cell.Backward(t, d, pDOut + (long)t * batch * cell.Hidden, packed);
         var (dWeightHh, dHiddenBias) = cell.HiddenWeightGradients(d);
         var (_, _, dGamma, dBeta) = cell.NormGradients(d);
-        return [d.Input, d.InitialState(), d.Cell!, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!, null!];
+        return [d.Input, d.InitialState(), d.Cell!, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!, null!, null!];
     }
 }

@@ -8,6 +8,7 @@ namespace Distributed.Models.Network;
 /// <summary>Runs stacked recurrent layers over a whole sequence: residuals from the second layer on, dropout between layers.</summary>
 public static class LayerStack
 {
+    /// <summary>x and the output are (batch, time, features); between layers the stack works time-major, as the recurrences do.</summary>
     public static (Tensor Output, RnnState[][] Final) Run(ModuleList<RecurrentLayer> layers, Tensor x, Tensor? lengths,
         Tensor? padding, RnnState[][]? initial, ModelOptions options, Generator generator, bool training, TokenInput? tokens = null)
     {
@@ -16,15 +17,17 @@ public static class LayerStack
         // A GRU or RNN layer that trains its fused recurrence without being asked derives these from the lengths itself.
         var valid = stepwise && padding is not null ? padding.logical_not() : null;
         var finals = new RnnState[layers.Count][];
+        long batch = x.shape[0];
+        x = x.transpose(0, 1);
         for (int l = 0; l < layers.Count; l++)
         {
             var layer = layers[l];
-            var masks = layer.DrawMasks(x.shape[0], x.shape[2], options.RecurrentDropout, generator, training);
-            var (output, final) = layer.Run(x, lengths, valid, initial?[l], stepwise, masks, l == 0 ? tokens : null);
+            var masks = layer.DrawMasks(batch, x.shape[2], options.RecurrentDropout, generator, training);
+            var (output, final) = layer.RunTimeMajor(x, lengths, valid, initial?[l], stepwise, masks, l == 0 ? tokens : null);
             if (l > 0 && options.Residual) output = output + x;
             finals[l] = final;
             x = l < layers.Count - 1 ? DropoutMasks.Apply(output, options.Dropout, generator, training) : output;
         }
-        return (x, finals);
+        return (x.transpose(0, 1), finals);
     }
 }

@@ -81,10 +81,10 @@ public sealed class RecurrentLayer : nn.Module
     /// <summary>Layer norm of the input transform when enabled (applied after all input parts are summed).</summary>
     public static Tensor NormalizeInput(CellWeights w, Tensor ih) => w.InputNorm is null ? ih : w.InputNorm.call(ih);
 
-    /// <summary>The whole input transform of x (..., input), with an optional per-sequence dropout mask (batch, input).</summary>
+    /// <summary>The whole input transform of x (batch, input) or (time, batch, input), with an optional per-sequence dropout mask (batch, input).</summary>
     public static Tensor ProjectInput(CellWeights w, Tensor x, Tensor? inputMask)
     {
-        if (inputMask is not null) x = x * (x.dim() == 3 ? inputMask.unsqueeze(1) : inputMask);
+        if (inputMask is not null) x = x * inputMask;
         return NormalizeInput(w, InputLinear(w, x, 0, w.Ih.shape[1], withBias: true));
     }
 
@@ -134,13 +134,27 @@ public sealed class RecurrentLayer : nn.Module
     public (Tensor Output, RnnState[] Final) Run(Tensor x, Tensor? lengths, Tensor? validSteps,
         RnnState[]? initial, bool stepwise, SequenceMasks? masks, TokenInput? tokens = null)
     {
+        var (output, finals) = RunTimeMajor(x.transpose(0, 1), lengths, validSteps, initial, stepwise, masks, tokens);
+        return (output.transpose(0, 1), finals);
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> on x (time, batch, input), returning outputs (time, batch, directions*hidden): the layout the
+    /// recurrence works in, so a stack passes one layer's output to the next without a transposed copy.
+    /// </summary>
+    internal (Tensor Output, RnnState[] Final) RunTimeMajor(Tensor x, Tensor? lengths, Tensor? validSteps,
+        RnnState[]? initial, bool stepwise, SequenceMasks? masks, TokenInput? tokens = null)
+    {
         // libtorch trains GRU and tanh-RNN step by step through autograd (only its LSTM has a fused training kernel): ours is faster.
         if (!stepwise && cell != CellKind.Lstm && Fuses && training && is_grad_enabled())
         {
             stepwise = true;
-            validSteps ??= lengths is null ? null : arange(x.shape[1], dtype: ScalarType.Int64).unsqueeze(0) < lengths.unsqueeze(1);
+            validSteps ??= lengths is null ? null : arange(x.shape[0], dtype: ScalarType.Int64).unsqueeze(0) < lengths.unsqueeze(1);
         }
-        return stepwise ? RunStepwise(x, lengths, validSteps, initial, masks, tokens) : RunFused(x, lengths, initial);
+        if (stepwise) return RunStepwise(x, lengths, validSteps, initial, masks, tokens);
+        // libtorch's batch-first kernels work time-major inside: the transposed views cost no copy either way.
+        var (output, finals) = RunFused(x.transpose(0, 1), lengths, initial);
+        return (output.transpose(0, 1), finals);
     }
 
     (Tensor, RnnState[]) RunFused(Tensor x, Tensor? lengths, RnnState[]? initial)
@@ -198,36 +212,40 @@ public sealed class RecurrentLayer : nn.Module
         }
     }
 
+    // x and the outputs are time-major: (time, batch, features).
     (Tensor, RnnState[]) RunStepwise(Tensor x, Tensor? lengths, Tensor? validSteps, RnnState[]? initial, SequenceMasks? masks,
         TokenInput? tokens)
     {
-        long batch = x.shape[0], time = x.shape[1];
+        long time = x.shape[0], batch = x.shape[1];
         var outputs = new Tensor[directions];
         var finals = new RnnState[directions];
         for (int d = 0; d < directions; d++)
         {
-            // The backward direction reads each sequence from its own last token: reverse within lengths.
-            Tensor? reverse = d == 1 ? ReverseWithinLengths(batch, time, lengths) : null;
+            // The backward direction reads each sequence from its own last token: reversed within lengths, or simply
+            // flipped in time when no sequence is padded (block copies, where a gather goes element by element).
+            bool flip = d == 1 && lengths is null;
+            Tensor? reverse = d == 1 && lengths is not null ? ReverseWithinLengths(batch, time, lengths).t() : null;
             var w = Weights(d);
             Tensor ih;
             if (tokens is not null && masks?.Input[d] is null && tokens.Embedding.shape[0] < batch * time)
             {
                 // The same function, far cheaper: transform each vocabulary row once and look the positions up.
-                var ids = (reverse is null ? tokens.Tokens : tokens.Tokens.gather(1, reverse)).t().reshape(-1);
+                var ids = tokens.Tokens.t();
+                ids = flip ? ids.flip(0) : reverse is null ? ids : ids.gather(0, reverse);
                 var table = NormalizeInput(w, InputLinear(w, tokens.Embedding, 0, w.Ih.shape[1], withBias: true));
-                ih = table.index_select(0, ids).reshape(time, batch, table.shape[1]);
+                ih = table.index_select(0, ids.reshape(-1)).reshape(time, batch, table.shape[1]);
             }
             else
             {
-                var input = reverse is null ? x : x.gather(1, reverse.unsqueeze(2).expand(-1, -1, x.shape[2]));
-                ih = ProjectInput(w, input, masks?.Input[d]).transpose(0, 1).contiguous();
+                var input = flip ? x.flip(0) : reverse is null ? x : x.gather(0, reverse.unsqueeze(2).expand(-1, -1, x.shape[2]));
+                ih = ProjectInput(w, input, masks?.Input[d]).contiguous();
             }
             var state = initial?[d] ?? ZeroState(batch);
             Tensor output;
             if (Fuses)
             {
-                (var sequence, state) = FusedRecurrentLayer.Run(cell, ih, state, w, masks?.Hidden[d], validSteps?.t());
-                output = sequence.transpose(0, 1);
+                // ih is this call's own: the recurrence works in it instead of a copy.
+                (output, state) = FusedRecurrentLayer.Run(cell, ih, state, w, masks?.Hidden[d], validSteps?.t(), ownsInputs: true);
             }
             else
             {
@@ -238,9 +256,9 @@ public sealed class RecurrentLayer : nn.Module
                     state = validSteps is null ? next : next.Where(validSteps.select(1, t).unsqueeze(1), state);
                     steps[t] = state.H;
                 }
-                output = stack(steps, 1);
+                output = stack(steps, 0);
             }
-            outputs[d] = reverse is null ? output : output.gather(1, reverse.unsqueeze(2).expand(-1, -1, hidden));
+            outputs[d] = flip ? output.flip(0) : reverse is null ? output : output.gather(0, reverse.unsqueeze(2).expand(-1, -1, hidden));
             finals[d] = state;
         }
         return (directions == 1 ? outputs[0] : cat(outputs, 2), finals);

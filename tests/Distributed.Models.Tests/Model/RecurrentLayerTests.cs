@@ -73,10 +73,10 @@ public class RecurrentLayerTests
         var masks = layer.DrawMasks(batch: 4, inputSize: 16, p: 0.5, generator, training: true)!;
         var w = layer.Weights(0);
         // A constant input: whatever the projection shows at each step comes from the mask alone.
-        var x = ones(4, 9, 16);
+        var x = ones(9, 4, 16);
         var projected = RecurrentLayer.ProjectInput(w, x, masks.Input[0]);
         for (long t = 1; t < 9; t++)
-            TinyModels.AssertClose(TinyModels.Values(projected.select(1, 0)), TinyModels.Values(projected.select(1, t)), 0);
+            TinyModels.AssertClose(TinyModels.Values(projected.select(0, 0)), TinyModels.Values(projected.select(0, t)), 0);
         var rows = Enumerable.Range(0, 4).Select(b => TinyModels.Values(masks.Input[0]!.select(0, b))).ToList();
         Assert.Equal(4, rows.Select(r => string.Join(",", r)).Distinct().Count());
         var all = TinyModels.Values(masks.Input[0]!).Concat(TinyModels.Values(masks.Hidden[0]!)).ToArray();
