@@ -76,7 +76,18 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
     }
 
     // A layer above the first: its cell, its input before W_ih (x ⊙ dropout ⊙ mask) and its output x + h where residual.
-    sealed record Upper(FusedCell Cell, Tensor InputWeight, Tensor? InputMask, Tensor? Dropout, Tensor Ins, Tensor Outs);
+    sealed unsafe class Upper(FusedCell cell, Tensor inputWeight, Tensor? inputMask, Tensor? dropout, Tensor ins, Tensor outs)
+    {
+        public FusedCell Cell => cell;
+        public Tensor InputWeight => inputWeight;
+        public Tensor? InputMask => inputMask;
+        public Tensor? Dropout => dropout;
+        public Tensor Ins => ins;
+        public Tensor Outs => outs;
+        // Looked up once: the steps would otherwise ask libtorch for them several times each.
+        public readonly float* PIns = Floats(ins), POuts = Floats(outs);
+        public readonly float* PInputMask = inputMask is null ? null : Floats(inputMask), PDropout = dropout is null ? null : Floats(dropout);
+    }
 
     sealed record Saved(FusedCell Cell, Upper[] Uppers, bool Residual, AttentionKind Kind, Tensor Values, Tensor Keys, Tensor WeightContext,
         Tensor? QueryWeight, Tensor? Score, Tensor? ContextMask, Tensor Alphas, Tensor Contexts, Tensor? Energies, Sampled? Sampled);
@@ -168,10 +179,10 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
                 for (int u = 0; u < upperCount; u++)
                 {
                     var upper = uppers[u];
-                    float* input = Floats(upper.Ins) + bh, output = Floats(upper.Outs) + bh;
+                    float* input = upper.PIns + bh, output = upper.POuts + bh;
                     new Span<float>(below, batch * hidden).CopyTo(new Span<float>(input, batch * hidden));
-                    if (upper.Dropout is not null) RecurrenceKernels.Multiply(input, Floats(upper.Dropout) + bh, input, batch * hidden);
-                    if (upper.InputMask is not null) RecurrenceKernels.Multiply(input, Floats(upper.InputMask), input, batch * hidden);
+                    if (upper.PDropout is not null) RecurrenceKernels.Multiply(input, upper.PDropout + bh, input, batch * hidden);
+                    if (upper.PInputMask is not null) RecurrenceKernels.Multiply(input, upper.PInputMask, input, batch * hidden);
                     packedUpper[u].Ih.Multiply(input, hidden, upper.Cell.InputAt(t), width, accumulate: true);
                     upper.Cell.Forward(t, packedUpper[u].Hh);
                     float* h1 = upper.Cell.StateAt(t + 1);
@@ -242,9 +253,9 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
                     upper.Cell.Backward(t, dUpper[u], g, packedUpper[u].Hh);
                     // The input's gradient: back through W_ih and the masks, plus the residual's copy of g.
                     float* next = pDBelow + (long)(u & 1) * batch * hidden;
-                    packedUpper[u].Ih.Multiply(Floats(dUpper[u].Input) + (long)t * batch * width, width, next, hidden, accumulate: false);
-                    if (upper.InputMask is not null) RecurrenceKernels.Multiply(next, Floats(upper.InputMask), next, batch * hidden);
-                    if (upper.Dropout is not null) RecurrenceKernels.Multiply(next, Floats(upper.Dropout) + bh, next, batch * hidden);
+                    packedUpper[u].Ih.Multiply(dUpper[u].PInput + (long)t * batch * width, width, next, hidden, accumulate: false);
+                    if (upper.PInputMask is not null) RecurrenceKernels.Multiply(next, upper.PInputMask, next, batch * hidden);
+                    if (upper.PDropout is not null) RecurrenceKernels.Multiply(next, upper.PDropout + bh, next, batch * hidden);
                     if (s.Residual) RecurrenceKernels.Add(next, g, next, batch * hidden);
                     g = next;
                 }

@@ -28,6 +28,10 @@ public sealed unsafe class FusedCell
     readonly Tensor? inputXhat, inputRstd, hiddenXhat, hiddenRstd;
     readonly Tensor scratch;                   // rows: masked h, hidden transform before its norm, input transform before its norm
     bool SeparateHidden => kind == CellKind.Gru || hiddenNorm is not null || hiddenBias is not null;
+    // The tensors' memory, looked up once: a lookup is several native calls, and the steps make dozens.
+    readonly float* pGates, pHs, pCs, pTanhC, pHh, pScratch, pBias, pMask, pInXhat, pInRstd, pHidXhat, pHidRstd;
+    readonly float* pInGamma, pInBeta, pHidGamma, pHidBeta;
+    readonly byte* pValid;
 
     /// <summary>
     /// <paramref name="inputs"/> (time, batch, width) holds every step's input transform, or the part known before the
@@ -63,7 +67,26 @@ public sealed unsafe class FusedCell
         if (inputNorm is not null) (inputXhat, inputRstd) = (empty(time, batch, width), empty(time, batch));
         if (hiddenNorm is not null) (hiddenXhat, hiddenRstd) = (empty(time, batch, width), empty(time, batch));
         scratch = empty(3, batch, width);
+        pGates = Floats(gates);
+        pHs = Floats(hs);
+        pScratch = Floats(scratch);
+        pCs = Maybe(cs);
+        pTanhC = Maybe(tanhC);
+        pHh = Maybe(hh);
+        pBias = Maybe(this.hiddenBias);
+        pMask = Maybe(this.hiddenMask);
+        pValid = this.valid is null ? null : Bytes(this.valid);
+        pInXhat = Maybe(inputXhat);
+        pInRstd = Maybe(inputRstd);
+        pHidXhat = Maybe(hiddenXhat);
+        pHidRstd = Maybe(hiddenRstd);
+        pInGamma = Maybe(this.inputNorm?.Gamma);
+        pInBeta = Maybe(this.inputNorm?.Beta);
+        pHidGamma = Maybe(this.hiddenNorm?.Gamma);
+        pHidBeta = Maybe(this.hiddenNorm?.Beta);
     }
+
+    static float* Maybe(Tensor? t) => t is null ? null : Floats(t);
 
     public int Hidden => hidden;
 
@@ -74,10 +97,10 @@ public sealed unsafe class FusedCell
     public Tensor? FinalCell => cs?[time];
 
     /// <summary>Step t's input transform (batch, width), before its norm: the caller adds into it before <see cref="Forward"/>.</summary>
-    public float* InputAt(int t) => Floats(gates) + (long)t * batch * width;
+    public float* InputAt(int t) => pGates + (long)t * batch * width;
 
     /// <summary>h_t (batch, hidden), the state step t starts from.</summary>
-    public float* StateAt(int t) => Floats(hs) + (long)t * batch * hidden;
+    public float* StateAt(int t) => pHs + (long)t * batch * hidden;
 
     /// <summary>W_hh packed for the forward pass (x·W_hhᵀ); the caller disposes it.</summary>
     public PackedWeight PackForward() => new(Floats(weightHh), hidden, batch, width, hidden, transpose: true);
@@ -89,30 +112,30 @@ public sealed unsafe class FusedCell
     public void Forward(int t, PackedWeight packedHh)
     {
         long rows = (long)t * batch, span = (long)batch * width;
-        float* g = InputAt(t), row0 = Floats(scratch), row1 = row0 + span, row2 = row1 + span;
+        float* g = InputAt(t), row0 = pScratch, row1 = row0 + span, row2 = row1 + span;
         float* h = StateAt(t), hNext = StateAt(t + 1);
-        byte* v = valid is null ? null : Bytes(valid) + rows;
+        byte* v = pValid is null ? null : pValid + rows;
         if (inputNorm is not null)
         {
             new Span<float>(g, (int)span).CopyTo(new Span<float>(row2, (int)span));
             new Span<float>(g, (int)span).Clear();
-            RecurrenceKernels.LayerNormAdd(row2, Floats(inputNorm.Gamma), Floats(inputNorm.Beta), inputNorm.Eps, g,
-                Floats(inputXhat!) + rows * width, Floats(inputRstd!) + rows, batch, width);
+            RecurrenceKernels.LayerNormAdd(row2, pInGamma, pInBeta, inputNorm.Eps, g,
+                pInXhat + rows * width, pInRstd + rows, batch, width);
         }
         float* hIn = h;
-        if (hiddenMask is not null) RecurrenceKernels.Multiply(h, Floats(hiddenMask), hIn = row0, batch * hidden);
+        if (hiddenMask is not null) RecurrenceKernels.Multiply(h, pMask, hIn = row0, batch * hidden);
         if (SeparateHidden)
         {
-            float* target = kind == CellKind.Gru ? Floats(hh!) + rows * width : g;
+            float* target = kind == CellKind.Gru ? pHh + rows * width : g;
             float* pre = hiddenNorm is null && kind == CellKind.Gru ? target : row1;
             for (int b = 0; hiddenBias is not null && b < batch; b++)
-                new Span<float>(Floats(hiddenBias), width).CopyTo(new Span<float>(pre + (long)b * width, width));
+                new Span<float>(pBias, width).CopyTo(new Span<float>(pre + (long)b * width, width));
             packedHh.Multiply(hIn, hidden, pre, width, accumulate: hiddenBias is not null);
             if (hiddenNorm is not null)
             {
                 if (kind == CellKind.Gru) new Span<float>(target, (int)span).Clear();
-                RecurrenceKernels.LayerNormAdd(pre, Floats(hiddenNorm.Gamma), Floats(hiddenNorm.Beta), hiddenNorm.Eps, target,
-                    Floats(hiddenXhat!) + rows * width, Floats(hiddenRstd!) + rows, batch, width);
+                RecurrenceKernels.LayerNormAdd(pre, pHidGamma, pHidBeta, hiddenNorm.Eps, target,
+                    pHidXhat + rows * width, pHidRstd + rows, batch, width);
             }
             else if (kind != CellKind.Gru)
             {
@@ -127,10 +150,10 @@ public sealed unsafe class FusedCell
         {
             case CellKind.Lstm:
                 long bh = rows * hidden;
-                CellKernels.LstmCell(g, Floats(cs!) + bh, Floats(cs!) + bh + (long)batch * hidden, Floats(tanhC!) + bh, hNext, batch, hidden, h, v);
+                CellKernels.LstmCell(g, pCs + bh, pCs + bh + (long)batch * hidden, pTanhC + bh, hNext, batch, hidden, h, v);
                 break;
             case CellKind.Gru:
-                CellKernels.GruCell(g, Floats(hh!) + rows * width, h, hNext, batch, hidden, v);
+                CellKernels.GruCell(g, pHh + rows * width, h, hNext, batch, hidden, v);
                 break;
             default:
                 CellKernels.TanhCell(g, h, hNext, batch, hidden, v);
@@ -153,9 +176,12 @@ public sealed unsafe class FusedCell
         public Tensor HiddenTransform { get; internal set; } = null!;
 
         internal Tensor? InputGamma, InputBeta, HiddenGamma, HiddenBeta;
+        // Their memory, looked up once by BeginBackward.
+        internal float* PDh, PDc, PPass, PInputPost, PHiddenPost, PInput, PHiddenTransform, PInputGamma, PInputBeta, PHiddenGamma, PHiddenBeta;
+        internal long StateSize;
 
         /// <summary>(batch, hidden): wrt h_t after the last <see cref="Backward"/>(t); the caller may add into it.</summary>
-        public float* StateGradient => Floats(Dh) + (long)Next * Dh.shape[1] * Dh.shape[2];
+        public float* StateGradient => PDh + Next * StateSize;
 
         /// <summary>wrt h_0 once the pass is done.</summary>
         public Tensor InitialState() => Dh[Next].clone();
@@ -177,6 +203,18 @@ public sealed unsafe class FusedCell
         d.HiddenTransform = hiddenNorm is null ? d.HiddenPost : empty(time, batch, width);
         if (inputNorm is not null) (d.InputGamma, d.InputBeta) = (zeros(width), zeros(width));
         if (hiddenNorm is not null) (d.HiddenGamma, d.HiddenBeta) = (zeros(width), zeros(width));
+        d.PDh = Floats(d.Dh);
+        d.PDc = Maybe(d.Dc);
+        d.PPass = Maybe(d.Pass);
+        d.StateSize = (long)batch * hidden;
+        d.PInputPost = Floats(d.InputPost);
+        d.PHiddenPost = Floats(d.HiddenPost);
+        d.PInput = Floats(d.Input);
+        d.PHiddenTransform = Floats(d.HiddenTransform);
+        d.PInputGamma = Maybe(d.InputGamma);
+        d.PInputBeta = Maybe(d.InputBeta);
+        d.PHiddenGamma = Maybe(d.HiddenGamma);
+        d.PHiddenBeta = Maybe(d.HiddenBeta);
         return d;
     }
 
@@ -187,34 +225,34 @@ public sealed unsafe class FusedCell
     public void Backward(int t, Gradients d, float* dTop, PackedWeight packedHh)
     {
         long rows = (long)t * batch, bh = rows * hidden, bw = rows * width;
-        float* dhNext = Floats(d.Dh) + (long)d.Next * batch * hidden, dhPrev = Floats(d.Dh) + (long)(1 - d.Next) * batch * hidden;
-        float* dIh = Floats(d.InputPost) + bw, dHh = Floats(d.HiddenPost) + bw, g = Floats(gates) + bw;
-        float* pass = d.Pass is null ? null : Floats(d.Pass);
-        byte* v = valid is null ? null : Bytes(valid) + rows;
+        float* dhNext = d.PDh + d.Next * d.StateSize, dhPrev = d.PDh + (1 - d.Next) * d.StateSize;
+        float* dIh = d.PInputPost + bw, dHh = d.PHiddenPost + bw, g = pGates + bw;
+        float* pass = d.PPass;
+        byte* v = pValid is null ? null : pValid + rows;
         switch (kind)
         {
             case CellKind.Lstm:
-                CellKernels.LstmCellBackward(g, Floats(tanhC!) + bh, Floats(cs!) + bh, dTop, dhNext, Floats(d.Dc!), dIh, batch, hidden, v, pass);
+                CellKernels.LstmCellBackward(g, pTanhC + bh, pCs + bh, dTop, dhNext, d.PDc, dIh, batch, hidden, v, pass);
                 break;
             case CellKind.Gru:
-                CellKernels.GruCellBackward(g, Floats(hh!) + bw, StateAt(t), dTop, dhNext, dIh, dHh, pass, batch, hidden, v);
+                CellKernels.GruCellBackward(g, pHh + bw, StateAt(t), dTop, dhNext, dIh, dHh, pass, batch, hidden, v);
                 break;
             default:
                 CellKernels.TanhCellBackward(g, dTop, dhNext, dIh, batch, hidden, v, pass);
                 break;
         }
         if (inputNorm is not null)
-            RecurrenceKernels.LayerNormBackward(dIh, Floats(inputXhat!) + bw, Floats(inputRstd!) + rows, Floats(inputNorm.Gamma),
-                Floats(d.Input) + bw, Floats(d.InputGamma!), Floats(d.InputBeta!), batch, width);
+            RecurrenceKernels.LayerNormBackward(dIh, pInXhat + bw, pInRstd + rows, pInGamma,
+                d.PInput + bw, d.PInputGamma, d.PInputBeta, batch, width);
         float* dTransform = dHh;
         if (hiddenNorm is not null)
         {
-            dTransform = Floats(d.HiddenTransform) + bw;
-            RecurrenceKernels.LayerNormBackward(dHh, Floats(hiddenXhat!) + bw, Floats(hiddenRstd!) + rows, Floats(hiddenNorm.Gamma),
-                dTransform, Floats(d.HiddenGamma!), Floats(d.HiddenBeta!), batch, width);
+            dTransform = d.PHiddenTransform + bw;
+            RecurrenceKernels.LayerNormBackward(dHh, pHidXhat + bw, pHidRstd + rows, pHidGamma,
+                dTransform, d.PHiddenGamma, d.PHiddenBeta, batch, width);
         }
         packedHh.Multiply(dTransform, width, dhPrev, hidden, accumulate: false);
-        if (hiddenMask is not null) RecurrenceKernels.Multiply(dhPrev, Floats(hiddenMask), dhPrev, batch * hidden);
+        if (hiddenMask is not null) RecurrenceKernels.Multiply(dhPrev, pMask, dhPrev, batch * hidden);
         if (pass is not null) RecurrenceKernels.Add(dhPrev, pass, dhPrev, batch * hidden);
         d.Next = 1 - d.Next;
     }
