@@ -6,7 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+# A process that crashes (a test host, or a silo or client a test started) writes a crash report naming its threads'
+# native frames; the faulting thread's are printed below, so a rare crash can be traced from the CI log alone.
+crashes=$(mktemp -d)
+trap 'rm -rf "$results" "$crashes"' EXIT
+export DOTNET_DbgEnableMiniDump=1 DOTNET_DbgMiniDumpType=1 DOTNET_EnableCrashReport=1 DOTNET_DbgMiniDumpName="$crashes/%e-%p.dmp"
 
 # The Azure Storage emulator the storage tests run against, installed from its lockfile (tests start and stop it).
 if [ "${*}" != "--fast" ] && [ ! -f tools/azurite/node_modules/azurite/dist/src/azurite.js ]; then
@@ -37,6 +41,12 @@ if [ "$fast" -eq 1 ]; then args+=(--filter "Category!=Integration"); fi
 dotnet test Distributed.sln -c Release --logger "trx" --results-directory "$results" \
   --blame-hang-timeout 10m --blame-hang-dump-type none "${args[@]}"
 status=$?
+
+for report in "$crashes"/*.crashreport.json; do
+  [ -f "$report" ] || continue
+  echo "a process crashed: $(basename "$report")"
+  python3 scripts/crash-report.py "$report" || cat "$report"
+done
 
 passed=0; failed=0; total=0
 for trx in "$results"/*.trx; do

@@ -30,6 +30,9 @@ public static class PytorchPeer
         var script = ScriptPath();
         if (script is null) return (null, "peer script ../shared/peers/pytorch_seq2seq.py not found");
         if (!File.Exists("/usr/bin/python3")) return (null, "/usr/bin/python3 not found");
+        // Without OpenBLAS, Debian's PyTorch runs on the reference BLAS, about 14x slower: a ratio against that means nothing.
+        if (!Directory.Exists("/usr/lib/x86_64-linux-gnu/openblas-pthread"))
+            return (null, "the peer would run on the reference BLAS (install: apt-get install -y libopenblas0-pthread)");
         var start = new ProcessStartInfo("/usr/bin/python3", $"{script} {arguments}")
         {
             RedirectStandardOutput = true,
