@@ -7,8 +7,8 @@ namespace Distributed.Models.Network;
 /// <summary>
 /// One direction of a recurrent layer (LSTM, GRU or tanh-RNN) over a whole sequence as one autograd node with a
 /// hand-written backward (<see cref="FusedCell"/>): per step one packed GEMM and single-pass kernels, and the W_hh
-/// gradient as one GEMM over all steps. Training runs it instead of libtorch's kernels wherever it is faster or they
-/// cannot follow (GRU and tanh-RNN always; LSTM under recurrent dropout or layer norm). Padded steps
+/// gradient as one GEMM over all steps. Training with gradients runs it for every cell instead of libtorch's kernels
+/// (step by step through autograd for GRU and tanh-RNN; oneDNN's LSTM, slower on AVX2). Padded steps
 /// (valid = false) carry the state unchanged. Tests compare it with autograd through the cell.
 /// </summary>
 public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecurrentLayer>

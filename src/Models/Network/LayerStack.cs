@@ -12,7 +12,7 @@ public static class LayerStack
     public static (Tensor Output, RnnState[][] Final) Run(ModuleList<RecurrentLayer> layers, Tensor x, Tensor? lengths,
         Tensor? padding, RnnState[][]? initial, ModelOptions options, Generator generator, bool training, TokenInput? tokens = null)
     {
-        // The step-by-step cell only where libtorch's fused kernel cannot do the job.
+        // The step-by-step cell even without gradients where libtorch's kernel cannot do the job (training with them always takes it).
         bool stepwise = options.LayerNorm || (training && options.RecurrentDropout > 0);
         // A GRU or RNN layer that trains its fused recurrence without being asked derives these from the lengths itself.
         var valid = stepwise && padding is not null ? padding.logical_not() : null;
