@@ -508,13 +508,15 @@ public sealed partial class SweepGrain(
     async Task FinishAsync(SweepState state)
     {
         TrainingMeter.Forget(SweepId);
+        var ended = DateTimeOffset.UtcNow;
+        // Documents first: status reads interleave, and one that says finished must find them written.
+        await ResultDocuments.WriteSweepAsync(store, GrainFactory, Status() with { State = state, EndedAt = ended }, log);
         R.State = state;
-        R.EndedAt = DateTimeOffset.UtcNow;
+        R.EndedAt = ended;
         await WriteAsync();
         timer?.Dispose();
         timer = null;
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).FinishedAsync(SweepId);
-        await ResultDocuments.WriteSweepAsync(store, GrainFactory, Status(), log);
         log.LogInformation("Sweep {Sweep} {State}", SweepId, state);
     }
 

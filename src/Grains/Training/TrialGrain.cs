@@ -328,14 +328,15 @@ public sealed class TrialGrain(
 
     async Task EndAsync(TrialState state, string? reason)
     {
-        R.State = state;
         // A completed trial keeps its note of what it recovered from.
-        R.Reason = reason ?? R.Reason;
-        R.EndedAt = DateTimeOffset.UtcNow;
+        var (why, ended) = (reason ?? R.Reason, DateTimeOffset.UtcNow);
+        // Documents first: status reads interleave, and one that says ended must find them written.
+        await ResultDocuments.WriteTrialAsync(store, Status() with { State = state, Reason = why, EndedAt = ended }, R.Spec!,
+            () => GetMetricsAsync(-1), log);
+        (R.State, R.Reason, R.EndedAt) = (state, why, ended);
         await record.WriteStateAsync();
         watchdog?.Dispose();
         watchdog = null;
-        await ResultDocuments.WriteTrialAsync(store, Status(), R.Spec!, () => GetMetricsAsync(-1), log);
     }
 
     /// <summary>Moves the steps up to the checkpoint out of the record once there are enough; until the store takes them they stay.</summary>
