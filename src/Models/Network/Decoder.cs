@@ -75,7 +75,7 @@ public sealed class Decoder : nn.Module
             // Nothing couples the steps but the recurrence itself: the whole target runs through the layer stack at once.
             var x = DropoutMasks.Apply(embedding.call(inputs), options.Dropout, generator, training);
             var tokens = UseVocabularyProjection && (!training || options.Dropout <= 0) ? new TokenInput(inputs, embedding.weight!) : null;
-            var (top, _) = LayerStack.Run(layers, x, null, null, initial.Select(s => new[] { s }).ToArray(), options, generator, training, tokens);
+            var (top, _) = LayerStack.Run(layers, x, null, initial.Select(s => new[] { s }).ToArray(), options, generator, training, tokens);
             return output.call(DropoutMasks.Apply(top, options.Dropout, generator, training));
         }
 

@@ -31,6 +31,6 @@ public sealed class Encoder : nn.Module
     {
         var x = DropoutMasks.Apply(embedding.call(source.Tokens), options.Dropout, generator, training);
         var tokens = UseVocabularyProjection && (!training || options.Dropout <= 0) ? new TokenInput(source.Tokens, embedding.weight!) : null;
-        return LayerStack.Run(layers, x, source.Lengths, source.Padding, null, options, generator, training, tokens);
+        return LayerStack.Run(layers, x, source.Lengths, null, options, generator, training, tokens);
     }
 }

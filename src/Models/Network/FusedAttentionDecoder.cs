@@ -84,7 +84,7 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
         public Tensor? Dropout => dropout;
         public Tensor Ins => ins;
         public Tensor Outs => outs;
-        // Looked up once: the steps would otherwise ask libtorch for them several times each.
+        // Looked up once (the tensors above keep the memory alive): the steps would otherwise ask libtorch for them several times each.
         public readonly float* PIns = Floats(ins), POuts = Floats(outs);
         public readonly float* PInputMask = inputMask is null ? null : Floats(inputMask), PDropout = dropout is null ? null : Floats(dropout);
     }

@@ -10,12 +10,10 @@ public static class LayerStack
 {
     /// <summary>x and the output are (batch, time, features); between layers the stack works time-major, as the recurrences do.</summary>
     public static (Tensor Output, RnnState[][] Final) Run(ModuleList<RecurrentLayer> layers, Tensor x, Tensor? lengths,
-        Tensor? padding, RnnState[][]? initial, ModelOptions options, Generator generator, bool training, TokenInput? tokens = null)
+        RnnState[][]? initial, ModelOptions options, Generator generator, bool training, TokenInput? tokens = null)
     {
         // The step-by-step cell even without gradients where libtorch's kernel cannot do the job (training with them always takes it).
         bool stepwise = options.LayerNorm || (training && options.RecurrentDropout > 0);
-        // A GRU or RNN layer that trains its fused recurrence without being asked derives these from the lengths itself.
-        var valid = stepwise && padding is not null ? padding.logical_not() : null;
         var finals = new RnnState[layers.Count][];
         long batch = x.shape[0];
         x = x.transpose(0, 1);
@@ -23,7 +21,7 @@ public static class LayerStack
         {
             var layer = layers[l];
             var masks = layer.DrawMasks(batch, x.shape[2], options.RecurrentDropout, generator, training);
-            var (output, final) = layer.RunTimeMajor(x, lengths, valid, initial?[l], stepwise, masks, l == 0 ? tokens : null);
+            var (output, final) = layer.RunTimeMajor(x, lengths, null, initial?[l], stepwise, masks, l == 0 ? tokens : null);
             if (l > 0 && options.Residual) output = output + x;
             finals[l] = final;
             x = l < layers.Count - 1 ? DropoutMasks.Apply(output, options.Dropout, generator, training) : output;

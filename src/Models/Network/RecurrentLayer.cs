@@ -147,15 +147,16 @@ public sealed class RecurrentLayer : nn.Module
     {
         // Training runs our fused recurrence for every cell: libtorch trains GRU and tanh-RNN step by step through
         // autograd, and its oneDNN LSTM, as fast as ours on AVX-512, trained 1.3-1.6x slower on an AVX2 EPYC.
-        if (!stepwise && Fuses && training && is_grad_enabled())
+        if (!stepwise && Fuses && training && is_grad_enabled()) stepwise = true;
+        if (!stepwise)
         {
-            stepwise = true;
-            validSteps ??= lengths is null ? null : arange(x.shape[0], dtype: ScalarType.Int64).unsqueeze(0) < lengths.unsqueeze(1);
+            // libtorch's batch-first kernels work time-major inside: the transposed views cost no copy either way.
+            var (output, finals) = RunFused(x.transpose(0, 1), lengths, initial);
+            return (output.transpose(0, 1), finals);
         }
-        if (stepwise) return RunStepwise(x, lengths, validSteps, initial, masks, tokens);
-        // libtorch's batch-first kernels work time-major inside: the transposed views cost no copy either way.
-        var (output, finals) = RunFused(x.transpose(0, 1), lengths, initial);
-        return (output.transpose(0, 1), finals);
+        // Padded steps carry the state; where the caller gave only the lengths, the valid steps come from them here.
+        validSteps ??= lengths is null ? null : arange(x.shape[0], dtype: ScalarType.Int64).unsqueeze(0) < lengths.unsqueeze(1);
+        return RunStepwise(x, lengths, validSteps, initial, masks, tokens);
     }
 
     (Tensor, RnnState[]) RunFused(Tensor x, Tensor? lengths, RnnState[]? initial)
