@@ -350,12 +350,14 @@ public static class TrialBenchmarks
                     ["gradient_bytes"] = gradient,
                     ["ring_bound_bytes_per_link"] = Math.Round(ringBound),
                 };
-                var exchangeMs = new Dictionary<Allreduce, List<double>> { [Allreduce.Star] = [], [Allreduce.Ring] = [] };
-                var stepMs = new Dictionary<Allreduce, List<double>> { [Allreduce.Star] = [], [Allreduce.Ring] = [] };
-                var computeMs = new Dictionary<Allreduce, List<double>> { [Allreduce.Star] = [], [Allreduce.Ring] = [] };
-                // Star and ring alternate on the same silos, so the machine's drift falls on both.
+                var kinds = new[] { Allreduce.Star, Allreduce.Ring, Allreduce.HalvingDoubling };
+                var exchangeMs = kinds.ToDictionary(k => k, _ => new List<double>());
+                var stepMs = kinds.ToDictionary(k => k, _ => new List<double>());
+                var computeMs = kinds.ToDictionary(k => k, _ => new List<double>());
+                static string Name(Allreduce kind) => kind == Allreduce.HalvingDoubling ? "halving_doubling" : kind.ToString().ToLowerInvariant();
+                // The exchanges alternate on the same silos, so the machine's drift falls on each.
                 for (int round = 0; round < rounds; round++)
-                    foreach (var allreduce in new[] { Allreduce.Star, Allreduce.Ring })
+                    foreach (var allreduce in kinds)
                     {
                         var spec = TrialBenchmarks.Spec(model, n, steps + Warmup, batch);
                         spec = spec with { Parallel = spec.Parallel with { Allreduce = allreduce } };
@@ -371,8 +373,8 @@ public static class TrialBenchmarks
                         stepMs[allreduce].Add(measured.Average(s => s.StepSeconds) * 1000);
                         computeMs[allreduce].Add(measured.Average(s => s.ComputeSeconds) * 1000);
                         if (round > 0) continue;
-                        var name = allreduce.ToString().ToLowerInvariant();
-                        // A silo's busiest direction is what its one link each way (ring) or its hub links (star) carry.
+                        var name = Name(allreduce);
+                        // A silo's busiest direction is what its links each way carry (one per partner, or its hub links).
                         double busiest = sent.Zip(received, Math.Max).Max();
                         result[$"{name}_exchange"] = status.Exchange;
                         result[$"{name}_sent_per_step_by_silo"] = string.Join(" ", sent.Select(b => Math.Round(b)));
@@ -381,27 +383,32 @@ public static class TrialBenchmarks
                         result[$"{name}_bytes_vs_ring_bound"] = Math.Round(busiest / ringBound, 3);
                     }
                 // Medians over the rounds: the first trial on fresh silo processes runs slow (the star's most).
-                foreach (var allreduce in new[] { Allreduce.Star, Allreduce.Ring })
+                foreach (var allreduce in kinds)
                 {
-                    var name = allreduce.ToString().ToLowerInvariant();
+                    var name = Name(allreduce);
                     result[$"{name}_step_ms"] = Math.Round(Median(stepMs[allreduce]), 2);
                     result[$"{name}_compute_ms"] = Math.Round(Median(computeMs[allreduce]), 2);
                     result[$"{name}_step_ms_by_round"] = string.Join(" ", stepMs[allreduce].Select(x => Math.Round(x, 1)));
                 }
                 // On 2 cores the star's hub sends the mean while the first workers already compute, so its compute swells
-                // with work the exchange causes. The exchange's cost: step time less the lower compute (the same work).
-                double baseline = Math.Min(Median(computeMs[Allreduce.Star]), Median(computeMs[Allreduce.Ring]));
-                result["star_exchange_cost_ms"] = Math.Round(Median(stepMs[Allreduce.Star]) - baseline, 2);
-                result["ring_exchange_cost_ms"] = Math.Round(Median(stepMs[Allreduce.Ring]) - baseline, 2);
-                result["ring_vs_star_exchange_cost"] = Math.Round((Median(stepMs[Allreduce.Ring]) - baseline) / (Median(stepMs[Allreduce.Star]) - baseline), 3);
-                result["ring_vs_star_step"] = Math.Round(Median(stepMs[Allreduce.Ring]) / Median(stepMs[Allreduce.Star]), 3);
-                double star = Median(exchangeMs[Allreduce.Star]), ring = Median(exchangeMs[Allreduce.Ring]);
-                result["star_exchange_ms"] = Math.Round(star, 2);
-                result["ring_exchange_ms"] = Math.Round(ring, 2);
-                result["exchange_ms_by_round"] = string.Join(" ", Enumerable.Range(0, rounds).Select(r => $"star {exchangeMs[Allreduce.Star][r]:F1} ring {exchangeMs[Allreduce.Ring][r]:F1}"));
-                // The bars: bytes per link within 1.1 of the ring bound, and exchange time below the star's.
+                // with work the exchange causes. The exchange's cost: step time less the lowest compute (the same work).
+                double baseline = kinds.Min(k => Median(computeMs[k]));
+                double starCost = Median(stepMs[Allreduce.Star]) - baseline;
+                result["star_exchange_cost_ms"] = Math.Round(starCost, 2);
+                foreach (var allreduce in kinds.Skip(1))
+                {
+                    var name = Name(allreduce);
+                    double cost = Median(stepMs[allreduce]) - baseline;
+                    result[$"{name}_exchange_cost_ms"] = Math.Round(cost, 2);
+                    result[$"{name}_vs_star_exchange_cost"] = Math.Round(cost / starCost, 3);
+                    result[$"{name}_vs_star_step"] = Math.Round(Median(stepMs[allreduce]) / Median(stepMs[Allreduce.Star]), 3);
+                    result[$"{name}_exchange_ms"] = Math.Round(Median(exchangeMs[allreduce]), 2);
+                    result[$"{name}_vs_star_exchange"] = Math.Round(Median(exchangeMs[allreduce]) / Median(exchangeMs[Allreduce.Star]), 3);
+                }
+                result["star_exchange_ms"] = Math.Round(Median(exchangeMs[Allreduce.Star]), 2);
+                result["exchange_ms_by_round"] = string.Join(" | ", Enumerable.Range(0, rounds).Select(r => string.Join(" ", kinds.Select(k => $"{Name(k)} {exchangeMs[k][r]:F1}"))));
+                // The bar: bytes per link within 1.1 of the ring bound.
                 result["ratio"] = Math.Round(result["ring_bytes_vs_ring_bound"]!.GetValue<double>(), 3);
-                result["ring_vs_star_exchange"] = Math.Round(ring / star, 3);
                 return result;
             });
     }
@@ -454,55 +461,80 @@ public static class TrialBenchmarks
     }
 
     /// <summary>
-    /// The ring's own cost, without Orleans or other processes: N replicas' threads in this process reduce a
-    /// 1M-parameter gradient around a ring of loopback links; median milliseconds per allreduce against one link
-    /// frame of the whole gradient.
+    /// The workers' allreduces alone, without Orleans or other processes: N replicas' threads in this process reduce
+    /// a gradient over loopback links, around a ring and by halving and doubling, alternating round by round; median
+    /// milliseconds per allreduce, against one link frame of the whole gradient.
     /// </summary>
-    public static IEnumerable<string> RingLoopback()
+    public static IEnumerable<string> AllreduceLoopback()
     {
-        const int count = 1_057_566, rounds = 31;
-        foreach (int n in new[] { 2, 4 })
+        const int rounds = 31;
+        foreach (int n in new[] { 2, 4, 8 })
+            foreach (int count in new[] { 16_384, 262_144, 1_057_566 })
+            {
+                var kinds = new[] { "ring", "halving-doubling" };
+                var built = kinds.Select(kind => LoopbackAllreduces(kind, n)).ToArray();
+                var gradients = Enumerable.Range(0, n).Select(r => Enumerable.Range(0, count).Select(i => (float)((i % 97) * 1e-3 + r)).ToArray()).ToArray();
+                var times = kinds.Select(_ => new List<double>()).ToArray();
+                for (int round = 0; round < rounds; round++)
+                    for (int k = 0; k < kinds.Length; k++)
+                    {
+                        var allreduces = built[k].Allreduces;
+                        var clock = Stopwatch.StartNew();
+                        var threads = Enumerable.Range(0, n).Select(r => new Thread(() => allreduces[r].Reduce(gradients[r], round, ClipScope.PerWorker, ClipMode.Norm, 1.0))).ToArray();
+                        foreach (var t in threads) t.Start();
+                        foreach (var t in threads) t.Join();
+                        times[k].Add(clock.Elapsed.TotalMilliseconds);
+                    }
+                foreach (var (allreduces, links) in built)
+                {
+                    foreach (var a in allreduces) a.Dispose();
+                    foreach (var link in links) link.Dispose();
+                }
+                double ring = Median(times[0]), halving = Median(times[1]);
+                yield return new JsonObject
+                {
+                    ["case"] = "allreduce-loopback",
+                    ["workers"] = n,
+                    ["params"] = count,
+                    ["ring_ms"] = Math.Round(ring, 3),
+                    ["halving_doubling_ms"] = Math.Round(halving, 3),
+                    ["one_frame_ms"] = Math.Round(LoopbackMilliseconds(count * 4L, link: true), 3),
+                    ["ratio"] = Math.Round(halving / ring, 3),
+                }.ToJsonString();
+            }
+    }
+
+    /// <summary>N allreduces of one kind wired over fresh loopback links (the ring's next and previous, or every halving-doubling partner).</summary>
+    static (Distributed.Grains.Training.IGradientAllreduce[] Allreduces, List<Distributed.Grains.Training.GradientLink> Links) LoopbackAllreduces(string kind, int n)
+    {
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(n);
+        var links = new List<Distributed.Grains.Training.GradientLink>();
+        (Distributed.Grains.Training.GradientLink, Distributed.Grains.Training.GradientLink) Pair()
         {
-            using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-            listener.Listen(n);
-            var token = new byte[32];
-            var challenge = new byte[16];
-            var outgoing = new Distributed.Grains.Training.GradientLink[n];
-            var incoming = new Distributed.Grains.Training.GradientLink[n];
-            for (int r = 0; r < n; r++)
-            {
-                var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
-                client.Connect(listener.LocalEndPoint!);
-                var server = listener.Accept();
-                server.NoDelay = true;
-                outgoing[r] = new Distributed.Grains.Training.GradientLink(client, token, challenge, coordinator: true);
-                incoming[(r + 1) % n] = new Distributed.Grains.Training.GradientLink(server, token, challenge, coordinator: false);
-            }
-            var rings = Enumerable.Range(0, n).Select(r => new Distributed.Grains.Training.RingAllreduce(r, n, n, outgoing[r], incoming[r])).ToArray();
-            var gradients = Enumerable.Range(0, n).Select(r => Enumerable.Range(0, count).Select(i => (float)((i % 97) * 1e-3 + r)).ToArray()).ToArray();
-            var times = new List<double>();
-            for (int round = 0; round < rounds; round++)
-            {
-                var clock = Stopwatch.StartNew();
-                var threads = Enumerable.Range(0, n).Select(r => new Thread(() => rings[r].Reduce(gradients[r], round, ClipScope.PerWorker, ClipMode.Norm, 1.0))).ToArray();
-                foreach (var t in threads) t.Start();
-                foreach (var t in threads) t.Join();
-                times.Add(clock.Elapsed.TotalMilliseconds);
-            }
-            foreach (var ring in rings) ring.Dispose();
-            foreach (var link in outgoing.Concat(incoming)) link.Dispose();
-            double allreduce = Median(times), frame = LoopbackMilliseconds(count * 4L, link: true);
-            yield return new JsonObject
-            {
-                ["case"] = "ring-loopback",
-                ["workers"] = n,
-                ["params"] = count,
-                ["allreduce_ms"] = Math.Round(allreduce, 3),
-                ["one_frame_ms"] = Math.Round(frame, 3),
-                ["ratio"] = Math.Round(allreduce / frame, 3),
-            }.ToJsonString();
+            var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+            client.Connect(listener.LocalEndPoint!);
+            var server = listener.Accept();
+            server.NoDelay = true;
+            var ends = (new Distributed.Grains.Training.GradientLink(client, new byte[32], new byte[16], coordinator: true),
+                new Distributed.Grains.Training.GradientLink(server, new byte[32], new byte[16], coordinator: false));
+            links.Add(ends.Item1);
+            links.Add(ends.Item2);
+            return ends;
         }
+        if (kind == "ring")
+        {
+            var next = new Distributed.Grains.Training.GradientLink[n];
+            var previous = new Distributed.Grains.Training.GradientLink[n];
+            for (int r = 0; r < n; r++) (next[r], previous[(r + 1) % n]) = Pair();
+            return (Enumerable.Range(0, n).Select(r => (Distributed.Grains.Training.IGradientAllreduce)new Distributed.Grains.Training.RingAllreduce(r, n, n, next[r], previous[r])).ToArray(), links);
+        }
+        var partners = Enumerable.Range(0, n).Select(_ => new Dictionary<int, Distributed.Grains.Training.GradientLink>()).ToArray();
+        for (int p = 0; p < n; p++)
+            foreach (int q in Distributed.Grains.Training.HalvingDoublingAllreduce.Partners(p, n).Where(q => q > p))
+                (partners[p][q], partners[q][p]) = Pair();
+        return (Enumerable.Range(0, n).Select(p => (Distributed.Grains.Training.IGradientAllreduce)new Distributed.Grains.Training.HalvingDoublingAllreduce(p, n, n, partners[p])).ToArray(), links);
     }
 
     /// <summary>Median time for one frame from a worker-side blocking send to a coordinator-side async receive on loopback.</summary>

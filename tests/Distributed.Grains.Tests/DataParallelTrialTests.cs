@@ -83,12 +83,14 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     [InlineData(4, 128, ClipMode.Norm, Allreduce.Ring)]
     [InlineData(3, 16, ClipMode.Value, Allreduce.Hierarchical)]
     [InlineData(4, 128, ClipMode.Norm, Allreduce.Hierarchical)]
+    [InlineData(3, 16, ClipMode.Norm, Allreduce.HalvingDoubling)]
+    [InlineData(4, 128, ClipMode.Value, Allreduce.HalvingDoubling)]
     public async Task Workers_averaging_around_a_ring_with_global_clipping_equal_one_worker_on_the_union_batch(int workers, int hidden, ClipMode clip, Allreduce allreduce)
     {
         var id = $"ring-global-{workers}-{hidden}-{clip}-{allreduce}";
         var run = await AgainstOneWorkerAsync(id, workers, hidden, clip, Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = allreduce });
 
-        Assert.Equal(allreduce == Allreduce.Ring ? "ring" : "hierarchical", run.Many.Exchange);
+        Assert.Equal(Topology(allreduce), run.Many.Exchange);
         Assert.Null(run.One.Exchange);
         double worst = run.Expected.Zip(run.Actual, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(worst <= 1e-5, $"after 20 steps the largest parameter difference is {worst}");
@@ -98,6 +100,15 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Assert.All(oneSteps.Zip(ringSteps), p => Assert.True(Math.Abs(p.First.GradientNorm - p.Second.GradientNorm) <= 1e-4 * Math.Max(1, p.First.GradientNorm),
             $"step {p.First.Step}: norm {p.First.GradientNorm} alone, {p.Second.GradientNorm} around the ring"));
     }
+
+    /// <summary>What a trial's status calls the exchange asked for, with 3 or 4 workers over the cluster's two silos.</summary>
+    static string Topology(Allreduce allreduce) => allreduce switch
+    {
+        Allreduce.Ring => "ring",
+        Allreduce.Hierarchical => "hierarchical",
+        Allreduce.HalvingDoubling => "halving-doubling",
+        _ => throw new ArgumentOutOfRangeException(nameof(allreduce)),
+    };
 
     /// <summary>
     /// One worker on the union batch ("{id}-single") and <paramref name="workers"/> of 8 examples each ("{id}-parallel"),
@@ -152,6 +163,8 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     [InlineData(3, ClipMode.Norm, Allreduce.Ring)]
     [InlineData(4, ClipMode.Value, Allreduce.Ring)]
     [InlineData(4, ClipMode.Norm, Allreduce.Hierarchical)]
+    [InlineData(4, ClipMode.Norm, Allreduce.HalvingDoubling)]
+    [InlineData(3, ClipMode.Value, Allreduce.HalvingDoubling)]
     public async Task With_per_worker_clipping_the_ring_applies_what_the_star_does(int workers, ClipMode clip, Allreduce allreduce)
     {
         var id = $"ring-per-worker-{workers}-{clip}-{allreduce}";
@@ -164,7 +177,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         var star = await cluster.WaitFinishedAsync($"{id}-star");
         var ring = await cluster.WaitFinishedAsync($"{id}-ring");
 
-        Assert.Equal(("star", allreduce == Allreduce.Ring ? "ring" : "hierarchical"), (star.Exchange, ring.Exchange));
+        Assert.Equal(("star", Topology(allreduce)), (star.Exchange, ring.Exchange));
         Assert.Equal(TrialState.Completed, ring.State);
         var expected = await cluster.FinalParametersAsync(star);
         var actual = await cluster.FinalParametersAsync(ring);
@@ -182,6 +195,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     [InlineData(3, 1, Allreduce.Ring)]
     [InlineData(4, 2, Allreduce.Hierarchical)]
     [InlineData(4, 1, Allreduce.Hierarchical)]
+    [InlineData(4, 2, Allreduce.HalvingDoubling)]
     public async Task A_ring_worker_that_stalls_breaks_the_ring_and_the_trial_resumes_from_its_checkpoint(int workers, int stalled, Allreduce allreduce)
     {
         var id = $"ring-stall-{workers}-{stalled}-{allreduce}";
@@ -196,7 +210,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
 
         var status = await cluster.WaitFinishedAsync(id, 90);
         Assert.Equal(TrialState.Completed, status.State);
-        Assert.Equal(allreduce == Allreduce.Ring ? "ring" : "hierarchical", status.Exchange);
+        Assert.Equal(Topology(allreduce), status.Exchange);
         Assert.True(status.Recoveries >= 1);
         var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
         Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), metrics.Steps.Select(s => s.Step));

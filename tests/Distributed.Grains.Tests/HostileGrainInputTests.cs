@@ -86,8 +86,8 @@ public class HostileGrainInputTests(SharedClusterFixture fixture)
         { "line-length-max", "trial.data.maxLineLength: must be 1..1000000" },
         { "infinite-epsilon", "trial.training.epsilon: must be in (0, 1]" },
         { "checkpoint-max", "trial.schedule.checkpointEvery: must be 1..100000000" },
-        { "allreduce-unknown", "trial.parallel.allreduce: must be auto, star, ring or hierarchical" },
-        { "ring-without-links", "trial.parallel.allreduce: ring and hierarchical run over direct links: they need directLinks: true" },
+        { "allreduce-unknown", "trial.parallel.allreduce: must be auto, star, ring, hierarchical or halvingDoubling" },
+        { "ring-without-links", "trial.parallel.allreduce: ring, hierarchical and halvingDoubling run over direct links: they need directLinks: true" },
     };
 
     static TrialSpec BrokenTrial(string what)

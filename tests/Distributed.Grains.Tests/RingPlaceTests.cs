@@ -28,4 +28,29 @@ public class RingPlaceTests
         Assert.Null(new RingPlace([0, 1, 2, 3], 0, 1, 0, null).Problem(rank: 0, workers: 4));
         Assert.Equal("a group of 1..4 ranks", new RingPlace(null!, 0, 1, 0, null).Problem(rank: 0, workers: 4));
     }
+
+    [Theory]
+    [InlineData(new[] { 0, 1, 2, 3 }, new[] { "10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000", "10.0.0.4:7000" }, 0, null)]
+    [InlineData(new[] { 0, 1, 2 }, new[] { "10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000" }, 0, "4 leader ranks and links")]
+    [InlineData(new[] { 0, 1, 1, 3 }, new[] { "10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000", "10.0.0.4:7000" }, 0, "distinct leader ranks in 0..3")]
+    [InlineData(new[] { 1, 0, 2, 3 }, new[] { "10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000", "10.0.0.4:7000" }, 0, "leader rank 0 at position 0")]
+    [InlineData(new[] { 0, 1, 2, 3 }, new[] { "10.0.0.1:7000", "10.0.0.2:7000", "nowhere", "10.0.0.4:7000" }, 0, "the link of the leader at position 2 as address:port")]
+    // Position 3 connects to no one (its partners are below it): the others' links are not its concern.
+    [InlineData(new[] { 3, 1, 2, 0 }, new[] { null, null, null, "10.0.0.4:7000" }, 3, null)]
+    public void A_halving_doubling_place_names_every_leader_and_the_links_it_connects_to(int[] leaders, string?[] links, int position, string? problem)
+    {
+        Assert.Equal(problem, new RingPlace([0], position, 4, 0, null, leaders, links).Problem(rank: 0, workers: 4));
+    }
+
+    // Auto halves and doubles among a power of two of 4 or more silos' leaders while a gradient is at most 2 MB; else it rings.
+    [Theory]
+    [InlineData(4, 1 << 20, true)]
+    [InlineData(8, 2 << 20, true)]
+    [InlineData(8, 4 << 20, false)]
+    [InlineData(2, 1 << 20, false)]
+    [InlineData(6, 1 << 20, false)]
+    public void Auto_halves_and_doubles_among_enough_leaders_for_gradients_up_to_2_MB(int leaders, long bytes, bool halves)
+    {
+        Assert.Equal(halves, GradientExchange.HalvesAmong(leaders, bytes));
+    }
 }

@@ -49,8 +49,8 @@ public sealed record DataParallelOptions
         errors.Check(ChecksumEvery is >= 1 and <= TrialSchedule.MaxSteps, "checksumEvery", $"must be 1..{TrialSchedule.MaxSteps}");
         errors.Check(MaxRecoveries is >= 0 and <= MaxRecoveriesLimit, "maxRecoveries", $"must be 0..{MaxRecoveriesLimit}");
         errors.Check(ExchangeChunkBytes is >= 1024 and <= MaxChunkBytes, "exchangeChunkBytes", $"must be 1024..{MaxChunkBytes}");
-        errors.Check(Enum.IsDefined(Allreduce), "allreduce", "must be auto, star, ring or hierarchical");
-        errors.Check(Allreduce is not (Allreduce.Ring or Allreduce.Hierarchical) || DirectLinks, "allreduce", "ring and hierarchical run over direct links: they need directLinks: true");
+        errors.Check(Enum.IsDefined(Allreduce), "allreduce", "must be auto, star, ring, hierarchical or halvingDoubling");
+        errors.Check(Allreduce is Allreduce.Auto or Allreduce.Star || DirectLinks, "allreduce", "ring, hierarchical and halvingDoubling run over direct links: they need directLinks: true");
         return errors.List;
     }
 }
@@ -67,6 +67,11 @@ public enum Allreduce
     Ring,
     /// <summary>The workers of each silo sum in shared memory, one per silo rings with the other silos' (as Ring), and hands the mean back.</summary>
     Hierarchical,
+    /// <summary>
+    /// Recursive halving then doubling among all the workers over direct links: the ring's bytes in 2 log2 N messages
+    /// instead of 2(N − 1), for any N (workers past the largest power of two hand theirs to a partner below it).
+    /// </summary>
+    HalvingDoubling,
 }
 
 /// <summary>How long a trial trains and how often it evaluates and checkpoints.</summary>

@@ -56,8 +56,28 @@ public static class GradientChannel
     /// <summary>True when a greeting's key comes from the previous worker of a ring (<see cref="RingKey"/>).</summary>
     public static bool IsRing(string greetingKey) => greetingKey.StartsWith(RingPrefix, StringComparison.Ordinal);
 
-    /// <summary>The replica a greeting's key names, ring mark or not.</summary>
-    public static string ReplicaOf(string greetingKey) => IsRing(greetingKey) ? greetingKey[RingPrefix.Length..] : greetingKey;
+    const string PartnerPrefix = "pair:";
+
+    /// <summary>
+    /// What a halving-doubling worker's greeting names: the partner replica's key, marked with the position of the
+    /// worker that connects, so that it attaches as that partner's link.
+    /// </summary>
+    public static string PartnerKey(string workerKey, int fromPosition) => $"{PartnerPrefix}{fromPosition}:{workerKey}";
+
+    /// <summary>The position a partner's greeting comes from (<see cref="PartnerKey"/>), or null for any other greeting.</summary>
+    public static int? PartnerFrom(string greetingKey)
+    {
+        if (!greetingKey.StartsWith(PartnerPrefix, StringComparison.Ordinal)) return null;
+        int colon = greetingKey.IndexOf(':', PartnerPrefix.Length);
+        return colon > 0 && int.TryParse(greetingKey.AsSpan(PartnerPrefix.Length, colon - PartnerPrefix.Length), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out int position) ? position : null;
+    }
+
+    /// <summary>The replica a greeting's key names, ring or partner mark or not.</summary>
+    public static string ReplicaOf(string greetingKey) =>
+        IsRing(greetingKey) ? greetingKey[RingPrefix.Length..]
+        : PartnerFrom(greetingKey) is not null ? greetingKey[(greetingKey.IndexOf(':', PartnerPrefix.Length) + 1)..]
+        : greetingKey;
 
     /// <summary>The greeting: the key's length, the run id, the proof, then the replica's key.</summary>
     public static byte[] Hello(string workerKey, long runId, byte[] token, byte[] challenge)

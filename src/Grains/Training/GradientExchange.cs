@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models.Training;
@@ -28,7 +29,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     byte[]? average;
     int chunks;
     int parameterCount;
-    bool hierarchical;
+    bool hierarchical, halving;
 
     /// <summary>The trial's workers by rank.</summary>
     public IWorkerGrain[] Workers => workers;
@@ -40,7 +41,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     public async Task OpenAsync(ReplicaReady[] ready, byte[] linkToken)
     {
         Dispose();
-        hierarchical = false;
+        hierarchical = halving = false;
         parameterCount = ready[0].Parameters;
         average = null;
         long bytes = parameterCount * (long)sizeof(float);
@@ -51,8 +52,9 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         if (Ring(ready))
         {
             routes = Enumerable.Repeat(GradientRoute.Ring, workers.Length).ToArray();
-            var places = Places(ready);
+            var places = Places(ready, bytes);
             hierarchical = places.Any(p => p.Group.Length > 1);
+            halving = places[0].HalvingDoubling;
             await WorkerCalls.Within(workers.Select((w, rank) => w.JoinRingAsync(run.RunId, places[rank])).ToArray(),
                 parallel.LoadTimeout, "join the workers' ring", cancel);
             return;
@@ -77,35 +79,55 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     /// </summary>
     bool Ring(ReplicaReady[] ready) => workers.Length >= 2 && parallel.DirectLinks && ready.All(r => r.Link is not null) && parallel.Allreduce switch
     {
-        Allreduce.Ring or Allreduce.Hierarchical => true,
+        Allreduce.Ring or Allreduce.Hierarchical or Allreduce.HalvingDoubling => true,
         Allreduce.Auto => chunks > 0 && ready.Select(r => r.Silo).Distinct().Count() > 1,
         _ => false,
     };
 
     /// <summary>
     /// Each rank's place: hierarchical, the workers of a silo form a group led by its lowest rank and the leaders ring
-    /// in rank order; flat, every worker is its own group.
+    /// (or halve and double) in rank order; flat, every worker is its own group.
     /// </summary>
-    RingPlace[] Places(ReplicaReady[] ready)
+    RingPlace[] Places(ReplicaReady[] ready, long bytes)
     {
         var ranks = Enumerable.Range(0, workers.Length);
-        var groups = (parallel.Allreduce == Allreduce.Ring
+        var groups = (parallel.Allreduce is Allreduce.Ring or Allreduce.HalvingDoubling
             ? ranks.Select(r => new[] { r })
             : ranks.GroupBy(r => ready[r].Silo).Select(g => g.Order().ToArray())).OrderBy(g => g[0]).ToArray();
+        bool halves = parallel.Allreduce == Allreduce.HalvingDoubling
+            || parallel.Allreduce != Allreduce.Ring && HalvesAmong(groups.Length, bytes);
+        int[]? leaderRanks = halves ? groups.Select(g => g[0]).ToArray() : null;
+        string?[]? leaderLinks = leaderRanks?.Select(r => ready[r].Link).ToArray();
         var places = new RingPlace[workers.Length];
         for (int g = 0; g < groups.Length; g++)
         {
             int next = groups[(g + 1) % groups.Length][0];
-            foreach (int rank in groups[g]) places[rank] = new RingPlace(groups[g], g, groups.Length, next, ready[next].Link);
+            foreach (int rank in groups[g]) places[rank] = new RingPlace(groups[g], g, groups.Length, next, ready[next].Link, leaderRanks, leaderLinks);
         }
         return places;
     }
 
+    /// <summary>
+    /// Auto and hierarchical: whether the leaders halve and double rather than ring. Both move the same bytes over a
+    /// worker's links; halving and doubling does it in 2 log2 N messages, not 2(N − 1), which wins where a message's
+    /// fixed cost counts: up to 1 MB it took 0.66–0.95 of the ring's time at N = 4 and 8, but at 4 MB 1.07–1.13, as its
+    /// first halves no longer stay in cache while they are summed (`allreduce-loopback`). It needs a power of two, or
+    /// it sends whole gradients to and from the leaders past one.
+    /// </summary>
+    internal static bool HalvesAmong(int leaders, long bytes) => leaders >= 4 && BitOperations.IsPow2(leaders) && bytes <= HalvingDoublingUpToBytes;
+
+    /// <summary>The largest gradient the leaders halve and double on auto: between the measured 1 MB, where it wins, and 4 MB, where it loses.</summary>
+    internal const long HalvingDoublingUpToBytes = 2 << 20;
+
     /// <summary>True when this run's workers average around a ring (flat or hierarchical), not through the coordinator.</summary>
     bool Ringed => routes is [GradientRoute.Ring, ..];
 
-    /// <summary>How the gradients travel this run: "ring", "hierarchical" (a ring of silos), "star" through the coordinator; null for one worker.</summary>
-    public string? Topology => Lone ? null : Ringed ? hierarchical ? "hierarchical" : "ring" : "star";
+    /// <summary>
+    /// How the gradients travel this run: "ring", "halving-doubling", "hierarchical" (a ring of silos), "hierarchical
+    /// halving-doubling", "star" through the coordinator; null for one worker.
+    /// </summary>
+    public string? Topology => Lone ? null : !Ringed ? "star"
+        : (hierarchical, halving) switch { (true, true) => "hierarchical halving-doubling", (true, false) => "hierarchical", (false, true) => "halving-doubling", _ => "ring" };
 
     /// <summary>
     /// True when the workers need the coordinator only every few steps: a lone worker, or a ring, whose workers

@@ -167,7 +167,8 @@ public sealed record WorkerGradient(
 /// A worker's place in its run's ring. <see cref="Group"/> are the ranks that sum in this silo's shared memory, its
 /// leader (the one in the ring) first; the leaders form a ring of <see cref="Leaders"/>, this group's leader at
 /// <see cref="Position"/>, connecting to the leader of rank <see cref="NextRank"/> at <see cref="NextLink"/>. A flat
-/// ring is groups of one.
+/// ring is groups of one. When the leaders reduce by halving and doubling instead, <see cref="LeaderRanks"/> and
+/// <see cref="LeaderLinks"/> name every leader by position, and each connects to its partners above it.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("RingPlace")]
 public sealed record RingPlace(
@@ -175,8 +176,13 @@ public sealed record RingPlace(
     [property: Id(1)] int Position,
     [property: Id(2)] int Leaders,
     [property: Id(3)] int NextRank,
-    [property: Id(4)] string? NextLink)
+    [property: Id(4)] string? NextLink,
+    [property: Id(5)] int[]? LeaderRanks = null,
+    [property: Id(6)] string?[]? LeaderLinks = null)
 {
+    /// <summary>True when the leaders reduce by recursive halving and doubling, not around the ring.</summary>
+    public bool HalvingDoubling => LeaderRanks is not null;
+
     /// <summary>What is wrong with this place for rank <paramref name="rank"/> of <paramref name="workers"/>, or null.</summary>
     public string? Problem(int rank, int workers)
     {
@@ -185,7 +191,19 @@ public sealed record RingPlace(
         if (!Group.Contains(rank)) return $"a group that holds rank {rank}";
         if (Leaders < 1 || Leaders > workers || Position < 0 || Position >= Leaders) return $"a position within 1..{workers} leaders";
         if (NextRank < 0 || NextRank >= workers) return $"a next rank in 0..{workers - 1}";
+        if (HalvingDoubling) return PartnersProblem(rank, workers);
         if (Group[0] == rank && Leaders > 1 && !System.Net.IPEndPoint.TryParse(NextLink ?? "", out _)) return "the next leader's link as address:port";
+        return null;
+    }
+
+    string? PartnersProblem(int rank, int workers)
+    {
+        if (LeaderRanks!.Length != Leaders || LeaderLinks is null || LeaderLinks.Length != Leaders) return $"{Leaders} leader ranks and links";
+        if (LeaderRanks.Any(r => r < 0 || r >= workers) || LeaderRanks.Distinct().Count() != Leaders) return $"distinct leader ranks in 0..{workers - 1}";
+        if (LeaderRanks[Position] != Group[0]) return $"leader rank {Group[0]} at position {Position}";
+        if (Group[0] != rank) return null;
+        foreach (int partner in HalvingDoublingAllreduce.Partners(Position, Leaders))
+            if (partner > Position && !System.Net.IPEndPoint.TryParse(LeaderLinks[partner] ?? "", out _)) return $"the link of the leader at position {partner} as address:port";
         return null;
     }
 }

@@ -18,7 +18,10 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     GradientLink? link;
     // The ring's links: to the next worker (this one connected) and from the previous (it connected here).
     GradientLink? next, previous;
-    RingAllreduce? ring;
+    // Halving and doubling's links, by the partner's position: those this worker connected and those that connected here.
+    readonly Dictionary<int, GradientLink> partners = [];
+    readonly ManualResetEventSlim partnerArrived = new(false);
+    IGradientAllreduce? ring;
     RingPlace? place;
     SiloGroup? group;
     WorkerAssignment? assignment;
@@ -37,6 +40,8 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
             next?.Dispose();
             previous?.Dispose();
             link = next = previous = null;
+            foreach (var partner in partners.Values) partner.Dispose();
+            partners.Clear();
             ring?.Dispose();
             ring = null;
             // The last run's group goes with it: members still waiting on this replica stop now.
@@ -125,9 +130,23 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     {
         lock (linkLock)
         {
-            if (assignment?.RunId != greeting.RunId || assignment.LinkToken is not { } token || !greeting.Proves(token)) return false;
+            if (assignment is not { } work || work.RunId != greeting.RunId || work.LinkToken is not { } token || !greeting.Proves(token)) return false;
             var attached = new GradientLink(socket, token, greeting.Challenge, coordinator: false);
-            if (GradientChannel.IsRing(greeting.Key))
+            if (GradientChannel.PartnerFrom(greeting.Key) is { } from)
+            {
+                // Any position of the run may greet (the token proves it is one): the place, which may not be here yet, says whom it waits for.
+                if (from >= work.Spec.Parallel.Workers)
+                {
+                    attached.Dispose();
+                    return false;
+                }
+                if (partners.Remove(from, out var old)) old.Dispose();
+                partners[from] = attached;
+                ring?.Dispose();
+                ring = null;
+                partnerArrived.Set();
+            }
+            else if (GradientChannel.IsRing(greeting.Key))
             {
                 previous?.Dispose();
                 previous = attached;
@@ -157,19 +176,39 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
         if (place.Problem(work.Rank, workers) is { } problem) throw new ArgumentException($"replica {key}: a ring place needs {problem}");
         var group = host.Group(work.TrialId, work.RunId, place.Group.Length);
         GradientLink? connected = null;
-        if (place.Group[0] == work.Rank && place.Leaders > 1)
-            connected = await GradientChannel.ConnectAsync(place.NextLink!, GradientChannel.RingKey(WorkerGrain.KeyOf(work.TrialId, place.NextRank)),
-                work.RunId, work.LinkToken!, cancel);
+        var above = new Dictionary<int, GradientLink>();
+        try
+        {
+            if (place.Group[0] == work.Rank && place.Leaders > 1 && !place.HalvingDoubling)
+                connected = await GradientChannel.ConnectAsync(place.NextLink!, GradientChannel.RingKey(WorkerGrain.KeyOf(work.TrialId, place.NextRank)),
+                    work.RunId, work.LinkToken!, cancel);
+            if (place.Group[0] == work.Rank && place.HalvingDoubling)
+                foreach (int partner in HalvingDoublingAllreduce.Partners(place.Position, place.Leaders).Where(p => p > place.Position))
+                    above[partner] = await GradientChannel.ConnectAsync(place.LeaderLinks![partner]!,
+                        GradientChannel.PartnerKey(WorkerGrain.KeyOf(work.TrialId, place.LeaderRanks![partner]), place.Position), work.RunId, work.LinkToken!, cancel);
+        }
+        catch
+        {
+            connected?.Dispose();
+            foreach (var partner in above.Values) partner.Dispose();
+            throw;
+        }
         lock (linkLock)
         {
             // A new run loaded meanwhile: this place belongs to the old one.
             if (!ReferenceEquals(assignment, work))
             {
                 connected?.Dispose();
+                foreach (var partner in above.Values) partner.Dispose();
                 throw new InvalidOperationException($"replica {key}: run {work.RunId} ended while joining its ring");
             }
             next?.Dispose();
             next = connected;
+            foreach (var (position, partner) in above)
+            {
+                if (partners.Remove(position, out var old)) old.Dispose();
+                partners[position] = partner;
+            }
             ring?.Dispose();
             ring = null;
             (this.place, this.group) = (place, group);
@@ -200,9 +239,10 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
         }
     }
 
-    RingAllreduce Ring(RingPlace at)
+    IGradientAllreduce Ring(RingPlace at)
     {
         var timeout = assignment!.Spec.Parallel.ExchangeTimeout;
+        if (at.HalvingDoubling) return HalvingDoubling(at, timeout);
         if (at.Leaders > 1) Arrived(previousReady, timeout, "the previous ring worker's");
         lock (linkLock)
         {
@@ -210,6 +250,30 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
             next?.TimeOutAfter(timeout);
             previous?.TimeOutAfter(timeout);
             return ring = new RingAllreduce(at.Position, at.Leaders, assignment.Spec.Parallel.Workers, next, previous);
+        }
+    }
+
+    /// <summary>Waits until every partner below this leader has connected, then builds its halving-doubling allreduce.</summary>
+    IGradientAllreduce HalvingDoubling(RingPlace at, TimeSpan timeout)
+    {
+        var needed = HalvingDoublingAllreduce.Partners(at.Position, at.Leaders).ToArray();
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            lock (linkLock)
+            {
+                if (ring is not null) return ring;
+                if (needed.All(partners.ContainsKey))
+                {
+                    var links = needed.ToDictionary(p => p, p => partners[p]);
+                    foreach (var partner in links.Values) partner.TimeOutAfter(timeout);
+                    return ring = new HalvingDoublingAllreduce(at.Position, at.Leaders, assignment!.Spec.Parallel.Workers, links);
+                }
+                partnerArrived.Reset();
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || !partnerArrived.Wait(left))
+                throw new TimeoutException($"replica {key}: its halving-doubling partners' gradient links did not all arrive within {timeout.TotalSeconds:0.###} s");
         }
     }
 
@@ -227,6 +291,7 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
             link?.Abort();
             next?.Abort();
             previous?.Abort();
+            foreach (var partner in partners.Values) partner.Abort();
             group?.Break(new OperationCanceledException($"replica {key} is loading another run"));
         }
     }

@@ -12,19 +12,13 @@ namespace Distributed.Grains.Training;
 /// same bytes and the same norm of the mean. In the hierarchical ring the members are silos' leaders, each holding
 /// its silo's sum, and the mean divides by every worker, not by the leaders.
 /// </summary>
-sealed class RingAllreduce : IDisposable
+sealed class RingAllreduce : IGradientAllreduce
 {
     readonly int rank, size, workers;
     readonly GradientLink? next, previous;
     float[] scratch = [];
     readonly double[] squares;
-    // Sends run on the ring's own thread: a blocked pool thread would starve the tag and check tasks the links queue there.
-    readonly Thread sender;
-    readonly SemaphoreSlim sendQueued = new(0);
-    readonly ManualResetEventSlim sendDone = new(false);
-    Action? send;
-    Exception? sendFailed;
-    volatile bool disposed;
+    readonly DuplexSender sender;
 
     /// <param name="workers">The gradients summed into the ring's (the mean divides by it): <paramref name="size"/> in a flat ring.</param>
     public RingAllreduce(int rank, int size, int workers, GradientLink? next, GradientLink? previous)
@@ -32,14 +26,10 @@ sealed class RingAllreduce : IDisposable
         if (size > 1 && (next is null || previous is null)) throw new ArgumentException("a ring of more than one needs both links");
         (this.rank, this.size, this.workers, this.next, this.previous) = (rank, size, workers, next, previous);
         squares = new double[size];
-        sender = new Thread(SendLoop) { IsBackground = true, Name = $"ring sender {rank}/{size}" };
-        sender.Start();
+        sender = new DuplexSender($"ring sender {rank}/{size}");
     }
 
-    /// <summary>
-    /// Replaces <paramref name="gradient"/> with the workers' mean (clamped under global clipping by value); returns
-    /// the mean's sum of squares before clipping, added up in slice order so that every worker gets the same double.
-    /// </summary>
+    /// <inheritdoc/>
     public unsafe double Reduce(Span<float> gradient, long step, ClipScope scope, ClipMode mode, double threshold)
     {
         int count = gradient.Length;
@@ -76,63 +66,19 @@ sealed class RingAllreduce : IDisposable
     {
         var (start, length) = Slice(count, slice);
         int arriving = Around(slice - 1);
-        // Both ways at once: every worker sends before it receives, so sequential sends would fill the sockets and stall.
-        Send(() =>
+        fixed (float* target = into)
         {
-            next!.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float)));
-            if (gather) next!.Send(step, MemoryMarshal.AsBytes(new ReadOnlySpan<double>(in squares[slice])));
-        });
-        try
-        {
-            previous!.Receive(step, MemoryMarshal.AsBytes(into), "the previous worker of the ring");
-            if (gather) previous!.Receive(step, MemoryMarshal.AsBytes(new Span<double>(ref squares[arriving])), "the previous worker of the ring");
-        }
-        catch
-        {
-            // The ring is broken: closing the next link ends a send that would wait out its timeout, so the memory unpins now.
-            next!.Abort();
-            WaitSent(rethrow: false);
-            throw;
-        }
-        WaitSent(rethrow: true);
-    }
-
-    void Send(Action work)
-    {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        sendFailed = null;
-        sendDone.Reset();
-        send = work;
-        sendQueued.Release();
-    }
-
-    void WaitSent(bool rethrow)
-    {
-        sendDone.Wait();
-        if (rethrow && sendFailed is { } failed) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
-    }
-
-    void SendLoop()
-    {
-        while (true)
-        {
-            sendQueued.Wait();
-            if (disposed)
+            nint to = (nint)target;
+            int received = into.Length;
+            sender.Exchange(next!, () =>
             {
-                // A send queued just before the ring was dropped must not leave its receiver waiting.
-                sendFailed = new ObjectDisposedException(nameof(RingAllreduce));
-                sendDone.Set();
-                return;
-            }
-            try
+                next!.Send(step, new ReadOnlySpan<byte>((byte*)gradient + start * (long)sizeof(float), length * sizeof(float)));
+                if (gather) next!.Send(step, MemoryMarshal.AsBytes(new ReadOnlySpan<double>(in squares[slice])));
+            }, () =>
             {
-                send!();
-            }
-            catch (Exception e)
-            {
-                sendFailed = e;
-            }
-            sendDone.Set();
+                previous!.Receive(step, new Span<byte>((byte*)to, received * sizeof(float)), "the previous worker of the ring");
+                if (gather) previous!.Receive(step, MemoryMarshal.AsBytes(new Span<double>(ref squares[arriving])), "the previous worker of the ring");
+            });
         }
     }
 
@@ -141,9 +87,5 @@ sealed class RingAllreduce : IDisposable
     (int Start, int Length) Slice(int count, int slice) => Replica.ChunkBounds(count, slice, size);
 
     /// <summary>Ends the sender thread (the links are the exchange's to close).</summary>
-    public void Dispose()
-    {
-        disposed = true;
-        sendQueued.Release();
-    }
+    public void Dispose() => sender.Dispose();
 }
