@@ -18,6 +18,9 @@ public static class TrialBenchmarks
     // About a million parameters: the size the exchange bar is stated for.
     internal static readonly ModelOptions MillionModel = new() { EmbeddingSize = 64, HiddenSize = 240, Attention = AttentionKind.Additive };
 
+    /// <summary>A model whose gradient is a few hundred KB: the exchange is many small messages, not bytes.</summary>
+    internal static readonly ModelOptions SmallModel = new() { EmbeddingSize = 32, HiddenSize = 64, Attention = AttentionKind.Additive };
+
     internal static TrialSpec Spec(ModelOptions model, int workers, int steps, int batch = Batch) => new()
     {
         Data = new DataOptions { Task = BuiltInTaskKind.Reverse, Examples = 20_000, MinLength = Length, MaxLength = Length, ValidFraction = 0.02, TestFraction = 0.02 },
@@ -330,10 +333,14 @@ public static class TrialBenchmarks
     {
         // The million-parameter model (over the 1 MB below which a gradient rides in the Orleans reply, not a link),
         // with 8 examples per worker so that computing is short and the exchange weighs.
-        var model = MillionModel;
         const int steps = 60, batch = 8, rounds = 3;
-        foreach (int n in new[] { 2, 4, 8 })
-            yield return BenchmarkSilo.Measure(async silo =>
+        // Then a small model, whose 0.3 MB gradient makes each message's fixed cost count: there the star's gradients
+        // ride in its Orleans replies, and the workers' allreduces send 2(N − 1) or 2 log2 N messages.
+        // EXCHANGE_SCALING_MODELS=small (or 1M) measures one model only, while working on it.
+        var only = Environment.GetEnvironmentVariable("EXCHANGE_SCALING_MODELS");
+        foreach (var (model, n) in new[] { (MillionModel, 2), (MillionModel, 4), (MillionModel, 8), (SmallModel, 4), (SmallModel, 8) })
+            if (only is null || only == (model == MillionModel ? "1M" : "small"))
+                yield return BenchmarkSilo.Measure(async silo =>
             {
                 await silo.AddSiloProcessesAsync(n - 1);
                 // Every byte each silo's links send and receive (the handshakes are a few hundred bytes).
@@ -345,6 +352,7 @@ public static class TrialBenchmarks
                 var result = new JsonObject
                 {
                     ["case"] = "exchange-scaling",
+                    ["model"] = model == MillionModel ? "1M" : "small",
                     ["workers"] = n,
                     ["params"] = probe.Parameters.Count,
                     ["gradient_bytes"] = gradient,
@@ -361,7 +369,7 @@ public static class TrialBenchmarks
                     {
                         var spec = TrialBenchmarks.Spec(model, n, steps + Warmup, batch);
                         spec = spec with { Parallel = spec.Parallel with { Allreduce = allreduce } };
-                        var trialId = $"scaling-{n}-{allreduce}-{round}";
+                        var trialId = $"scaling-{probe.Parameters.Count}-{n}-{allreduce}-{round}";
                         var before = await LinkBytesAsync();
                         var (status, metrics) = await silo.RunAsync(trialId, spec);
                         var after = await LinkBytesAsync();

@@ -1,3 +1,4 @@
+using Distributed.Grains.Abstractions.Training;
 using Distributed.Grains.Training;
 
 namespace Distributed.Grains.Tests;
@@ -52,5 +53,24 @@ public class RingPlaceTests
     public void Auto_halves_and_doubles_among_enough_leaders_for_gradients_up_to_2_MB(int leaders, long bytes, bool halves)
     {
         Assert.Equal(halves, GradientExchange.HalvesAmong(leaders, bytes));
+    }
+
+    // Auto: the workers' own exchange across silos for gradients past the chunk, or small ones among 4, 8 or 16 silos;
+    // the star within one silo, and whenever a silo offers no link.
+    [Theory]
+    [InlineData(Allreduce.Auto, 4, true, 4, 300_000L, true)]
+    [InlineData(Allreduce.Auto, 8, true, 8, 300_000L, true)]
+    [InlineData(Allreduce.Auto, 4, true, 2, 300_000L, false)]
+    [InlineData(Allreduce.Auto, 6, true, 3, 300_000L, false)]
+    [InlineData(Allreduce.Auto, 2, true, 2, 4_230_264L, true)]
+    [InlineData(Allreduce.Auto, 4, true, 1, 4_230_264L, false)]
+    [InlineData(Allreduce.Auto, 4, false, 4, 4_230_264L, false)]
+    [InlineData(Allreduce.Star, 8, true, 8, 4_230_264L, false)]
+    [InlineData(Allreduce.HalvingDoubling, 3, true, 1, 300_000L, true)]
+    [InlineData(Allreduce.Ring, 1, true, 1, 4_230_264L, false)]
+    public void The_workers_average_among_themselves_when_asked_or_when_auto_finds_it_pays(Allreduce allreduce, int workers, bool everyLink, int silos, long bytes, bool among)
+    {
+        var parallel = new Distributed.Grains.Abstractions.Training.DataParallelOptions { Workers = workers, Allreduce = allreduce };
+        Assert.Equal(among, GradientExchange.AmongWorkers(parallel, workers, everyLink, silos, bytes));
     }
 }

@@ -82,7 +82,7 @@ public sealed record TrialReport
     /// <summary>The run waits: no silo has room for a replica now (why). The trial shows it until <see cref="RoomFound"/>.</summary>
     [Id(11)] public string? WaitingForRoom { get; init; }
     [Id(12)] public bool RoomFound { get; init; }
-    /// <summary>How this run's workers average their gradients: "star", "ring" or "hierarchical"; null for one worker.</summary>
+    /// <summary>How this run's workers average their gradients: "star", "ring", "halving-doubling", "hierarchical" or "hierarchical halving-doubling"; null for one worker.</summary>
     [Id(13)] public string? Exchange { get; init; }
 }
 

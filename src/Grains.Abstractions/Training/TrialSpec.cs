@@ -25,9 +25,9 @@ public sealed record DataParallelOptions
     [Id(7)] public bool DirectLinks { get; init; } = true;
     /// <summary>
     /// How the workers' gradients are averaged: through the coordinator (star), or among the workers over direct links
-    /// (ring: no link carries more than 2(N−1)/N of a gradient per step), first within each silo in shared memory
-    /// (hierarchical). Auto takes the hierarchical ring when the workers span silos and their gradients are larger
-    /// than <see cref="ExchangeChunkBytes"/>.
+    /// (ring, or halving-doubling: no link carries more than 2(N−1)/N of a gradient per step), first within each silo
+    /// in shared memory (hierarchical). Auto takes the hierarchical exchange when the workers span silos and their
+    /// gradients are larger than <see cref="ExchangeChunkBytes"/>, or span 4, 8 or 16 silos with gradients up to 2 MB.
     /// </summary>
     [Id(8)] public Allreduce Allreduce { get; init; } = Allreduce.Auto;
 
@@ -59,13 +59,19 @@ public sealed record DataParallelOptions
 [GenerateSerializer, Alias("Allreduce")]
 public enum Allreduce
 {
-    /// <summary>Hierarchical when the workers span silos, gradients are larger than the exchange chunk and every silo offers a link; else star.</summary>
+    /// <summary>
+    /// Hierarchical when the workers span silos, every silo offers a link, and gradients are larger than the exchange
+    /// chunk or the silos are a power of two from 4 with gradients up to 2 MB; else star.
+    /// </summary>
     Auto,
     /// <summary>Every gradient to the coordinator, the mean back from it: its silo carries 2(N−1) gradients a step.</summary>
     Star,
     /// <summary>Reduce-scatter then all-gather around all the workers over direct links (falls back to star when a silo offers none).</summary>
     Ring,
-    /// <summary>The workers of each silo sum in shared memory, one per silo rings with the other silos' (as Ring), and hands the mean back.</summary>
+    /// <summary>
+    /// The workers of each silo sum in shared memory, one per silo reduces with the other silos' and hands the mean
+    /// back: by halving and doubling among a power of two from 4 silos with gradients up to 2 MB, else around a ring.
+    /// </summary>
     Hierarchical,
     /// <summary>
     /// Recursive halving then doubling among all the workers over direct links: the ring's bytes in 2 log2 N messages

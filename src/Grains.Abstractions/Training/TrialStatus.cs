@@ -87,7 +87,7 @@ public sealed record TrialStatus
     [Id(13)] public TestResult? Test { get; init; }
     /// <summary>PBT: the last time this trial took another's state.</summary>
     [Id(14)] public ExploitTiming? LastExploit { get; init; }
-    /// <summary>How the current (or last) run averages its workers' gradients: "star" through the coordinator, "ring" or "hierarchical"; null for one worker.</summary>
+    /// <summary>How the current (or last) run averages its workers' gradients: "star" through the coordinator, "ring", "halving-doubling", "hierarchical" or "hierarchical halving-doubling"; null for one worker.</summary>
     [Id(15)] public string? Exchange { get; init; }
 
     public bool IsFinished => State is TrialState.Completed or TrialState.StoppedEarly or TrialState.Diverged or TrialState.Failed or TrialState.Cancelled;

@@ -72,17 +72,23 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         }
     }
 
+    /// <summary>True when this run's loaded workers average among themselves (<see cref="AmongWorkers"/>).</summary>
+    bool Ring(ReplicaReady[] ready) => AmongWorkers(parallel, workers.Length, ready.All(r => r.Link is not null),
+        ready.Select(r => r.Silo).Distinct().Count(), parameterCount * (long)sizeof(float));
+
     /// <summary>
     /// True when the workers average among themselves: asked for, or on auto when the workers span silos and their
     /// gradients are past the chunk size (the star's hub would carry 2(N−1) of them; within one silo it shares
-    /// buffers and copies nothing); and every worker's silo offers a direct link.
+    /// buffers and copies nothing), or are small enough for their silos' leaders to halve and double; and every
+    /// worker's silo offers a direct link.
     /// </summary>
-    bool Ring(ReplicaReady[] ready) => workers.Length >= 2 && parallel.DirectLinks && ready.All(r => r.Link is not null) && parallel.Allreduce switch
-    {
-        Allreduce.Ring or Allreduce.Hierarchical or Allreduce.HalvingDoubling => true,
-        Allreduce.Auto => chunks > 0 && ready.Select(r => r.Silo).Distinct().Count() > 1,
-        _ => false,
-    };
+    internal static bool AmongWorkers(DataParallelOptions parallel, int workers, bool everyLink, int silos, long bytes) =>
+        workers >= 2 && parallel.DirectLinks && everyLink && parallel.Allreduce switch
+        {
+            Allreduce.Ring or Allreduce.Hierarchical or Allreduce.HalvingDoubling => true,
+            Allreduce.Auto => silos > 1 && (bytes > parallel.ExchangeChunkBytes || HalvesAmong(silos, bytes)),
+            _ => false,
+        };
 
     /// <summary>
     /// Each rank's place: hierarchical, the workers of a silo form a group led by its lowest rank and the leaders ring
@@ -112,7 +118,9 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     /// worker's links; halving and doubling does it in 2 log2 N messages, not 2(N − 1), which wins where a message's
     /// fixed cost counts: up to 1 MB it took 0.66–0.95 of the ring's time at N = 4 and 8, but at 4 MB 1.07–1.13, as its
     /// first halves no longer stay in cache while they are summed (`allreduce-loopback`). It needs a power of two, or
-    /// it sends whole gradients to and from the leaders past one.
+    /// it sends whole gradients to and from the leaders past one. Auto takes it over the star's replies for small
+    /// gradients too: 0.62 and 0.94 of the star's cost at 4 and 8 silo processes on one machine (`exchange-scaling`),
+    /// and the hub's 2(N − 1) gradients gone on a real network (docs/scaling.md).
     /// </summary>
     internal static bool HalvesAmong(int leaders, long bytes) => leaders >= 4 && BitOperations.IsPow2(leaders) && bytes <= HalvingDoublingUpToBytes;
 
