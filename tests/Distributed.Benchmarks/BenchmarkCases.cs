@@ -106,6 +106,9 @@ public static class BenchmarkCases
                 foreach (var bidirectional in new[] { false, true })
                     foreach (var attention in new[] { AttentionKind.None, AttentionKind.Additive })
                     {
+                        // CONFIG_MATRIX_ONLY=lstm-2-bidir-none (comma-separated) measures those lines only.
+                        var name = $"{cell.ToString().ToLowerInvariant()}-{layers}-{(bidirectional ? "bidir" : "uni")}-{attention.ToString().ToLowerInvariant()}";
+                        if (Environment.GetEnvironmentVariable("CONFIG_MATRIX_ONLY") is { } only && !only.Split(',').Contains(name)) continue;
                         var model = PeerModel with { Cell = cell, Layers = layers, Bidirectional = bidirectional, Attention = attention, Residual = false };
                         var arguments = $"--emb {model.EmbeddingSize} --hidden {model.HiddenSize} --len {Length} --batch {Batch} --steps {Steps} --warmup {Warmup} " +
                                         $"--threads 1 --workers 1 --cell {cell.ToString().ToLowerInvariant()} --layers {layers} --bidir {(bidirectional ? 1 : 0)} " +

@@ -30,6 +30,15 @@ public class RingPlaceTests
         Assert.Equal("a group of 1..4 ranks", new RingPlace(null!, 0, 1, 0, null).Problem(rank: 0, workers: 4));
     }
 
+    // Overlapping the backward pass splits every worker's allreduce in two: a group that gathers first cannot.
+    [Fact]
+    public void Only_groups_of_one_may_overlap_the_backward_pass()
+    {
+        Assert.Null(new RingPlace([0], 0, 4, 1, "10.0.0.2:7000", OverlapBackward: true).Problem(rank: 0, workers: 4));
+        Assert.Equal("groups of one worker to overlap the backward pass",
+            new RingPlace([0, 2], 0, 2, 1, "10.0.0.2:7000", OverlapBackward: true).Problem(rank: 0, workers: 4));
+    }
+
     [Theory]
     [InlineData(new[] { 0, 1, 2, 3 }, new[] { "10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000", "10.0.0.4:7000" }, 0, null)]
     [InlineData(new[] { 0, 1, 2 }, new[] { "10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000" }, 0, "4 leader ranks and links")]

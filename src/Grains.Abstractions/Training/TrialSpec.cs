@@ -30,6 +30,12 @@ public sealed record DataParallelOptions
     /// gradients are larger than <see cref="ExchangeChunkBytes"/>, or span 4, 8 or 16 silos with gradients up to 2 MB.
     /// </summary>
     [Id(8)] public Allreduce Allreduce { get; init; } = Allreduce.Auto;
+    /// <summary>
+    /// Start averaging the decoder's gradients while the encoder's backward still runs, where that is possible: the
+    /// workers average among themselves one per silo (ring or halving-doubling) under global clipping. Per-worker
+    /// clipping needs a worker's whole gradient before anything leaves it.
+    /// </summary>
+    [Id(9)] public bool OverlapExchange { get; init; } = true;
 
     /// <summary>Longest exchange or load timeout: beyond it a lost worker would hold a trial for days.</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);

@@ -23,6 +23,8 @@ public static class TrainingMeter
         "Replicas the running trials coordinated here need, loaded or waiting for room: what the autoscaler divides by replicas per silo");
     public static readonly UpDownCounter<int> WaitingForRoom = meter.CreateUpDownCounter<int>("distributed.trials.waiting", "{trial}",
         "Trials whose replicas no silo has room for now (memory budgets): the work a scale-out would start");
+    public static readonly Counter<long> OverlappedSteps = meter.CreateCounter<long>("distributed.exchange.overlapped.steps", "{step}",
+        "Worker steps whose decoder gradients began their allreduce while the encoder's backward still ran, by trial");
     public static readonly Counter<long> CheckpointBytes = meter.CreateCounter<long>("distributed.checkpoint.bytes", "By", "Checkpoint bytes written to the artifact store");
 
     // Read only through its callback: the links count their bytes themselves (one interlocked add per write or read).

@@ -104,11 +104,13 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
             || parallel.Allreduce != Allreduce.Ring && HalvesAmong(groups.Length, bytes);
         int[]? leaderRanks = halves ? groups.Select(g => g[0]).ToArray() : null;
         string?[]? leaderLinks = leaderRanks?.Select(r => ready[r].Link).ToArray();
+        // Every worker must split its allreduce alike, so either all overlap or none: one per silo, nothing to gather first.
+        bool overlap = parallel is { OverlapExchange: true, ClipScope: ClipScope.Global } && groups.All(g => g.Length == 1);
         var places = new RingPlace[workers.Length];
         for (int g = 0; g < groups.Length; g++)
         {
             int next = groups[(g + 1) % groups.Length][0];
-            foreach (int rank in groups[g]) places[rank] = new RingPlace(groups[g], g, groups.Length, next, ready[next].Link, leaderRanks, leaderLinks);
+            foreach (int rank in groups[g]) places[rank] = new RingPlace(groups[g], g, groups.Length, next, ready[next].Link, leaderRanks, leaderLinks, overlap);
         }
         return places;
     }

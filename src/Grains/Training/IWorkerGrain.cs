@@ -168,7 +168,9 @@ public sealed record WorkerGradient(
 /// leader (the one in the ring) first; the leaders form a ring of <see cref="Leaders"/>, this group's leader at
 /// <see cref="Position"/>, connecting to the leader of rank <see cref="NextRank"/> at <see cref="NextLink"/>. A flat
 /// ring is groups of one. When the leaders reduce by halving and doubling instead, <see cref="LeaderRanks"/> and
-/// <see cref="LeaderLinks"/> name every leader by position, and each connects to its partners above it.
+/// <see cref="LeaderLinks"/> name every leader by position, and each connects to its partners above it. With
+/// <see cref="OverlapBackward"/> (every group is one worker, and clipping is global) every worker starts the
+/// decoder's part of its allreduce while the encoder's backward runs.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("RingPlace")]
 public sealed record RingPlace(
@@ -178,7 +180,8 @@ public sealed record RingPlace(
     [property: Id(3)] int NextRank,
     [property: Id(4)] string? NextLink,
     [property: Id(5)] int[]? LeaderRanks = null,
-    [property: Id(6)] string?[]? LeaderLinks = null)
+    [property: Id(6)] string?[]? LeaderLinks = null,
+    [property: Id(7)] bool OverlapBackward = false)
 {
     /// <summary>True when the leaders reduce by recursive halving and doubling, not around the ring.</summary>
     public bool HalvingDoubling => LeaderRanks is not null;
@@ -191,6 +194,7 @@ public sealed record RingPlace(
         if (!Group.Contains(rank)) return $"a group that holds rank {rank}";
         if (Leaders < 1 || Leaders > workers || Position < 0 || Position >= Leaders) return $"a position within 1..{workers} leaders";
         if (NextRank < 0 || NextRank >= workers) return $"a next rank in 0..{workers - 1}";
+        if (OverlapBackward && Group.Length != 1) return "groups of one worker to overlap the backward pass";
         if (HalvingDoubling) return PartnersProblem(rank, workers);
         if (Group[0] == rank && Leaders > 1 && !System.Net.IPEndPoint.TryParse(NextLink ?? "", out _)) return "the next leader's link as address:port";
         return null;

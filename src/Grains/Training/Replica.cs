@@ -113,11 +113,20 @@ public sealed class Replica : IDisposable
         openStep = (t.Batches!.Epoch, t.Batches.Position);
         var examples = t.Batches.Next();
         GradientReport report;
-        using (var batch = TrainingBatch.From(examples)) report = t.ComputeGradient(batch);
+        try
+        {
+            using var batch = TrainingBatch.From(examples);
+            report = t.ComputeGradient(batch, exchange.Overlaps(step) ? () => exchange.StartDecoderBucket(step, t) : null);
+        }
+        catch
+        {
+            exchange.AbandonBucket();
+            throw;
+        }
         // A lone worker's clipped gradient is the average, whatever the scope.
         double norm = assignment.Spec.Parallel.ClipScope == ClipScope.PerWorker || step.Route == GradientRoute.Keep
             ? t.ClipGradient()
-            : GradientClipping.L2Norm(t.Parameters.Gradients);
+            : exchange.LocalNorm(t);
         // The copy out is part of the exchange, not of the compute this reports.
         double computeSeconds = (clock.Elapsed - waited).TotalSeconds;
         var inline = exchange.Deliver(step, t, out double meanSquares);

@@ -1,7 +1,9 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Distributed.Grains.Abstractions.Training;
 using Distributed.Models.Training;
+using Distributed.Options;
 
 namespace Distributed.Grains.Training;
 
@@ -28,6 +30,11 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     // The inline reply's copy of the gradient, reused each step: the coordinator has read it before the next request.
     byte[]? reply;
     float[]? assembled;
+    // The decoder's bucket: averaged on its own thread while the encoder's backward runs on the replica's.
+    SideThread? bucket;
+    bool bucketStarted;
+    double bucketSquares, bucketLocalSquares;
+    int bucketStart;
 
     /// <summary>A new run (or none): its link must greet with its token, and nothing of the last run's is kept.</summary>
     public void Reset(WorkerAssignment? work)
@@ -77,6 +84,54 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     }
 
     /// <summary>
+    /// True when this step may start averaging the decoder's gradients during the backward pass, as the coordinator
+    /// placed every worker of the run (<see cref="RingPlace.OverlapBackward"/>): one per group, so no shared-memory
+    /// gather comes first, under global clipping, which needs nothing of a worker's whole gradient before the
+    /// exchange (per-worker clipping needs its norm).
+    /// </summary>
+    public bool Overlaps(WorkerStep step) =>
+        step.Route == GradientRoute.Ring && place is { OverlapBackward: true, Leaders: > 1 } && assignment?.Spec.Parallel.ClipScope == ClipScope.Global;
+
+    /// <summary>
+    /// Called by the backward pass once the values from <see cref="Trainer.DecoderGradientStart"/> on are final: their
+    /// allreduce starts on the bucket thread while the encoder's backward goes on here.
+    /// </summary>
+    public unsafe void StartDecoderBucket(WorkerStep step, Trainer trainer)
+    {
+        var spec = assignment!.Spec;
+        bucketStart = trainer.DecoderGradientStart;
+        var tail = trainer.Parameters.Gradients[bucketStart..];
+        double norm = GradientClipping.L2Norm(tail);
+        bucketLocalSquares = norm * norm;
+        var allreduce = Ring(place!);
+        // The flat gradient is native memory: it stays put while the bucket thread works in it.
+        var values = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tail));
+        int count = tail.Length;
+        bucket ??= new SideThread($"bucket {key}");
+        bucket.Start(() => bucketSquares = allreduce.Reduce(new Span<float>((float*)values, count), step.Step,
+            spec.Parallel.ClipScope, spec.Training.Clip, spec.Training.ClipThreshold));
+        bucketStarted = true;
+    }
+
+    /// <summary>The norm of the gradient this worker computed (the decoder's bucket may be a mean already by now).</summary>
+    public double LocalNorm(Trainer trainer)
+    {
+        var all = trainer.Parameters.Gradients;
+        if (!bucketStarted) return GradientClipping.L2Norm(all);
+        double head = GradientClipping.L2Norm(all[..bucketStart]);
+        return Math.Sqrt(head * head + bucketLocalSquares);
+    }
+
+    /// <summary>A step that failed after its bucket started: the ring is broken on purpose, and the bucket's work ends before the gradient is touched again.</summary>
+    public void AbandonBucket()
+    {
+        if (!bucketStarted) return;
+        bucketStarted = false;
+        Abort();
+        bucket!.Wait(rethrow: false);
+    }
+
+    /// <summary>
     /// Sends the gradient just computed the step's way; the bytes for the reply when it goes inline, else null. Around
     /// the ring the gradient becomes the mean here, and <paramref name="meanSquares"/> is what global clipping needs of it.
     /// </summary>
@@ -86,6 +141,13 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
         var gradients = MemoryMarshal.AsBytes(trainer.Parameters.Gradients);
         switch (step.Route)
         {
+            case GradientRoute.Ring when bucketStarted:
+                // The decoder's bucket first: the same links carry the rest next, in the same order on every worker.
+                bucketStarted = false;
+                bucket!.Wait();
+                Telemetry.TrainingMeter.OverlappedSteps.Add(1, Telemetry.TrainingMeter.Trial(assignment!.TrialId));
+                meanSquares = bucketSquares + Reduce(trainer.Parameters.Gradients[..bucketStart], step.Step);
+                return null;
             case GradientRoute.Ring:
                 meanSquares = Reduce(trainer.Parameters.Gradients, step.Step);
                 return null;
@@ -308,5 +370,9 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
         }
     }
 
-    public void Dispose() => Reset(null);
+    public void Dispose()
+    {
+        Reset(null);
+        bucket?.Dispose();
+    }
 }

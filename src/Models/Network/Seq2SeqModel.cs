@@ -56,10 +56,15 @@ public sealed class Seq2SeqModel : nn.Module
         }
     }
 
-    /// <summary>Runs the encoder and bridge: what the decoder attends to, and its initial state per layer.</summary>
-    public (DecoderMemory Memory, RnnState[] Initial) Encode(SourceBatch source)
+    /// <summary>
+    /// Runs the encoder and bridge: what the decoder attends to, and its initial state per layer. With
+    /// <paramref name="decoderGradientsReady"/>, the backward pass calls it once the gradients of every parameter
+    /// from <see cref="EncoderParameterCount"/> on (bridge and decoder) are final, before the encoder's backward.
+    /// </summary>
+    public (DecoderMemory Memory, RnnState[] Initial) Encode(SourceBatch source, Action? decoderGradientsReady = null)
     {
         var (outputs, finals) = encoder.Forward(source, Generator);
+        if (decoderGradientsReady is not null) (outputs, finals) = Bounded(decoderGradientsReady, outputs, finals);
         var initial = new RnnState[Options.Layers];
         for (int l = 0; l < Options.Layers; l++)
         {
@@ -70,6 +75,19 @@ public sealed class Seq2SeqModel : nn.Module
         return (new DecoderMemory(outputs, decoder.Keys(outputs), source.Padding), initial);
     }
 
+    static (Tensor Outputs, RnnState[][] Finals) Bounded(Action reached, Tensor outputs, RnnState[][] finals)
+    {
+        var states = finals.SelectMany(layer => layer).ToArray();
+        var through = GradientBoundary.Mark(reached, [outputs, .. states.Select(s => s.H), .. states.Where(s => s.C is not null).Select(s => s.C!)]);
+        int next = 1 + states.Length;
+        var bounded = states.Select((s, i) => new RnnState(through[1 + i], s.C is null ? null : through[next++])).ToArray();
+        int at = 0;
+        return (through[0], finals.Select(layer => layer.Select(_ => bounded[at++]).ToArray()).ToArray());
+    }
+
+    /// <summary>Values of the encoder's parameters, which come first in <see cref="OrderedParameters"/>; the bridge's and decoder's follow.</summary>
+    public long EncoderParameterCount => encoder.parameters().Sum(p => p.numel());
+
     static Tensor Concat(IEnumerable<Tensor> directions)
     {
         var list = directions.ToArray();
@@ -77,9 +95,9 @@ public sealed class Seq2SeqModel : nn.Module
     }
 
     /// <summary>Training logits (batch, time, target vocabulary); see <see cref="Decoder.Logits"/>.</summary>
-    public Tensor Logits(SourceBatch source, Tensor decoderInputs, double teacherProbability)
+    public Tensor Logits(SourceBatch source, Tensor decoderInputs, double teacherProbability, Action? decoderGradientsReady = null)
     {
-        var (memory, initial) = Encode(source);
+        var (memory, initial) = Encode(source, decoderGradientsReady);
         return decoder.Logits(memory, initial, decoderInputs, teacherProbability, Generator);
     }
 

@@ -37,6 +37,7 @@ public sealed class Trainer : IDisposable
         Seed = seed;
         Model = new Seq2SeqModel(model, vocabularies.Source.Count, vocabularies.Target.Count, seed);
         Parameters = new FlatParameters(Model.OrderedParameters());
+        DecoderGradientStart = (int)Model.EncoderParameterCount;
         optimizer = new FlatOptimizer(training, Parameters.Count);
         if (trainExamples is not null) Batches = new BatchStream(trainExamples, training.BatchSize, seed, training.BucketByLength, rank, worldSize);
     }
@@ -47,20 +48,26 @@ public sealed class Trainer : IDisposable
     public ulong Seed { get; }
     public Seq2SeqModel Model { get; }
     public FlatParameters Parameters { get; }
+    /// <summary>Where the bridge's and decoder's values start in the flat gradient: after the encoder's.</summary>
+    public int DecoderGradientStart { get; }
     /// <summary>Batches of this replica's shard, when it was given one.</summary>
     public BatchStream? Batches { get; }
     /// <summary>Optimizer steps taken.</summary>
     public long Step { get; private set; }
     internal FlatOptimizer Optimizer => optimizer;
 
-    /// <summary>Forward and backward on <paramref name="batch"/>; the (unclipped) gradient is left in <see cref="FlatParameters.Gradients"/>.</summary>
-    public GradientReport ComputeGradient(TrainingBatch batch)
+    /// <summary>
+    /// Forward and backward on <paramref name="batch"/>; the (unclipped) gradient is left in <see cref="FlatParameters.Gradients"/>.
+    /// <paramref name="decoderGradientsReady"/> is called during the backward pass, on this thread, once the values from
+    /// <see cref="DecoderGradientStart"/> to the end are final: the encoder's are still being computed.
+    /// </summary>
+    public GradientReport ComputeGradient(TrainingBatch batch, Action? decoderGradientsReady = null)
     {
         using var scope = NewDisposeScope();
         Parameters.ZeroGradients();
         Model.train();
         double teacher = Options.TeacherForcing.TeacherProbability(Step);
-        var logits = Model.Logits(batch.Source, batch.DecoderInputs, teacher);
+        var logits = Model.Logits(batch.Source, batch.DecoderInputs, teacher, decoderGradientsReady);
         var loss = Loss(logits, batch.Targets);
         loss.backward();
         return new GradientReport(loss.item<float>(), batch.TargetTokens, teacher);

@@ -1,0 +1,46 @@
+using Distributed.Models.Training;
+using Distributed.Options;
+
+namespace Distributed.Models.Tests.Model;
+
+// A worker may start averaging the decoder's gradients while the encoder's backward still runs: only if, when the
+// boundary is reached, the decoder's part of the flat gradient is already what it will be, and the marking changes
+// nothing else.
+public class GradientBoundaryTests
+{
+    [Theory]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, 1, false, 0.0)]
+    [InlineData(CellKind.Lstm, AttentionKind.None, 2, true, 0.0)]
+    [InlineData(CellKind.Gru, AttentionKind.Dot, 2, false, 0.2)]
+    [InlineData(CellKind.Rnn, AttentionKind.Multiplicative, 1, true, 0.0)]
+    public void When_the_boundary_is_reached_the_decoders_gradients_are_final_and_the_encoders_are_not(CellKind cell, AttentionKind attention,
+        int layers, bool bidirectional, double dropout)
+    {
+        var options = TinyModels.Options(cell, attention) with { Layers = layers, Bidirectional = bidirectional, Dropout = dropout };
+        var data = TinyModels.Reverse(64, 3, 6);
+        using var marked = new Trainer(options, new TrainingOptions { BatchSize = 16 }, data.Vocabularies, 5, data.Train);
+        using var plain = new Trainer(options, new TrainingOptions { BatchSize = 16 }, data.Vocabularies, 5, data.Train);
+        using var batch = TrainingBatch.From(data.Train.Take(16).ToList());
+        int start = marked.DecoderGradientStart;
+        Assert.InRange(start, 1, marked.Parameters.Count - 1);
+
+        float[]? atBoundary = null;
+        int calls = 0;
+        marked.Model.Generator.manual_seed(11);
+        marked.ComputeGradient(batch, () =>
+        {
+            calls++;
+            atBoundary = marked.Parameters.Gradients.ToArray();
+        });
+        plain.Model.Generator.manual_seed(11);
+        plain.ComputeGradient(batch);
+
+        Assert.Equal(1, calls);
+        var final = marked.Parameters.Gradients.ToArray();
+        Assert.Equal(plain.Parameters.Gradients.ToArray(), final);
+        Assert.Equal(final[start..], atBoundary![start..]);
+        // The encoder's part was still zero: its backward had not begun.
+        Assert.All(atBoundary[..start], v => Assert.Equal(0f, v));
+        Assert.Contains(final[..start], v => v != 0f);
+    }
+}
