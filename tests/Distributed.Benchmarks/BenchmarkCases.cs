@@ -44,6 +44,8 @@ public static class BenchmarkCases
             () => string.Join('\n', TrialBenchmarks.AllreduceLoopback())),
         new("exchange-two-silo-processes", "the same across two silo processes on loopback (target <= 0.15)",
             () => TrialBenchmarks.Exchange(twoProcesses: true)),
+        new("exchange-overlap", "2 workers in two silo processes, global clipping, ring: the decoder's gradients averaged while the encoder's backward runs, against after it; ratio = overlapped / plain step time",
+            TrialBenchmarks.ExchangeOverlap),
         new("memory-5000-steps", "resident size growth from step 500 to step 5000 of one trial (target < 0.05)",
             TrialBenchmarks.Memory),
         new("sweep-wall-time", "16 short trials, 2 at once: sweep wall time / (sum of trial times / 2) (target <= 1.10)",
