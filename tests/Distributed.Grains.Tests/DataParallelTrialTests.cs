@@ -63,7 +63,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
     [InlineData(4, ClipMode.Value)]
     public async Task A_gradient_of_several_link_pieces_equals_one_worker_on_the_union_batch(int workers, ClipMode clip)
     {
-        var run = await AgainstOneWorkerAsync($"pieces-{workers}-{clip}", workers, hidden: 128, clip,
+        var run = await cluster.AgainstOneWorkerAsync($"pieces-{workers}-{clip}", workers, hidden: 128, clip,
             Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, ExchangeChunkBytes = 1024, DirectLinks = true, Allreduce = Allreduce.Star });
 
         Assert.Equal("star", run.Many.Exchange);
@@ -100,7 +100,7 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
                 if (tag is { Key: "trial", Value: string trial } && trial == $"{id}-parallel") Interlocked.Add(ref overlapped, value);
         });
         listener.Start();
-        var run = await AgainstOneWorkerAsync(id, workers, hidden, clip, Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = allreduce });
+        var run = await cluster.AgainstOneWorkerAsync(id, workers, hidden, clip, Specs.Tiny(workers).Parallel with { ClipScope = ClipScope.Global, Allreduce = allreduce });
 
         Assert.Equal(Topology(allreduce), run.Many.Exchange);
         Assert.Null(run.One.Exchange);
@@ -124,39 +124,6 @@ public class DataParallelTrialTests(SharedClusterFixture fixture)
         Allreduce.HalvingDoubling => "halving-doubling",
         _ => throw new ArgumentOutOfRangeException(nameof(allreduce)),
     };
-
-    /// <summary>
-    /// One worker on the union batch ("{id}-single") and <paramref name="workers"/> of 8 examples each ("{id}-parallel"),
-    /// global clipping, SGD with momentum so that a difference in the last bits is not amplified into noise: both
-    /// completed, with their final parameters, which 20 steps moved.
-    /// </summary>
-    async Task<(TrialStatus One, TrialStatus Many, float[] Expected, float[] Actual)> AgainstOneWorkerAsync(string id, int workers, int hidden,
-        ClipMode clip, DataParallelOptions parallel)
-    {
-        var model = Specs.Tiny().Model with { HiddenSize = hidden };
-        var training = Specs.Tiny().Training with
-        {
-            Optimizer = OptimizerKind.Sgd, Momentum = 0.9, LearningRate = 0.1, Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.01 : 0.5,
-        };
-        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with
-        {
-            Model = model,
-            Training = training with { BatchSize = 8 * workers },
-            Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global },
-        };
-        await cluster.Trial($"{id}-single").StartAsync(single);
-        await cluster.Trial($"{id}-parallel").StartAsync(Specs.Tiny(workers: workers, batch: 8) with { Model = model, Training = training, Parallel = parallel });
-        var one = await cluster.WaitFinishedAsync($"{id}-single");
-        var many = await cluster.WaitFinishedAsync($"{id}-parallel");
-        Assert.Equal(TrialState.Completed, one.State);
-        Assert.Equal(TrialState.Completed, many.State);
-        var expected = await cluster.FinalParametersAsync(one);
-        var actual = await cluster.FinalParametersAsync(many);
-        Assert.Equal(expected.Length, actual.Length);
-        using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
-        Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
-        return (one, many, expected, actual);
-    }
 
     // Auto: around a ring when the workers span the cluster's two silos and their gradients are past the chunk size;
     // small gradients ride in the star's replies.

@@ -47,6 +47,39 @@ public sealed class TrainingCluster : IAsyncDisposable
 
     public ITrialGrain Trial(string id) => Client.GetGrain<ITrialGrain>(id);
 
+    /// <summary>
+    /// One worker on the union batch ("{id}-single") and <paramref name="workers"/> of 8 examples each ("{id}-parallel"),
+    /// global clipping, SGD with momentum so that a difference in the last bits is not amplified into noise: both
+    /// completed, with their final parameters, which 20 steps moved.
+    /// </summary>
+    public async Task<(TrialStatus One, TrialStatus Many, float[] Expected, float[] Actual)> AgainstOneWorkerAsync(string id, int workers, int hidden,
+        ClipMode clip, DataParallelOptions parallel)
+    {
+        var model = Specs.Tiny().Model with { HiddenSize = hidden };
+        var training = Specs.Tiny().Training with
+        {
+            Optimizer = OptimizerKind.Sgd, Momentum = 0.9, LearningRate = 0.1, Clip = clip, ClipThreshold = clip == ClipMode.Value ? 0.01 : 0.5,
+        };
+        var single = Specs.Tiny(workers: 1, batch: 8 * workers) with
+        {
+            Model = model,
+            Training = training with { BatchSize = 8 * workers },
+            Parallel = Specs.Tiny().Parallel with { ClipScope = ClipScope.Global },
+        };
+        await Trial($"{id}-single").StartAsync(single);
+        await Trial($"{id}-parallel").StartAsync(Specs.Tiny(workers: workers, batch: 8) with { Model = model, Training = training, Parallel = parallel });
+        var one = await WaitFinishedAsync($"{id}-single");
+        var many = await WaitFinishedAsync($"{id}-parallel");
+        Assert.Equal(TrialState.Completed, one.State);
+        Assert.Equal(TrialState.Completed, many.State);
+        var expected = await FinalParametersAsync(one);
+        var actual = await FinalParametersAsync(many);
+        Assert.Equal(expected.Length, actual.Length);
+        using var initial = new Trainer(single.Model, single.Training, single.Data.Load().Vocabularies, single.Schedule.Seed);
+        Assert.True(initial.Parameters.Values.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+        return (one, many, expected, actual);
+    }
+
     // The test host names its silos Primary, Secondary_1, Secondary_2, ...
     static int SiloIndex(string name) => name.LastIndexOf('_') is var i && i >= 0 && int.TryParse(name[(i + 1)..], out var n) ? n : 0;
 
