@@ -150,3 +150,22 @@ public class AllreduceTests
         Assert.Contains("position 1 of 4 needs a link to position 0", error.Message);
     }
 }
+
+// A halving-doubling greeting names the position it comes from; anything else is not a partner's.
+public class PartnerKeyTests
+{
+    [Theory]
+    [InlineData("pair:3:trial-a/1", 3, "trial-a/1")]
+    [InlineData("pair:0:t/0", 0, "t/0")]
+    [InlineData("pair:-1:t/0", null, "pair:-1:t/0")]
+    [InlineData("pair:x:t/0", null, "pair:x:t/0")]
+    [InlineData("pair:99999999999:t/0", null, "pair:99999999999:t/0")]
+    [InlineData("ring:t/0", null, "t/0")]
+    [InlineData("t/0", null, "t/0")]
+    public void A_greeting_key_names_its_partner_position_and_its_replica(string key, int? from, string replica)
+    {
+        Assert.Equal(from, GradientChannel.PartnerFrom(key));
+        Assert.Equal(replica, GradientChannel.ReplicaOf(key));
+        if (from is { } position) Assert.Equal(key, GradientChannel.PartnerKey(replica, position));
+    }
+}

@@ -12,10 +12,11 @@ namespace Distributed.Grains.Tests;
 public class GradientLinkTests
 {
     // Through the star the coordinator's link to the worker in the other silo is the one to steal; around the ring,
-    // each worker's link from the previous one. Intruders try both kinds of greeting on every replica.
+    // each worker's link from the previous one; halving and doubling, a partner's. Intruders try every kind of greeting on every replica.
     [Theory]
     [InlineData(Allreduce.Star)]
     [InlineData(Allreduce.Ring)]
+    [InlineData(Allreduce.HalvingDoubling)]
     public async Task A_greeting_with_a_wrong_token_is_dropped_and_the_trial_records_every_step_once(Allreduce allreduce)
     {
         await using var cluster = await TrainingCluster.StartAsync(2);
@@ -40,7 +41,7 @@ public class GradientLinkTests
         }
         // A valid-looking greeting for each replica of the running trial (run ids count from 1), with a guessed token.
         foreach (var endpoint in endpoints)
-            foreach (var key in new[] { 0, 1 }.SelectMany(rank => new[] { WorkerGrain.KeyOf(id, rank), GradientChannel.RingKey(WorkerGrain.KeyOf(id, rank)) }))
+            foreach (var key in new[] { 0, 1 }.SelectMany(rank => new[] { WorkerGrain.KeyOf(id, rank), GradientChannel.RingKey(WorkerGrain.KeyOf(id, rank)), GradientChannel.PartnerKey(WorkerGrain.KeyOf(id, rank), 1 - rank) }))
             {
                 using var intruder = new Socket(SocketType.Stream, ProtocolType.Tcp);
                 await intruder.ConnectAsync(IPEndPoint.Parse(endpoint));
@@ -62,7 +63,7 @@ public class GradientLinkTests
 
         var status = await cluster.WaitFinishedAsync(id, 180);
         Assert.Equal(TrialState.Completed, status.State);
-        Assert.Equal(allreduce.ToString().ToLowerInvariant(), status.Exchange);
+        Assert.Equal(allreduce == Allreduce.HalvingDoubling ? "halving-doubling" : allreduce.ToString().ToLowerInvariant(), status.Exchange);
         Assert.Equal(0, status.Recoveries);
         var metrics = await cluster.Trial(id).GetMetricsAsync(-1);
         Assert.Equal(Enumerable.Range(1, steps).Select(i => (long)i), metrics.Steps.Select(s => s.Step));
