@@ -49,7 +49,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         chunks = bytes > perChunk ? (int)Math.Min(64, (bytes + perChunk - 1) / perChunk) : 0;
         links = new GradientLink?[workers.Length];
         received = new byte[]?[workers.Length];
-        if (Ring(ready))
+        if (Ring(ready, bytes))
         {
             routes = Enumerable.Repeat(GradientRoute.Ring, workers.Length).ToArray();
             var places = Places(ready, bytes);
@@ -73,8 +73,8 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     }
 
     /// <summary>True when this run's loaded workers average among themselves (<see cref="AmongWorkers"/>).</summary>
-    bool Ring(ReplicaReady[] ready) => AmongWorkers(parallel, workers.Length, ready.All(r => r.Link is not null),
-        ready.Select(r => r.Silo).Distinct().Count(), parameterCount * (long)sizeof(float));
+    bool Ring(ReplicaReady[] ready, long bytes) => AmongWorkers(parallel, workers.Length, ready.All(r => r.Link is not null),
+        ready.Select(r => r.Silo).Distinct().Count(), bytes);
 
     /// <summary>
     /// True when the workers average among themselves: asked for, or on auto when the workers span silos and their

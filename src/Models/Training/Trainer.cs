@@ -67,9 +67,18 @@ public sealed class Trainer : IDisposable
         Parameters.ZeroGradients();
         Model.train();
         double teacher = Options.TeacherForcing.TeacherProbability(Step);
-        var logits = Model.Logits(batch.Source, batch.DecoderInputs, teacher, decoderGradientsReady);
+        // The callback runs inside libtorch's backward: an exception unwinding through its native frames ends the
+        // process, so what it throws is held and thrown here once the pass is done.
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failed = null;
+        Action? reached = decoderGradientsReady is null ? null : () =>
+        {
+            try { decoderGradientsReady(); }
+            catch (Exception e) { failed = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e); }
+        };
+        var logits = Model.Logits(batch.Source, batch.DecoderInputs, teacher, reached);
         var loss = Loss(logits, batch.Targets);
         loss.backward();
+        failed?.Throw();
         return new GradientReport(loss.item<float>(), batch.TargetTokens, teacher);
     }
 

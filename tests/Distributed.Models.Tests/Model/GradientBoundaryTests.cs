@@ -43,4 +43,18 @@ public class GradientBoundaryTests
         Assert.All(atBoundary[..start], v => Assert.Equal(0f, v));
         Assert.Contains(final[..start], v => v != 0f);
     }
+
+    // The callback runs inside libtorch's backward pass: what it throws must reach the caller of ComputeGradient,
+    // after the pass, not unwind through native frames.
+    [Fact]
+    public void What_the_callback_throws_reaches_the_caller_after_the_backward_pass()
+    {
+        var data = TinyModels.Reverse(32, 3, 6);
+        using var trainer = new Trainer(TinyModels.Options(), new TrainingOptions { BatchSize = 16 }, data.Vocabularies, 5, data.Train);
+        using var batch = TrainingBatch.From(data.Train.Take(16).ToList());
+        var error = Assert.Throws<TimeoutException>(() => trainer.ComputeGradient(batch, () => throw new TimeoutException("no partner link")));
+        Assert.Equal("no partner link", error.Message);
+        // The pass still ran to its end: the encoder's gradients are there too.
+        Assert.Contains(trainer.Parameters.Gradients[..trainer.DecoderGradientStart].ToArray(), v => v != 0f);
+    }
 }
