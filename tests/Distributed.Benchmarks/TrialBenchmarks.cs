@@ -324,18 +324,23 @@ public static class TrialBenchmarks
     }
 
     /// <summary>
-    /// Overlapping the exchange with the backward pass: 2 workers in two silo processes, global clipping (which lets
-    /// the decoder's gradients leave before the encoder's are computed), the ring, overlap on and off alternating. The step time decides (the compute a worker reports ends with its backward, so with overlap
-    /// it holds part of the exchange); ratio = on / off, medians of five trials each.
+    /// Overlapping the exchange with the backward pass: 2 workers in two silo processes, the ring, overlap on and off
+    /// alternating; one line under per-worker clipping by norm (the default: each worker scales the other's raw half
+    /// late) and one under global clipping. The step time decides (the compute a worker reports ends with its
+    /// backward, so with overlap it holds part of the exchange); ratio = on / off, medians of five trials each.
+    /// EXCHANGE_OVERLAP_SCOPES=perWorker (or global) measures one.
     /// </summary>
-    public static string ExchangeOverlap()
+    public static IEnumerable<string> ExchangeOverlap()
     {
-        return BenchmarkSilo.Measure(async silo =>
+        var only = Environment.GetEnvironmentVariable("EXCHANGE_OVERLAP_SCOPES");
+        foreach (var scope in new[] { ClipScope.PerWorker, ClipScope.Global })
+            if (only is null || string.Equals(only, scope.ToString(), StringComparison.OrdinalIgnoreCase))
+                yield return BenchmarkSilo.Measure(async silo =>
         {
             await silo.AddSiloProcessAsync();
             const int steps = 150;
             var spec = Spec(MillionModel, 2, steps + Warmup);
-            spec = spec with { Parallel = spec.Parallel with { ClipScope = ClipScope.Global, Allreduce = Allreduce.Ring } };
+            spec = spec with { Parallel = spec.Parallel with { ClipScope = scope, Allreduce = Allreduce.Ring } };
             var stepMs = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
             var shares = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
             // Five rounds, the order flipping each round: the first trial on fresh processes runs slow.
@@ -343,7 +348,7 @@ public static class TrialBenchmarks
                 foreach (bool overlap in round % 2 == 0 ? new[] { false, true } : new[] { true, false })
                 {
                     var run = spec with { Parallel = spec.Parallel with { OverlapExchange = overlap } };
-                    var (_, metrics) = await silo.RunAsync($"overlap-{overlap}-{round}", run);
+                    var (_, metrics) = await silo.RunAsync($"overlap-{scope}-{overlap}-{round}", run);
                     var measured = metrics.Steps.Where(s => s.Step > Warmup && s.Step < metrics.Steps.Count).ToList();
                     stepMs[overlap].Add(measured.Average(s => s.StepSeconds) * 1000);
                     shares[overlap].Add(ExchangeShare(metrics));
@@ -353,6 +358,7 @@ public static class TrialBenchmarks
             return new JsonObject
             {
                 ["case"] = "exchange-overlap",
+                ["clip_scope"] = scope == ClipScope.Global ? "global" : "perWorker",
                 ["workers"] = 2,
                 ["params"] = probe.Parameters.Count,
                 ["decoder_bucket_share"] = Math.Round(1 - probe.DecoderGradientStart / (double)probe.Parameters.Count, 3),

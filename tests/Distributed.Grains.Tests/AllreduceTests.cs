@@ -130,6 +130,55 @@ public class AllreduceTests
         }
     }
 
+    // Per-worker clipping by norm with the reduce begun before the worker's norm is known: each scales late what it
+    // kept and what arrived, and the pair ends with the mean of the clipped gradients, the same bytes on both.
+    [Fact]
+    public void A_ring_of_two_scaling_late_ends_with_the_mean_of_the_clipped_gradients()
+    {
+        var (allreduces, links) = Build("ring", 2);
+        try
+        {
+            var gradients = Gradients(2, 3001, seed: 11);
+            float[] factors = [0.25f, 1f];
+            var results = gradients.Select(g => g.ToArray()).ToArray();
+            var ready = new ManualResetEventSlim(false);
+            var threads = Enumerable.Range(0, 2).Select(r => new Thread(() =>
+                // The factor comes after the first hop has started: as the replica thread gives it once the encoder's backward ends.
+                ((RingAllreduce)allreduces[r]).ReduceScaledLate(results[r], 1, () => { ready.Wait(); return factors[r]; }, ClipScope.PerWorker, ClipMode.Norm, 1.0))).ToArray();
+            foreach (var t in threads) t.Start();
+            Thread.Sleep(50);
+            ready.Set();
+            foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromSeconds(60)), "an allreduce hung");
+            for (int i = 0; i < 3001; i++)
+            {
+                double mean = (factors[0] * (double)gradients[0][i] + factors[1] * (double)gradients[1][i]) / 2;
+                Assert.True(Math.Abs(results[0][i] - mean) <= 1e-6, $"element {i}: {results[0][i]} against the mean of the clipped {mean}");
+            }
+            Assert.True(MemoryMarshal.AsBytes(results[1].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(results[0].AsSpan())), "worker 1 ended with other bytes than worker 0");
+        }
+        finally
+        {
+            foreach (var a in allreduces) a.Dispose();
+            foreach (var l in links) l.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Only_a_ring_of_two_scales_late()
+    {
+        var (allreduces, links) = Build("ring", 3);
+        try
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => ((RingAllreduce)allreduces[0]).ReduceScaledLate(new float[30], 1, () => 1f, ClipScope.PerWorker, ClipMode.Norm, 1.0));
+            Assert.Contains("only a ring of two", error.Message);
+        }
+        finally
+        {
+            foreach (var a in allreduces) a.Dispose();
+            foreach (var l in links) l.Dispose();
+        }
+    }
+
     [Theory]
     [InlineData(1, new int[0])]
     [InlineData(4, new[] { 1, 2 })]

@@ -32,8 +32,9 @@ public sealed record DataParallelOptions
     [Id(8)] public Allreduce Allreduce { get; init; } = Allreduce.Auto;
     /// <summary>
     /// Start averaging the decoder's gradients while the encoder's backward still runs, where that is possible: the
-    /// workers average among themselves one per silo (ring or halving-doubling) under global clipping. Per-worker
-    /// clipping needs a worker's whole gradient before anything leaves it.
+    /// workers average among themselves one per silo (ring or halving-doubling) under global clipping or per-worker
+    /// clipping by value; under per-worker clipping by norm only two such workers can, each scaling the other's raw
+    /// half once both know their norms (a longer ring's later hops carry sums).
     /// </summary>
     [Id(9)] public bool OverlapExchange { get; init; } = true;
 

@@ -105,7 +105,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         int[]? leaderRanks = halves ? groups.Select(g => g[0]).ToArray() : null;
         string?[]? leaderLinks = leaderRanks?.Select(r => ready[r].Link).ToArray();
         // Every worker must split its allreduce alike, so either all overlap or none: one per silo, nothing to gather first.
-        bool overlap = parallel is { OverlapExchange: true, ClipScope: ClipScope.Global } && groups.All(g => g.Length == 1);
+        bool overlap = parallel.OverlapExchange && groups.All(g => g.Length == 1) && OverlapsBackward(parallel.ClipScope, training.Clip, groups.Length, halves);
         var places = new RingPlace[workers.Length];
         for (int g = 0; g < groups.Length; g++)
         {
@@ -114,6 +114,15 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         }
         return places;
     }
+
+    /// <summary>
+    /// Whether the clipping lets the decoder's gradients be summed before the encoder's backward ends: global clipping
+    /// acts on the mean, and per-worker clipping by value clamps element by element; per-worker clipping by norm
+    /// needs the whole gradient's norm, which only a ring of two can apply late (its first hop carries raw halves,
+    /// every later hop of a longer ring a sum).
+    /// </summary>
+    internal static bool OverlapsBackward(ClipScope scope, ClipMode clip, int leaders, bool halving) =>
+        scope == ClipScope.Global || clip != ClipMode.Norm || leaders == 2 && !halving;
 
     /// <summary>
     /// Auto and hierarchical: whether the leaders halve and double rather than ring. Both move the same bytes over a

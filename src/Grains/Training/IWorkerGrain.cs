@@ -169,7 +169,7 @@ public sealed record WorkerGradient(
 /// <see cref="Position"/>, connecting to the leader of rank <see cref="NextRank"/> at <see cref="NextLink"/>. A flat
 /// ring is groups of one. When the leaders reduce by halving and doubling instead, <see cref="LeaderRanks"/> and
 /// <see cref="LeaderLinks"/> name every leader by position, and each connects to its partners above it. With
-/// <see cref="OverlapBackward"/> (every group is one worker, and clipping is global) every worker starts the
+/// <see cref="OverlapBackward"/> (every group is one worker, and the clipping allows it: <c>GradientExchange.OverlapsBackward</c>) every worker starts the
 /// decoder's part of its allreduce while the encoder's backward runs.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("RingPlace")]

@@ -124,8 +124,8 @@ public sealed class Replica : IDisposable
             throw;
         }
         // A lone worker's clipped gradient is the average, whatever the scope.
-        double norm = assignment.Spec.Parallel.ClipScope == ClipScope.PerWorker || step.Route == GradientRoute.Keep
-            ? t.ClipGradient()
+        double norm = step.Route == GradientRoute.Keep ? t.ClipGradient()
+            : assignment.Spec.Parallel.ClipScope == ClipScope.PerWorker ? exchange.ClipOwn(t)
             : exchange.LocalNorm(t);
         // The copy out is part of the exchange, not of the compute this reports.
         double computeSeconds = (clock.Elapsed - waited).TotalSeconds;

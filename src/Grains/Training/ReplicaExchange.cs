@@ -33,6 +33,8 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     // The decoder's bucket: averaged on its own thread while the encoder's backward runs on the replica's.
     SideThread? bucket;
     bool bucketStarted;
+    // Per-worker clipping by norm: this worker's factor, known once the encoder's backward ends, for the bucket's ring to apply late.
+    TaskCompletionSource<float>? lateFactor;
     double bucketSquares, bucketLocalSquares;
     int bucketStart;
 
@@ -85,12 +87,10 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
 
     /// <summary>
     /// True when this step may start averaging the decoder's gradients during the backward pass, as the coordinator
-    /// placed every worker of the run (<see cref="RingPlace.OverlapBackward"/>): one per group, so no shared-memory
-    /// gather comes first, under global clipping, which needs nothing of a worker's whole gradient before the
-    /// exchange (per-worker clipping needs its norm).
+    /// placed every worker of the run (<see cref="RingPlace.OverlapBackward"/>, under <see cref="GradientExchange.OverlapsBackward"/>):
+    /// one per group, so no shared-memory gather comes first.
     /// </summary>
-    public bool Overlaps(WorkerStep step) =>
-        step.Route == GradientRoute.Ring && place is { OverlapBackward: true, Leaders: > 1 } && assignment?.Spec.Parallel.ClipScope == ClipScope.Global;
+    public bool Overlaps(WorkerStep step) => step.Route == GradientRoute.Ring && place is { OverlapBackward: true, Leaders: > 1 };
 
     /// <summary>
     /// Called by the backward pass once the values from <see cref="Trainer.DecoderGradientStart"/> on are final: their
@@ -99,18 +99,57 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     public unsafe void StartDecoderBucket(WorkerStep step, Trainer trainer)
     {
         var spec = assignment!.Spec;
+        var (scope, mode, threshold) = (spec.Parallel.ClipScope, spec.Training.Clip, spec.Training.ClipThreshold);
         bucketStart = trainer.DecoderGradientStart;
         var tail = trainer.Parameters.Gradients[bucketStart..];
         double norm = GradientClipping.L2Norm(tail);
         bucketLocalSquares = norm * norm;
+        // Clamping is element by element: this worker's own clipping of the bucket needs nothing of the rest.
+        if (scope == ClipScope.PerWorker && mode == ClipMode.Value) GradientClipping.ClampValues(tail, (float)threshold);
         var allreduce = Ring(place!);
         // The flat gradient is native memory: it stays put while the bucket thread works in it.
         var values = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tail));
         int count = tail.Length;
         bucket ??= new SideThread($"bucket {key}");
-        bucket.Start(() => bucketSquares = allreduce.Reduce(new Span<float>((float*)values, count), step.Step,
-            spec.Parallel.ClipScope, spec.Training.Clip, spec.Training.ClipThreshold));
+        if (scope == ClipScope.PerWorker && mode == ClipMode.Norm)
+        {
+            var two = allreduce as RingAllreduce ?? throw new InvalidOperationException($"replica {key}: per-worker clipping by norm overlaps only a ring of two");
+            var factor = lateFactor = new TaskCompletionSource<float>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var timeout = spec.Parallel.ExchangeTimeout;
+            bucket.Start(() => bucketSquares = two.ReduceScaledLate(new Span<float>((float*)values, count), step.Step, () => FactorWithin(factor, timeout),
+                scope, mode, threshold));
+        }
+        else
+            bucket.Start(() => bucketSquares = allreduce.Reduce(new Span<float>((float*)values, count), step.Step, scope, mode, threshold));
         bucketStarted = true;
+    }
+
+    static float FactorWithin(TaskCompletionSource<float> factor, TimeSpan timeout) =>
+        factor.Task.Wait(timeout) ? factor.Task.Result : throw new TimeoutException($"the encoder's backward did not end within {timeout.TotalSeconds:0.###} s");
+
+    /// <summary>
+    /// Per-worker clipping of the gradient just computed; returns its norm before clipping. With the decoder's bucket
+    /// out, the head is clipped here by the whole gradient's norm, and the bucket's ring scales the tail by the same
+    /// factor when both workers know theirs (<see cref="RingAllreduce.ReduceScaledLate"/>).
+    /// </summary>
+    public double ClipOwn(Trainer trainer)
+    {
+        if (!bucketStarted) return trainer.ClipGradient();
+        var (mode, threshold) = (assignment!.Spec.Training.Clip, assignment.Spec.Training.ClipThreshold);
+        double norm = LocalNorm(trainer);
+        var head = trainer.Parameters.Gradients[..bucketStart];
+        switch (mode)
+        {
+            case ClipMode.Norm:
+                float factor = GradientClipping.NormFactor(norm, threshold);
+                if (factor != 1f) GradientClipping.Scale(head, factor);
+                lateFactor!.TrySetResult(factor);
+                break;
+            case ClipMode.Value:
+                GradientClipping.ClampValues(head, (float)threshold);
+                break;
+        }
+        return norm;
     }
 
     /// <summary>The norm of the gradient this worker computed (the decoder's bucket may be a mean already by now).</summary>
@@ -127,6 +166,8 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
     {
         if (!bucketStarted) return;
         bucketStarted = false;
+        lateFactor?.TrySetCanceled();
+        lateFactor = null;
         Abort();
         bucket!.Wait(rethrow: false);
     }
@@ -144,6 +185,7 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
             case GradientRoute.Ring when bucketStarted:
                 // The decoder's bucket first: the same links carry the rest next, in the same order on every worker.
                 bucketStarted = false;
+                lateFactor = null;
                 bucket!.Wait();
                 Telemetry.TrainingMeter.OverlappedSteps.Add(1, Telemetry.TrainingMeter.Trial(assignment!.TrialId));
                 meanSquares = bucketSquares + Reduce(trainer.Parameters.Gradients[..bucketStart], step.Step);
@@ -236,6 +278,8 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
         lock (linkLock) work = assignment ?? throw new InvalidOperationException($"replica {key} holds no run to join a ring of");
         int workers = work.Spec.Parallel.Workers;
         if (place.Problem(work.Rank, workers) is { } problem) throw new ArgumentException($"replica {key}: a ring place needs {problem}");
+        if (place.OverlapBackward && !GradientExchange.OverlapsBackward(work.Spec.Parallel.ClipScope, work.Spec.Training.Clip, place.Leaders, place.HalvingDoubling))
+            throw new ArgumentException($"replica {key}: per-worker clipping by norm overlaps the backward pass only in a ring of two, not among {place.Leaders} leaders");
         var group = host.Group(work.TrialId, work.RunId, place.Group.Length);
         GradientLink? connected = null;
         var above = new Dictionary<int, GradientLink>();

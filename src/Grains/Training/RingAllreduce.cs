@@ -30,7 +30,21 @@ sealed class RingAllreduce : IGradientAllreduce
     }
 
     /// <inheritdoc/>
-    public unsafe double Reduce(Span<float> gradient, long step, ClipScope scope, ClipMode mode, double threshold)
+    public double Reduce(Span<float> gradient, long step, ClipScope scope, ClipMode mode, double threshold) =>
+        Reduce(gradient, step, scope, mode, threshold, late: null);
+
+    /// <summary>
+    /// A ring of two under per-worker clipping by norm, started before this worker's factor is known (the encoder's
+    /// backward still runs): each half goes out raw, then the two swap their factors, and each scales the half it
+    /// kept and the half that arrived before summing them, as if both had been clipped before sending.
+    /// </summary>
+    public double ReduceScaledLate(Span<float> gradient, long step, Func<float> ownFactor, ClipScope scope, ClipMode mode, double threshold)
+    {
+        if (size != 2) throw new InvalidOperationException($"only a ring of two scales late, not one of {size}: past the first hop every message holds a sum");
+        return Reduce(gradient, step, scope, mode, threshold, ownFactor);
+    }
+
+    unsafe double Reduce(Span<float> gradient, long step, ClipScope scope, ClipMode mode, double threshold, Func<float>? late)
     {
         int count = gradient.Length;
         int widest = (count + size - 1) / size + 1;
@@ -42,6 +56,12 @@ sealed class RingAllreduce : IGradientAllreduce
             {
                 var (start, length) = Slice(count, Around(rank - k - 1));
                 Pass(at, count, Around(rank - k), scratch.AsSpan(0, length), step, gather: false);
+                if (late is not null)
+                {
+                    float factor = late();
+                    GradientClipping.Scale(gradient.Slice(start, length), factor);
+                    GradientClipping.Scale(scratch.AsSpan(0, length), SwapFactor(factor, step));
+                }
                 GradientAverager.Accumulate(scratch.AsSpan(0, length), gradient.Slice(start, length));
             }
             int own = Around(rank + 1);
@@ -80,6 +100,16 @@ sealed class RingAllreduce : IGradientAllreduce
                 if (gather) previous!.Receive(step, MemoryMarshal.AsBytes(new Span<double>(ref squares[arriving])), "the previous worker of the ring");
             });
         }
+    }
+
+    /// <summary>Sends this worker's clipping factor to the next worker and returns the previous one's.</summary>
+    float SwapFactor(float own, long step)
+    {
+        float theirs = 0;
+        sender.Exchange(next!, () => next!.Send(step, MemoryMarshal.AsBytes(new ReadOnlySpan<float>(in own))),
+            () => previous!.Receive(step, MemoryMarshal.AsBytes(new Span<float>(ref theirs)), "the previous worker of the ring"));
+        if (!float.IsFinite(theirs) || theirs is < 0 or > 1) throw new InvalidDataException($"the previous worker of the ring sent a clipping factor of {theirs}, not one in [0, 1]");
+        return theirs;
     }
 
     int Around(int index) => ((index % size) + size) % size;
