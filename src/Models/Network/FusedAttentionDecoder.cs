@@ -175,7 +175,7 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
                 packedContext.Multiply(contextIn, context, cell.InputAt(t), width, accumulate: true);
                 cell.Forward(t, packedHh);
 
-                float* below = cell.StateAt(t + 1);
+                float* below = cell.OutputAt(t);
                 for (int u = 0; u < upperCount; u++)
                 {
                     var upper = uppers[u];
@@ -185,7 +185,7 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
                     if (upper.PInputMask is not null) RecurrenceKernels.Multiply(input, upper.PInputMask, input, batch * hidden);
                     packedUpper[u].Ih.Multiply(input, hidden, upper.Cell.InputAt(t), width, accumulate: true);
                     upper.Cell.Forward(t, packedUpper[u].Hh);
-                    float* h1 = upper.Cell.StateAt(t + 1);
+                    float* h1 = upper.Cell.OutputAt(t);
                     if (residual) RecurrenceKernels.Add(h1, below, output, batch * hidden);
                     else new Span<float>(h1, batch * hidden).CopyTo(new Span<float>(output, batch * hidden));
                     below = output;
@@ -204,7 +204,7 @@ public sealed unsafe class FusedAttentionDecoder : autograd.MultiTensorFunction<
 
         ctx.save_data("saved", new Saved(cell, uppers, residual, kind, values, keys, weightContext, queryWeight, score, contextMask,
             alphas, contexts, energies, sampler?.Record()));
-        return [upperCount == 0 ? cell.States.narrow(0, 1, time) : uppers[^1].Outs, contexts];
+        return [upperCount == 0 ? cell.Outputs : uppers[^1].Outs, contexts];
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradients)

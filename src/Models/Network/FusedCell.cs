@@ -18,6 +18,9 @@ public sealed unsafe class FusedCell
 {
     readonly CellKind kind;
     readonly int time, batch, hidden, width;
+    // Run from the last step to the first (a bidirectional layer's backward direction), in place of flipping the
+    // sequence in and the outputs back: states stay in time order, h_t's successor written at t, the start at time.
+    readonly bool reverse;
     readonly Tensor weightHh;                  // (width, hidden)
     readonly Tensor? hiddenBias, hiddenMask, valid;
     readonly NormParts? inputNorm, hiddenNorm;
@@ -36,12 +39,14 @@ public sealed unsafe class FusedCell
     /// <summary>
     /// <paramref name="inputs"/> (time, batch, width) holds every step's input transform, or the part known before the
     /// loop (overwritten when <paramref name="ownsInputs"/>); <paramref name="weightHh"/> is (width, hidden); <paramref name="valid"/> (time, batch) is 0 where a padded
-    /// step carries the state; <paramref name="c0"/> only for an LSTM.
+    /// step carries the state; <paramref name="c0"/> only for an LSTM. With <paramref name="reverse"/> the steps run
+    /// from the last to the first.
     /// </summary>
     public FusedCell(CellKind kind, Tensor inputs, Tensor h0, Tensor? c0, Tensor weightHh, Tensor? hiddenBias, NormParts? inputNorm,
-        NormParts? hiddenNorm, Tensor? hiddenMask, Tensor? valid, bool ownsInputs = false)
+        NormParts? hiddenNorm, Tensor? hiddenMask, Tensor? valid, bool ownsInputs = false, bool reverse = false)
     {
         this.kind = kind;
+        this.reverse = reverse;
         time = (int)inputs.shape[0];
         batch = (int)inputs.shape[1];
         hidden = (int)h0.shape[1];
@@ -53,11 +58,11 @@ public sealed unsafe class FusedCell
         this.inputNorm = inputNorm is null ? null : inputNorm with { Gamma = inputNorm.Gamma.contiguous(), Beta = inputNorm.Beta.contiguous() };
         this.hiddenNorm = hiddenNorm is null ? null : hiddenNorm with { Gamma = hiddenNorm.Gamma.contiguous(), Beta = hiddenNorm.Beta.contiguous() };
         hs = empty(time + 1, batch, hidden);
-        hs[0].copy_(h0);
+        hs[reverse ? time : 0].copy_(h0);
         if (kind == CellKind.Lstm)
         {
             cs = empty(time + 1, batch, hidden);
-            cs[0].copy_(c0!);
+            cs[reverse ? time : 0].copy_(c0!);
             tanhC = empty(time, batch, hidden);
         }
         // Written into: the inputs themselves when handed over, else a copy made once (an expanded bias start is
@@ -90,17 +95,33 @@ public sealed unsafe class FusedCell
 
     public int Hidden => hidden;
 
-    /// <summary>h_0 … h_T (time + 1, batch, hidden).</summary>
+    /// <summary>h_0 … h_T (time + 1, batch, hidden); run in reverse, the state after step t at t and the start at time.</summary>
     public Tensor States => hs;
 
-    /// <summary>c_T for an LSTM.</summary>
-    public Tensor? FinalCell => cs?[time];
+    /// <summary>Each step's output (time, batch, hidden), in time order either way.</summary>
+    public Tensor Outputs => hs.narrow(0, reverse ? 0 : 1, time);
+
+    /// <summary>The state each step starts from (time, batch, hidden), in time order.</summary>
+    Tensor Inputs => hs.narrow(0, reverse ? 1 : 0, time);
+
+    /// <summary>The last state: h after the last step run.</summary>
+    public Tensor FinalState => hs[reverse ? 0 : time];
+
+    /// <summary>c after the last step run, for an LSTM.</summary>
+    public Tensor? FinalCell => cs?[reverse ? 0 : time];
+
+    int Before(int t) => reverse ? t + 1 : t;
+
+    int After(int t) => reverse ? t : t + 1;
 
     /// <summary>Step t's input transform (batch, width), before its norm: the caller adds into it before <see cref="Forward"/>.</summary>
     public float* InputAt(int t) => pGates + (long)t * batch * width;
 
-    /// <summary>h_t (batch, hidden), the state step t starts from.</summary>
-    public float* StateAt(int t) => pHs + (long)t * batch * hidden;
+    /// <summary>(batch, hidden): the state step t starts from.</summary>
+    public float* StateAt(int t) => pHs + (long)Before(t) * batch * hidden;
+
+    /// <summary>(batch, hidden): the state step t ends with, its output.</summary>
+    public float* OutputAt(int t) => pHs + (long)After(t) * batch * hidden;
 
     /// <summary>W_hh packed for the forward pass (x·W_hhᵀ); the caller disposes it.</summary>
     public PackedWeight PackForward() => new(Floats(weightHh), hidden, batch, width, hidden, transpose: true);
@@ -113,7 +134,7 @@ public sealed unsafe class FusedCell
     {
         long rows = (long)t * batch, span = (long)batch * width;
         float* g = InputAt(t), row0 = pScratch, row1 = row0 + span, row2 = row1 + span;
-        float* h = StateAt(t), hNext = StateAt(t + 1);
+        float* h = StateAt(t), hNext = OutputAt(t);
         byte* v = pValid is null ? null : pValid + rows;
         if (inputNorm is not null)
         {
@@ -149,8 +170,8 @@ public sealed unsafe class FusedCell
         switch (kind)
         {
             case CellKind.Lstm:
-                long bh = rows * hidden;
-                CellKernels.LstmCell(g, pCs + bh, pCs + bh + (long)batch * hidden, pTanhC + bh, hNext, batch, hidden, h, v);
+                long bh = rows * hidden, state = (long)batch * hidden;
+                CellKernels.LstmCell(g, pCs + Before(t) * state, pCs + After(t) * state, pTanhC + bh, hNext, batch, hidden, h, v);
                 break;
             case CellKind.Gru:
                 CellKernels.GruCell(g, pHh + rows * width, h, hNext, batch, hidden, v);
@@ -232,7 +253,7 @@ public sealed unsafe class FusedCell
         switch (kind)
         {
             case CellKind.Lstm:
-                CellKernels.LstmCellBackward(g, pTanhC + bh, pCs + bh, dTop, dhNext, d.PDc, dIh, batch, hidden, v, pass);
+                CellKernels.LstmCellBackward(g, pTanhC + bh, pCs + Before(t) * d.StateSize, dTop, dhNext, d.PDc, dIh, batch, hidden, v, pass);
                 break;
             case CellKind.Gru:
                 CellKernels.GruCellBackward(g, pHh + bw, StateAt(t), dTop, dhNext, dIh, dHh, pass, batch, hidden, v);
@@ -260,7 +281,7 @@ public sealed unsafe class FusedCell
     /// <summary>dW_hh (width, hidden), one GEMM over all steps, and db_hh where the cell has a hidden bias.</summary>
     public (Tensor Weight, Tensor? Bias) HiddenWeightGradients(Gradients d)
     {
-        var h = hs.narrow(0, 0, time);
+        var h = Inputs;
         var hIn = hiddenMask is null ? h : h * hiddenMask;
         var dTransform = d.HiddenTransform.reshape(-1, width);
         return (dTransform.t().mm(hIn.reshape(-1, hidden)), hiddenBias is null ? null : dTransform.sum(dim: 0));

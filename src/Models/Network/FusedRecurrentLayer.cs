@@ -19,14 +19,15 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
     /// Outputs (time, batch, hidden) and the final state for input projections (time, batch, gates·hidden), which hold the
     /// input transform (layer-normalised already when the layer uses layer norm). <paramref name="valid"/> is (time, batch).
     /// With <paramref name="ownsInputs"/> the caller hands its projections over (nothing else reads them): the recurrence
-    /// works in them instead of a copy.
+    /// works in them instead of a copy. With <paramref name="reverse"/> the recurrence runs from the last step to the
+    /// first (a bidirectional layer's backward direction over unpadded sequences), inputs and outputs in time order.
     /// </summary>
     public static (Tensor Outputs, RnnState Final) Run(CellKind cell, Tensor inputs, RnnState initial, CellWeights w, Tensor? hiddenMask,
-        Tensor? valid, bool ownsInputs = false)
+        Tensor? valid, bool ownsInputs = false, bool reverse = false)
     {
         var norm = w.HiddenNorm;
         var outputs = apply(inputs, initial.H, initial.C!, w.HhT.t(), w.HiddenBias!, norm?.weight!, norm?.bias!, norm?.eps ?? 0.0,
-            hiddenMask!, valid!, cell, ownsInputs);
+            hiddenMask!, valid!, cell, ownsInputs, reverse);
         return (outputs[0], new RnnState(outputs[1], cell == CellKind.Lstm ? outputs[2] : null));
     }
 
@@ -37,28 +38,34 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
         var gamma = vars[5] as Tensor;
         var kind = (CellKind)vars[10];
         var norm = gamma is null ? null : new NormParts(gamma, (Tensor)vars[6], (float)(double)vars[7]);
+        bool reverse = (bool)vars[12];
         var cell = new FusedCell(kind, x, h0, vars[2] as Tensor, (Tensor)vars[3], vars[4] as Tensor, null, norm, vars[8] as Tensor, vars[9] as Tensor,
-            ownsInputs: (bool)vars[11]);
+            ownsInputs: (bool)vars[11], reverse);
         int time = (int)x.shape[0];
         using (var packed = cell.PackForward())
-            for (int t = 0; t < time; t++) cell.Forward(t, packed);
+            for (int s = 0; s < time; s++) cell.Forward(reverse ? time - 1 - s : s, packed);
         ctx.save_data("cell", cell);
-        var hs = cell.States;
+        ctx.save_data("reverse", reverse);
         // A GRU or RNN has no cell state: h_T stands in for it, and its gradient is ignored.
-        return [hs.narrow(0, 1, time), hs[time].clone(), cell.FinalCell?.clone() ?? hs[time].clone()];
+        return [cell.Outputs, cell.FinalState.clone(), cell.FinalCell?.clone() ?? cell.FinalState.clone()];
     }
 
     public override unsafe List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradients)
     {
         var cell = (FusedCell)ctx.get_data("cell");
+        bool reverse = (bool)ctx.get_data("reverse");
         var dOutputs = gradients[0].contiguous();
         int time = (int)dOutputs.shape[0], batch = (int)dOutputs.shape[1];
         var d = cell.BeginBackward(gradients[1], gradients[2]);
         float* pDOut = TensorMemory.Floats(dOutputs);
         using (var packed = cell.PackBackward())
-            for (int t = time - 1; t >= 0; t--) cell.Backward(t, d, pDOut + (long)t * batch * cell.Hidden, packed);
+            for (int s = time - 1; s >= 0; s--)
+            {
+                int t = reverse ? time - 1 - s : s;
+                cell.Backward(t, d, pDOut + (long)t * batch * cell.Hidden, packed);
+            }
         var (dWeightHh, dHiddenBias) = cell.HiddenWeightGradients(d);
         var (_, _, dGamma, dBeta) = cell.NormGradients(d);
-        return [d.Input, d.InitialState(), d.Cell!, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!, null!, null!];
+        return [d.Input, d.InitialState(), d.Cell!, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!, null!, null!, null!];
     }
 }

@@ -224,9 +224,11 @@ public sealed class RecurrentLayer : nn.Module
         var finals = new RnnState[directions];
         for (int d = 0; d < directions; d++)
         {
-            // The backward direction reads each sequence from its own last token: reversed within lengths, or simply
-            // flipped in time when no sequence is padded (block copies, where a gather goes element by element).
-            bool flip = d == 1 && lengths is null;
+            // The backward direction reads each sequence from its own last token: reversed within lengths, or, when no
+            // sequence is padded, run from the last step by the fused recurrence or flipped in time (block copies, where
+            // a gather goes element by element).
+            bool backwards = d == 1 && lengths is null && Fuses;
+            bool flip = d == 1 && lengths is null && !Fuses;
             Tensor? reverse = d == 1 && lengths is not null ? ReverseWithinLengths(batch, time, lengths).t() : null;
             var w = Weights(d);
             Tensor ih;
@@ -248,7 +250,7 @@ public sealed class RecurrentLayer : nn.Module
             if (Fuses)
             {
                 // ih is this call's own: the recurrence works in it instead of a copy.
-                (output, state) = FusedRecurrentLayer.Run(cell, ih, state, w, masks?.Hidden[d], validSteps?.t(), ownsInputs: true);
+                (output, state) = FusedRecurrentLayer.Run(cell, ih, state, w, masks?.Hidden[d], validSteps?.t(), ownsInputs: true, reverse: backwards);
             }
             else
             {

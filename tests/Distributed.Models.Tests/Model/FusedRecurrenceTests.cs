@@ -58,6 +58,37 @@ public class FusedRecurrenceTests
         Assert.True(GradientClipping.L2Norm(fused.Parameters.Gradients) > 1e-3);
     }
 
+    // Without padding the backward direction runs the fused recurrence from the last step instead of flipping the
+    // sequence in and its outputs back; the step loop still flips. Same loss, same gradients.
+    [Theory]
+    [InlineData(CellKind.Lstm, AttentionKind.None, 0.0, false, 2)]
+    [InlineData(CellKind.Lstm, AttentionKind.Additive, 0.3, true, 1)]
+    [InlineData(CellKind.Gru, AttentionKind.None, 0.3, false, 2)]
+    [InlineData(CellKind.Rnn, AttentionKind.Multiplicative, 0.0, true, 2)]
+    public void The_backward_direction_run_from_the_last_step_matches_the_flipped_loop(CellKind cell, AttentionKind attention, double dropout,
+        bool layerNorm, int layers)
+    {
+        Assert.True(PackedWeight.IsAvailable, "libtorch_cpu does not export MKL's packed GEMM");
+        var data = TinyModels.Reverse(64, 7, 7);
+        var model = TinyModels.Options(cell, attention) with
+        {
+            Bidirectional = true, Dropout = dropout, RecurrentDropout = dropout, LayerNorm = layerNorm, Layers = layers,
+        };
+        var training = new TrainingOptions { BatchSize = 16 };
+        using var fused = new Trainer(model, training, data.Vocabularies, 4, data.Train);
+        using var looped = new Trainer(model, training, data.Vocabularies, 4, data.Train);
+        looped.Model.UseFusedRecurrence = false;
+        using var batch = TrainingBatch.From(data.Train.Take(16).ToList());
+        Assert.Null(batch.Source.Padding);
+
+        var fusedReport = fused.ComputeGradient(batch);
+        var loopedReport = looped.ComputeGradient(batch);
+
+        Assert.Equal(loopedReport.Loss, fusedReport.Loss, 5);
+        TinyModels.AssertClose(looped.Parameters.Gradients.ToArray(), fused.Parameters.Gradients.ToArray(), 2e-5);
+        Assert.True(GradientClipping.L2Norm(fused.Parameters.Gradients) > 1e-3);
+    }
+
     // The decoder's attentive first layer and the fused layers of the GRU and RNN (encoder, decoder without attention,
     // bidirectional) transform the embedding table once and look positions up.
     [Theory]
