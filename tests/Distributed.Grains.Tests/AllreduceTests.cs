@@ -27,7 +27,17 @@ public class AllreduceTests
         return (new GradientLink(client, Token, challenge, coordinator: true), new GradientLink(server, Token, challenge, coordinator: false));
     }
 
-    static (IGradientAllreduce[] Allreduces, List<GradientLink> Links) Build(string kind, int n)
+    /// <summary>N workers' allreduces over fresh loopback links; disposing ends their threads and closes the links.</summary>
+    sealed record Workers(IGradientAllreduce[] Allreduces, List<GradientLink> Links) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var a in Allreduces) a.Dispose();
+            foreach (var l in Links) l.Dispose();
+        }
+    }
+
+    static Workers Build(string kind, int n)
     {
         var links = new List<GradientLink>();
         if (kind == "ring")
@@ -36,7 +46,7 @@ public class AllreduceTests
             var previous = new GradientLink[n];
             for (int r = 0; r < n; r++) (next[r], previous[(r + 1) % n]) = Pair();
             links.AddRange(next.Concat(previous));
-            return (Enumerable.Range(0, n).Select(r => (IGradientAllreduce)new RingAllreduce(r, n, n, next[r], previous[r])).ToArray(), links);
+            return new(Enumerable.Range(0, n).Select(r => (IGradientAllreduce)new RingAllreduce(r, n, n, next[r], previous[r])).ToArray(), links);
         }
         var partners = Enumerable.Range(0, n).Select(_ => new Dictionary<int, GradientLink>()).ToArray();
         for (int p = 0; p < n; p++)
@@ -46,7 +56,7 @@ public class AllreduceTests
                 links.Add(partners[p][q]);
                 links.Add(partners[q][p]);
             }
-        return (Enumerable.Range(0, n).Select(p => (IGradientAllreduce)new HalvingDoublingAllreduce(p, n, n, partners[p])).ToArray(), links);
+        return new(Enumerable.Range(0, n).Select(p => (IGradientAllreduce)new HalvingDoublingAllreduce(p, n, n, partners[p])).ToArray(), links);
     }
 
     static (float[][] Results, double[] Squares) Run(IGradientAllreduce[] allreduces, float[][] gradients, long step, ClipScope scope, ClipMode mode, double threshold)
@@ -81,53 +91,39 @@ public class AllreduceTests
     [InlineData("halving-doubling", 8, 5)]
     public void Every_worker_ends_with_the_same_mean_and_the_same_sum_of_squares(string kind, int n, int count)
     {
-        var (allreduces, links) = Build(kind, n);
-        try
+        using var built = Build(kind, n);
+        var allreduces = built.Allreduces;
+        for (long step = 1; step <= 2; step++)
         {
-            for (long step = 1; step <= 2; step++)
+            var gradients = Gradients(n, count, (int)step);
+            var (results, squares) = Run(allreduces, gradients, step, ClipScope.Global, ClipMode.Norm, 1.0);
+            double expectedSquares = 0;
+            for (int i = 0; i < count; i++)
             {
-                var gradients = Gradients(n, count, (int)step);
-                var (results, squares) = Run(allreduces, gradients, step, ClipScope.Global, ClipMode.Norm, 1.0);
-                double expectedSquares = 0;
-                for (int i = 0; i < count; i++)
-                {
-                    double mean = gradients.Sum(g => (double)g[i]) / n;
-                    expectedSquares += mean * mean;
-                    Assert.True(Math.Abs(results[0][i] - mean) <= 1e-6, $"step {step}, element {i}: {results[0][i]} against the mean {mean}");
-                }
-                for (int r = 1; r < n; r++)
-                {
-                    Assert.True(MemoryMarshal.AsBytes(results[r].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(results[0].AsSpan())), $"worker {r} ended with other bytes than worker 0");
-                    Assert.Equal(squares[0], squares[r]);
-                }
-                Assert.Equal(expectedSquares, squares[0], expectedSquares * 1e-5);
+                double mean = gradients.Sum(g => (double)g[i]) / n;
+                expectedSquares += mean * mean;
+                Assert.True(Math.Abs(results[0][i] - mean) <= 1e-6, $"step {step}, element {i}: {results[0][i]} against the mean {mean}");
             }
-        }
-        finally
-        {
-            foreach (var a in allreduces) a.Dispose();
-            foreach (var l in links) l.Dispose();
+            for (int r = 1; r < n; r++)
+            {
+                Assert.True(MemoryMarshal.AsBytes(results[r].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(results[0].AsSpan())), $"worker {r} ended with other bytes than worker 0");
+                Assert.Equal(squares[0], squares[r]);
+            }
+            Assert.Equal(expectedSquares, squares[0], expectedSquares * 1e-5);
         }
     }
 
     [Fact]
     public void Global_clipping_by_value_clamps_the_mean_and_reports_its_norm_before()
     {
-        var (allreduces, links) = Build("halving-doubling", 4);
-        try
-        {
-            var gradients = Gradients(4, 3000, seed: 7);
-            var (results, squares) = Run(allreduces, gradients, 1, ClipScope.Global, ClipMode.Value, 0.1);
-            double expectedSquares = Enumerable.Range(0, 3000).Sum(i => Math.Pow(gradients.Sum(g => (double)g[i]) / 4, 2));
-            Assert.All(results, r => Assert.All(r, x => Assert.InRange(x, -0.1f, 0.1f)));
-            Assert.Contains(results[0], x => Math.Abs(x) == 0.1f);
-            Assert.Equal(expectedSquares, squares[0], expectedSquares * 1e-5);
-        }
-        finally
-        {
-            foreach (var a in allreduces) a.Dispose();
-            foreach (var l in links) l.Dispose();
-        }
+        using var built = Build("halving-doubling", 4);
+        var allreduces = built.Allreduces;
+        var gradients = Gradients(4, 3000, seed: 7);
+        var (results, squares) = Run(allreduces, gradients, 1, ClipScope.Global, ClipMode.Value, 0.1);
+        double expectedSquares = Enumerable.Range(0, 3000).Sum(i => Math.Pow(gradients.Sum(g => (double)g[i]) / 4, 2));
+        Assert.All(results, r => Assert.All(r, x => Assert.InRange(x, -0.1f, 0.1f)));
+        Assert.Contains(results[0], x => Math.Abs(x) == 0.1f);
+        Assert.Equal(expectedSquares, squares[0], expectedSquares * 1e-5);
     }
 
     // Per-worker clipping by norm with the reduce begun before the worker's norm is known: each scales late what it
@@ -135,48 +131,34 @@ public class AllreduceTests
     [Fact]
     public void A_ring_of_two_scaling_late_ends_with_the_mean_of_the_clipped_gradients()
     {
-        var (allreduces, links) = Build("ring", 2);
-        try
+        using var built = Build("ring", 2);
+        var allreduces = built.Allreduces;
+        var gradients = Gradients(2, 3001, seed: 11);
+        float[] factors = [0.25f, 1f];
+        var results = gradients.Select(g => g.ToArray()).ToArray();
+        var ready = new ManualResetEventSlim(false);
+        var threads = Enumerable.Range(0, 2).Select(r => new Thread(() =>
+            // The factor comes after the first hop has started: as the replica thread gives it once the encoder's backward ends.
+            ((RingAllreduce)allreduces[r]).ReduceScaledLate(results[r], 1, () => { ready.Wait(); return factors[r]; }, ClipScope.PerWorker, ClipMode.Norm, 1.0))).ToArray();
+        foreach (var t in threads) t.Start();
+        Thread.Sleep(50);
+        ready.Set();
+        foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromSeconds(60)), "an allreduce hung");
+        for (int i = 0; i < 3001; i++)
         {
-            var gradients = Gradients(2, 3001, seed: 11);
-            float[] factors = [0.25f, 1f];
-            var results = gradients.Select(g => g.ToArray()).ToArray();
-            var ready = new ManualResetEventSlim(false);
-            var threads = Enumerable.Range(0, 2).Select(r => new Thread(() =>
-                // The factor comes after the first hop has started: as the replica thread gives it once the encoder's backward ends.
-                ((RingAllreduce)allreduces[r]).ReduceScaledLate(results[r], 1, () => { ready.Wait(); return factors[r]; }, ClipScope.PerWorker, ClipMode.Norm, 1.0))).ToArray();
-            foreach (var t in threads) t.Start();
-            Thread.Sleep(50);
-            ready.Set();
-            foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromSeconds(60)), "an allreduce hung");
-            for (int i = 0; i < 3001; i++)
-            {
-                double mean = (factors[0] * (double)gradients[0][i] + factors[1] * (double)gradients[1][i]) / 2;
-                Assert.True(Math.Abs(results[0][i] - mean) <= 1e-6, $"element {i}: {results[0][i]} against the mean of the clipped {mean}");
-            }
-            Assert.True(MemoryMarshal.AsBytes(results[1].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(results[0].AsSpan())), "worker 1 ended with other bytes than worker 0");
+            double mean = (factors[0] * (double)gradients[0][i] + factors[1] * (double)gradients[1][i]) / 2;
+            Assert.True(Math.Abs(results[0][i] - mean) <= 1e-6, $"element {i}: {results[0][i]} against the mean of the clipped {mean}");
         }
-        finally
-        {
-            foreach (var a in allreduces) a.Dispose();
-            foreach (var l in links) l.Dispose();
-        }
+        Assert.True(MemoryMarshal.AsBytes(results[1].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(results[0].AsSpan())), "worker 1 ended with other bytes than worker 0");
     }
 
     [Fact]
     public void Only_a_ring_of_two_scales_late()
     {
-        var (allreduces, links) = Build("ring", 3);
-        try
-        {
-            var error = Assert.Throws<InvalidOperationException>(() => ((RingAllreduce)allreduces[0]).ReduceScaledLate(new float[30], 1, () => 1f, ClipScope.PerWorker, ClipMode.Norm, 1.0));
-            Assert.Contains("only a ring of two", error.Message);
-        }
-        finally
-        {
-            foreach (var a in allreduces) a.Dispose();
-            foreach (var l in links) l.Dispose();
-        }
+        using var built = Build("ring", 3);
+        var allreduces = built.Allreduces;
+        var error = Assert.Throws<InvalidOperationException>(() => ((RingAllreduce)allreduces[0]).ReduceScaledLate(new float[30], 1, () => 1f, ClipScope.PerWorker, ClipMode.Norm, 1.0));
+        Assert.Contains("only a ring of two", error.Message);
     }
 
     [Theory]
