@@ -29,7 +29,8 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     byte[]? average;
     int chunks;
     int parameterCount;
-    bool hierarchical, halving;
+    // What the run's ring is, as its status names it: set with the places.
+    string ringTopology = "ring";
 
     /// <summary>The trial's workers by rank.</summary>
     public IWorkerGrain[] Workers => workers;
@@ -41,7 +42,6 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     public async Task OpenAsync(ReplicaReady[] ready, byte[] linkToken)
     {
         Dispose();
-        hierarchical = halving = false;
         parameterCount = ready[0].Parameters;
         average = null;
         long bytes = parameterCount * (long)sizeof(float);
@@ -53,8 +53,13 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
         {
             routes = Enumerable.Repeat(GradientRoute.Ring, workers.Length).ToArray();
             var places = Places(ready, bytes);
-            hierarchical = places.Any(p => p.Group.Length > 1);
-            halving = places[0].HalvingDoubling;
+            ringTopology = (places.Any(p => p.Group.Length > 1), places[0].HalvingDoubling) switch
+            {
+                (true, true) => "hierarchical halving-doubling",
+                (true, false) => "hierarchical",
+                (false, true) => "halving-doubling",
+                _ => "ring",
+            };
             await WorkerCalls.Within(workers.Select((w, rank) => w.JoinRingAsync(run.RunId, places[rank])).ToArray(),
                 parallel.LoadTimeout, "join the workers' ring", cancel);
             return;
@@ -145,8 +150,7 @@ sealed class GradientExchange(TrialRun run, string silo, IGrainFactory grains, C
     /// How the gradients travel this run: "ring", "halving-doubling", "hierarchical" (a ring of silos), "hierarchical
     /// halving-doubling", "star" through the coordinator; null for one worker.
     /// </summary>
-    public string? Topology => Lone ? null : !Ringed ? "star"
-        : (hierarchical, halving) switch { (true, true) => "hierarchical halving-doubling", (true, false) => "hierarchical", (false, true) => "halving-doubling", _ => "ring" };
+    public string? Topology => Lone ? null : Ringed ? ringTopology : "star";
 
     /// <summary>
     /// True when the workers need the coordinator only every few steps: a lone worker, or a ring, whose workers
