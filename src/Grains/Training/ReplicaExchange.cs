@@ -137,18 +137,8 @@ sealed class ReplicaExchange(string key, ReplicaHost host) : IDisposable
         if (!bucketStarted) return trainer.ClipGradient();
         var (mode, threshold) = (assignment!.Spec.Training.Clip, assignment.Spec.Training.ClipThreshold);
         double norm = LocalNorm(trainer);
-        var head = trainer.Parameters.Gradients[..bucketStart];
-        switch (mode)
-        {
-            case ClipMode.Norm:
-                float factor = GradientClipping.NormFactor(norm, threshold);
-                if (factor != 1f) GradientClipping.Scale(head, factor);
-                lateFactor!.TrySetResult(factor);
-                break;
-            case ClipMode.Value:
-                GradientClipping.ClampValues(head, (float)threshold);
-                break;
-        }
+        float factor = GradientClipping.ClipPart(trainer.Parameters.Gradients[..bucketStart], norm, mode, threshold);
+        lateFactor?.TrySetResult(factor);
         return norm;
     }
 

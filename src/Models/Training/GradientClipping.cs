@@ -38,16 +38,27 @@ public static class GradientClipping
     public static double Clip(Span<float> gradient, ClipMode mode, double threshold)
     {
         double norm = L2Norm(gradient);
+        ClipPart(gradient, norm, mode, threshold);
+        return norm;
+    }
+
+    /// <summary>
+    /// Clips <paramref name="values"/>, part or all of a gradient whose whole L2 norm is <paramref name="norm"/>; returns
+    /// the factor clipping by norm scaled them by (1 under the threshold, and for the other modes).
+    /// </summary>
+    public static float ClipPart(Span<float> values, double norm, ClipMode mode, double threshold)
+    {
         switch (mode)
         {
             case ClipMode.Norm when norm > threshold:
-                Scale(gradient, NormFactor(norm, threshold));
-                break;
+                float factor = NormFactor(norm, threshold);
+                Scale(values, factor);
+                return factor;
             case ClipMode.Value:
-                ClampValues(gradient, (float)threshold);
+                ClampValues(values, (float)threshold);
                 break;
         }
-        return norm;
+        return 1f;
     }
 
     /// <summary>What norm clipping multiplies a gradient of L2 norm <paramref name="norm"/> by: 1 under the threshold.</summary>
