@@ -110,18 +110,24 @@ public sealed unsafe class FusedCell
     /// <summary>c after the last step run, for an LSTM.</summary>
     public Tensor? FinalCell => cs?[reverse ? 0 : time];
 
+    /// <summary>The time index of the <paramref name="s"/>-th step run: forward passes run s = 0, 1, …, backward passes s = time − 1, …, 0.</summary>
+    public int StepAt(int s) => reverse ? time - 1 - s : s;
+
     int Before(int t) => reverse ? t + 1 : t;
 
     int After(int t) => reverse ? t : t + 1;
+
+    /// <summary>Row <paramref name="index"/> (batch, hidden) of a states tensor, h or c.</summary>
+    float* Row(float* states, int index) => states + (long)index * batch * hidden;
 
     /// <summary>Step t's input transform (batch, width), before its norm: the caller adds into it before <see cref="Forward"/>.</summary>
     public float* InputAt(int t) => pGates + (long)t * batch * width;
 
     /// <summary>(batch, hidden): the state step t starts from.</summary>
-    public float* StateAt(int t) => pHs + (long)Before(t) * batch * hidden;
+    public float* StateAt(int t) => Row(pHs, Before(t));
 
     /// <summary>(batch, hidden): the state step t ends with, its output.</summary>
-    public float* OutputAt(int t) => pHs + (long)After(t) * batch * hidden;
+    public float* OutputAt(int t) => Row(pHs, After(t));
 
     /// <summary>W_hh packed for the forward pass (x·W_hhᵀ); the caller disposes it.</summary>
     public PackedWeight PackForward() => new(Floats(weightHh), hidden, batch, width, hidden, transpose: true);
@@ -170,8 +176,7 @@ public sealed unsafe class FusedCell
         switch (kind)
         {
             case CellKind.Lstm:
-                long bh = rows * hidden, state = (long)batch * hidden;
-                CellKernels.LstmCell(g, pCs + Before(t) * state, pCs + After(t) * state, pTanhC + bh, hNext, batch, hidden, h, v);
+                CellKernels.LstmCell(g, Row(pCs, Before(t)), Row(pCs, After(t)), Row(pTanhC, t), hNext, batch, hidden, h, v);
                 break;
             case CellKind.Gru:
                 CellKernels.GruCell(g, pHh + rows * width, h, hNext, batch, hidden, v);
@@ -245,7 +250,7 @@ public sealed unsafe class FusedCell
     /// </summary>
     public void Backward(int t, Gradients d, float* dTop, PackedWeight packedHh)
     {
-        long rows = (long)t * batch, bh = rows * hidden, bw = rows * width;
+        long rows = (long)t * batch, bw = rows * width;
         float* dhNext = d.PDh + d.Next * d.StateSize, dhPrev = d.PDh + (1 - d.Next) * d.StateSize;
         float* dIh = d.PInputPost + bw, dHh = d.PHiddenPost + bw, g = pGates + bw;
         float* pass = d.PPass;
@@ -253,7 +258,7 @@ public sealed unsafe class FusedCell
         switch (kind)
         {
             case CellKind.Lstm:
-                CellKernels.LstmCellBackward(g, pTanhC + bh, pCs + Before(t) * d.StateSize, dTop, dhNext, d.PDc, dIh, batch, hidden, v, pass);
+                CellKernels.LstmCellBackward(g, Row(pTanhC, t), Row(pCs, Before(t)), dTop, dhNext, d.PDc, dIh, batch, hidden, v, pass);
                 break;
             case CellKind.Gru:
                 CellKernels.GruCellBackward(g, pHh + bw, StateAt(t), dTop, dhNext, dIh, dHh, pass, batch, hidden, v);

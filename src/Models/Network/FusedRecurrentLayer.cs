@@ -38,14 +38,12 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
         var gamma = vars[5] as Tensor;
         var kind = (CellKind)vars[10];
         var norm = gamma is null ? null : new NormParts(gamma, (Tensor)vars[6], (float)(double)vars[7]);
-        bool reverse = (bool)vars[12];
         var cell = new FusedCell(kind, x, h0, vars[2] as Tensor, (Tensor)vars[3], vars[4] as Tensor, null, norm, vars[8] as Tensor, vars[9] as Tensor,
-            ownsInputs: (bool)vars[11], reverse);
+            ownsInputs: (bool)vars[11], reverse: (bool)vars[12]);
         int time = (int)x.shape[0];
         using (var packed = cell.PackForward())
-            for (int s = 0; s < time; s++) cell.Forward(reverse ? time - 1 - s : s, packed);
+            for (int s = 0; s < time; s++) cell.Forward(cell.StepAt(s), packed);
         ctx.save_data("cell", cell);
-        ctx.save_data("reverse", reverse);
         // A GRU or RNN has no cell state: h_T stands in for it, and its gradient is ignored.
         return [cell.Outputs, cell.FinalState.clone(), cell.FinalCell?.clone() ?? cell.FinalState.clone()];
     }
@@ -53,7 +51,6 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
     public override unsafe List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradients)
     {
         var cell = (FusedCell)ctx.get_data("cell");
-        bool reverse = (bool)ctx.get_data("reverse");
         var dOutputs = gradients[0].contiguous();
         int time = (int)dOutputs.shape[0], batch = (int)dOutputs.shape[1];
         var d = cell.BeginBackward(gradients[1], gradients[2]);
@@ -61,7 +58,7 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
         using (var packed = cell.PackBackward())
             for (int s = time - 1; s >= 0; s--)
             {
-                int t = reverse ? time - 1 - s : s;
+                int t = cell.StepAt(s);
                 cell.Backward(t, d, pDOut + (long)t * batch * cell.Hidden, packed);
             }
         var (dWeightHh, dHiddenBias) = cell.HiddenWeightGradients(d);
