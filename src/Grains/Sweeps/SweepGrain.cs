@@ -68,6 +68,9 @@ public sealed partial class SweepGrain(
     /// <summary>The median rule's view of every trial's evaluations, read from the trials once per activation.</summary>
     List<TrialPoint>? curves;
     bool dirty;
+    // The state a status read reports while the finished record is being written: reads interleave, and one that
+    // says finished must find the record durable, as it finds the result documents.
+    SweepState? durableState;
     DateTime lastWrite = DateTime.MinValue;
 
     SweepRecord R => record.State;
@@ -511,9 +514,17 @@ public sealed partial class SweepGrain(
         var ended = DateTimeOffset.UtcNow;
         // Documents first: status reads interleave, and one that says finished must find them written.
         await ResultDocuments.WriteSweepAsync(store, GrainFactory, Status() with { State = state, EndedAt = ended }, log);
+        durableState = R.State;
         R.State = state;
         R.EndedAt = ended;
-        await WriteAsync();
+        try
+        {
+            await WriteAsync();
+        }
+        finally
+        {
+            durableState = null;
+        }
         timer?.Dispose();
         timer = null;
         await GrainFactory.GetGrain<ISweepIndexGrain>(0).FinishedAsync(SweepId);
@@ -524,10 +535,10 @@ public sealed partial class SweepGrain(
     {
         SweepId = SweepId,
         Spec = R.Spec!,
-        State = R.State,
+        State = durableState ?? R.State,
         Trials = R.Trials.ToList(),
         CreatedAt = R.CreatedAt,
-        EndedAt = R.EndedAt,
+        EndedAt = durableState is null ? R.EndedAt : null,
         StepsRun = R.Trials.Sum(t => t.Step),
         StepsPlanned = R.Trials.Sum(t => t.Steps),
         Generation = R.Spec!.Search.Method == SearchMethod.Pbt ? R.Generation : R.Proposals.Count,
