@@ -21,6 +21,9 @@ public sealed unsafe class FusedCell
     // Run from the last step to the first (a bidirectional layer's backward direction), in place of flipping the
     // sequence in and the outputs back: states stay in time order, h_t's successor written at t, the start at time.
     readonly bool reverse;
+    // h_0 (and c_0) are zeros the caller made, wanted by nothing upstream (an encoder layer's start): the first step
+    // multiplies nothing by W_hh, the last backward step sends no gradient to them, and dW_hh skips their rows.
+    readonly bool zeroStart;
     readonly Tensor weightHh;                  // (width, hidden)
     readonly Tensor? hiddenBias, hiddenMask, valid;
     readonly NormParts? inputNorm, hiddenNorm;
@@ -40,13 +43,15 @@ public sealed unsafe class FusedCell
     /// <paramref name="inputs"/> (time, batch, width) holds every step's input transform, or the part known before the
     /// loop (overwritten when <paramref name="ownsInputs"/>); <paramref name="weightHh"/> is (width, hidden); <paramref name="valid"/> (time, batch) is 0 where a padded
     /// step carries the state; <paramref name="c0"/> only for an LSTM. With <paramref name="reverse"/> the steps run
-    /// from the last to the first.
+    /// from the last to the first. With <paramref name="zeroStart"/> h0 and c0 are zeros that need no gradient: theirs
+    /// comes back zero.
     /// </summary>
     public FusedCell(CellKind kind, Tensor inputs, Tensor h0, Tensor? c0, Tensor weightHh, Tensor? hiddenBias, NormParts? inputNorm,
-        NormParts? hiddenNorm, Tensor? hiddenMask, Tensor? valid, bool ownsInputs = false, bool reverse = false)
+        NormParts? hiddenNorm, Tensor? hiddenMask, Tensor? valid, bool ownsInputs = false, bool reverse = false, bool zeroStart = false)
     {
         this.kind = kind;
         this.reverse = reverse;
+        this.zeroStart = zeroStart;
         time = (int)inputs.shape[0];
         batch = (int)inputs.shape[1];
         hidden = (int)h0.shape[1];
@@ -115,6 +120,9 @@ public sealed unsafe class FusedCell
 
     int Before(int t) => reverse ? t + 1 : t;
 
+    /// <summary>Whether step t starts from the known zero state (and so needs no W_hh product either way).</summary>
+    bool FromZero(int t) => zeroStart && t == StepAt(0);
+
     int After(int t) => reverse ? t : t + 1;
 
     /// <summary>Row <paramref name="index"/> (batch, hidden) of a states tensor, h or c.</summary>
@@ -157,7 +165,8 @@ public sealed unsafe class FusedCell
             float* pre = hiddenNorm is null && kind == CellKind.Gru ? target : row1;
             for (int b = 0; hiddenBias is not null && b < batch; b++)
                 new Span<float>(pBias, width).CopyTo(new Span<float>(pre + (long)b * width, width));
-            packedHh.Multiply(hIn, hidden, pre, width, accumulate: hiddenBias is not null);
+            if (!FromZero(t)) packedHh.Multiply(hIn, hidden, pre, width, accumulate: hiddenBias is not null);
+            else if (hiddenBias is null) new Span<float>(pre, (int)span).Clear();
             if (hiddenNorm is not null)
             {
                 if (kind == CellKind.Gru) new Span<float>(target, (int)span).Clear();
@@ -169,7 +178,7 @@ public sealed unsafe class FusedCell
                 RecurrenceKernels.Add(g, pre, g, (int)span);
             }
         }
-        else
+        else if (!FromZero(t))
         {
             packedHh.Multiply(hIn, hidden, g, width, accumulate: true);
         }
@@ -277,9 +286,16 @@ public sealed unsafe class FusedCell
             RecurrenceKernels.LayerNormBackward(dHh, pHidXhat + bw, pHidRstd + rows, pHidGamma,
                 dTransform, d.PHiddenGamma, d.PHiddenBeta, batch, width);
         }
-        packedHh.Multiply(dTransform, width, dhPrev, hidden, accumulate: false);
-        if (hiddenMask is not null) RecurrenceKernels.Multiply(dhPrev, pMask, dhPrev, batch * hidden);
-        if (pass is not null) RecurrenceKernels.Add(dhPrev, pass, dhPrev, batch * hidden);
+        if (FromZero(t))
+        {
+            new Span<float>(dhPrev, batch * hidden).Clear();
+        }
+        else
+        {
+            packedHh.Multiply(dTransform, width, dhPrev, hidden, accumulate: false);
+            if (hiddenMask is not null) RecurrenceKernels.Multiply(dhPrev, pMask, dhPrev, batch * hidden);
+            if (pass is not null) RecurrenceKernels.Add(dhPrev, pass, dhPrev, batch * hidden);
+        }
         d.Next = 1 - d.Next;
     }
 
@@ -287,9 +303,17 @@ public sealed unsafe class FusedCell
     public (Tensor Weight, Tensor? Bias) HiddenWeightGradients(Gradients d)
     {
         var h = Inputs;
+        var dTransform = d.HiddenTransform;
+        var bias = hiddenBias is null ? null : dTransform.reshape(-1, width).sum(dim: 0);
+        if (zeroStart)
+        {
+            // The zero start's rows add nothing: leave them out of the GEMM.
+            if (time == 1) return (zeros(width, hidden), bias);
+            long first = reverse ? 0 : 1;
+            (h, dTransform) = (h.narrow(0, first, time - 1), dTransform.narrow(0, first, time - 1));
+        }
         var hIn = hiddenMask is null ? h : h * hiddenMask;
-        var dTransform = d.HiddenTransform.reshape(-1, width);
-        return (dTransform.t().mm(hIn.reshape(-1, hidden)), hiddenBias is null ? null : dTransform.sum(dim: 0));
+        return (dTransform.reshape(-1, width).t().mm(hIn.reshape(-1, hidden)), bias);
     }
 
     /// <summary>dγ, dβ of the input and hidden norms (null where absent).</summary>

@@ -21,13 +21,14 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
     /// With <paramref name="ownsInputs"/> the caller hands its projections over (nothing else reads them): the recurrence
     /// works in them instead of a copy. With <paramref name="reverse"/> the recurrence runs from the last step to the
     /// first (a bidirectional layer's backward direction over unpadded sequences), inputs and outputs in time order.
+    /// With <paramref name="zeroStart"/> the initial state is zeros the caller made and wants no gradient for.
     /// </summary>
     public static (Tensor Outputs, RnnState Final) Run(CellKind cell, Tensor inputs, RnnState initial, CellWeights w, Tensor? hiddenMask,
-        Tensor? valid, bool ownsInputs = false, bool reverse = false)
+        Tensor? valid, bool ownsInputs = false, bool reverse = false, bool zeroStart = false)
     {
         var norm = w.HiddenNorm;
         var outputs = apply(inputs, initial.H, initial.C!, w.HhT.t(), w.HiddenBias!, norm?.weight!, norm?.bias!, norm?.eps ?? 0.0,
-            hiddenMask!, valid!, cell, ownsInputs, reverse);
+            hiddenMask!, valid!, cell, ownsInputs, reverse, zeroStart);
         return (outputs[0], new RnnState(outputs[1], cell == CellKind.Lstm ? outputs[2] : null));
     }
 
@@ -39,7 +40,7 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
         var kind = (CellKind)vars[10];
         var norm = gamma is null ? null : new NormParts(gamma, (Tensor)vars[6], (float)(double)vars[7]);
         var cell = new FusedCell(kind, x, h0, vars[2] as Tensor, (Tensor)vars[3], vars[4] as Tensor, null, norm, vars[8] as Tensor, vars[9] as Tensor,
-            ownsInputs: (bool)vars[11], reverse: (bool)vars[12]);
+            ownsInputs: (bool)vars[11], reverse: (bool)vars[12], zeroStart: (bool)vars[13]);
         int time = (int)x.shape[0];
         using (var packed = cell.PackForward())
             for (int s = 0; s < time; s++) cell.Forward(cell.StepAt(s), packed);
@@ -63,6 +64,6 @@ public sealed class FusedRecurrentLayer : autograd.MultiTensorFunction<FusedRecu
             }
         var (dWeightHh, dHiddenBias) = cell.HiddenWeightGradients(d);
         var (_, _, dGamma, dBeta) = cell.NormGradients(d);
-        return [d.Input, d.InitialState(), d.Cell!, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!, null!, null!, null!];
+        return [d.Input, d.InitialState(), d.Cell!, dWeightHh, dHiddenBias!, dGamma!, dBeta!, null!, null!, null!, null!, null!, null!, null!];
     }
 }

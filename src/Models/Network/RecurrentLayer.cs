@@ -245,12 +245,13 @@ public sealed class RecurrentLayer : nn.Module
                 var input = flip ? x.flip(0) : reverse is null ? x : x.gather(0, reverse.unsqueeze(2).expand(-1, -1, x.shape[2]));
                 ih = ProjectInput(w, input, masks?.Input[d]).contiguous();
             }
+            bool zeroStart = initial?[d] is null;
             var state = initial?[d] ?? ZeroState(batch);
             Tensor output;
             if (Fuses)
             {
                 // ih is this call's own: the recurrence works in it instead of a copy.
-                (output, state) = FusedRecurrentLayer.Run(cell, ih, state, w, masks?.Hidden[d], validSteps?.t(), ownsInputs: true, reverse: backwards);
+                (output, state) = FusedRecurrentLayer.Run(cell, ih, state, w, masks?.Hidden[d], validSteps?.t(), ownsInputs: true, reverse: backwards, zeroStart: zeroStart);
             }
             else
             {
