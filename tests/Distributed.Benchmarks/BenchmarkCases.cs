@@ -26,6 +26,8 @@ public static class BenchmarkCases
             () => VersusPeer("stepwise-layer-norm-vs-pytorch", PeerModel with { LayerNorm = true }, "--attention additive")),
         new("config-matrix-vs-pytorch", "samples/s for every (cell, layers, bidirectional, attention) a study of the guide's factors runs, vs PyTorch's same configuration; one line each, medians of 3 alternating rounds (target >= 1.5 on every line)",
             ConfigMatrix),
+        new("comparison-study-vs-pytorch", "samples/s for the model of samples/comparison-study.yaml (LSTM, emb 32, hidden 64, additive) at 1, 2 and 3 layers, uni- and bidirectional, vs PyTorch's same shape; medians of 3 alternating rounds (target >= 1.5 on every line)",
+            ComparisonStudy),
         new("no-attention-vs-pytorch", "samples/s without attention (fused decoder too) vs PyTorch's",
             () => VersusPeer("no-attention-vs-pytorch", PeerModel with { Attention = AttentionKind.None }, "--attention none")),
         new("grains-one-worker-vs-raw", "one worker through the grains vs the model library's raw loop, same data (target >= 0.95)",
@@ -99,24 +101,49 @@ public static class BenchmarkCases
     /// </summary>
     static string ConfigMatrix()
     {
-        var lines = new List<string>();
         // CONFIG_MATRIX_CELLS=gru (comma-separated) measures some cells only, while working on them.
         var cells = (Environment.GetEnvironmentVariable("CONFIG_MATRIX_CELLS") ?? "lstm,gru").Split(',')
             .Select(c => Enum.Parse<CellKind>(c.Trim(), ignoreCase: true));
+        return Matrix("config-matrix-vs-pytorch", PeerModel, cells, [1, 2], [AttentionKind.None, AttentionKind.Additive]);
+    }
+
+    /// <summary>
+    /// The model of samples/comparison-study.yaml (LSTM, emb 32, hidden 64, additive attention) at each depth and
+    /// direction its grid expands to, against the peer's same shape. The peer has no dropout or scheduled sampling,
+    /// the grid's other two factors: ours with dropout 0.3, and with it and teacher probability 0.5, are timed in the
+    /// same rounds and set against the peer without them (which only flatters the peer).
+    /// </summary>
+    static string ComparisonStudy() =>
+        Matrix("comparison-study-vs-pytorch", new ModelOptions { EmbeddingSize = 32, HiddenSize = 64, Attention = AttentionKind.Additive },
+            [CellKind.Lstm], [1, 2, 3], [AttentionKind.Additive],
+            [("dropout", m => m with { Dropout = 0.3 }, 1.0), ("dropout_sampling", m => m with { Dropout = 0.3 }, 0.5)]);
+
+    /// <summary>A variant of each line's model timed alongside it: its name, the change, the teacher probability.</summary>
+    sealed record Variant(string Name, Func<ModelOptions, ModelOptions> Change, double Teacher)
+    {
+        public static implicit operator Variant((string, Func<ModelOptions, ModelOptions>, double) v) => new(v.Item1, v.Item2, v.Item3);
+    }
+
+    static string Matrix(string caseName, ModelOptions shape, IEnumerable<CellKind> cells, int[] depths, AttentionKind[] attentions,
+        Variant[]? variants = null)
+    {
+        variants ??= [];
+        var lines = new List<string>();
         foreach (var cell in cells)
-            foreach (var layers in new[] { 1, 2 })
+            foreach (var layers in depths)
                 foreach (var bidirectional in new[] { false, true })
-                    foreach (var attention in new[] { AttentionKind.None, AttentionKind.Additive })
+                    foreach (var attention in attentions)
                     {
                         // CONFIG_MATRIX_ONLY=lstm-2-bidir-none (comma-separated) measures those lines only.
                         var name = $"{cell.ToString().ToLowerInvariant()}-{layers}-{(bidirectional ? "bidir" : "uni")}-{attention.ToString().ToLowerInvariant()}";
                         if (Environment.GetEnvironmentVariable("CONFIG_MATRIX_ONLY") is { } only && !only.Split(',').Contains(name)) continue;
-                        var model = PeerModel with { Cell = cell, Layers = layers, Bidirectional = bidirectional, Attention = attention, Residual = false };
+                        var model = shape with { Cell = cell, Layers = layers, Bidirectional = bidirectional, Attention = attention, Residual = false };
                         var arguments = $"--emb {model.EmbeddingSize} --hidden {model.HiddenSize} --len {Length} --batch {Batch} --steps {Steps} --warmup {Warmup} " +
                                         $"--threads 1 --workers 1 --cell {cell.ToString().ToLowerInvariant()} --layers {layers} --bidir {(bidirectional ? 1 : 0)} " +
                                         $"--attention {(attention == AttentionKind.None ? "none" : "additive")}";
                         var ours = new List<double>();
                         var theirs = new List<double>();
+                        var varied = variants.ToDictionary(v => v.Name, _ => new List<double>());
                         string? problem = null;
                         long? peerParameters = null;
                         int parameters = 0;
@@ -125,6 +152,7 @@ public static class BenchmarkCases
                             var measured = Throughput(model);
                             ours.Add(measured.SamplesPerSecond);
                             parameters = measured.Parameters;
+                            foreach (var v in variants) varied[v.Name].Add(Throughput(v.Change(model), v.Teacher).SamplesPerSecond);
                             // CONFIG_MATRIX_PEER=off times our side only, for comparing two builds of ours.
                             if (Environment.GetEnvironmentVariable("CONFIG_MATRIX_PEER") == "off") continue;
                             var (peer, why) = PytorchPeer.Run(arguments);
@@ -137,11 +165,13 @@ public static class BenchmarkCases
                         }
                         var line = new JsonObject
                         {
-                            ["case"] = "config-matrix-vs-pytorch",
+                            ["case"] = caseName,
                             ["cell"] = cell.ToString().ToLowerInvariant(),
                             ["layers"] = layers,
                             ["bidirectional"] = bidirectional,
                             ["attention"] = attention.ToString().ToLowerInvariant(),
+                            ["emb"] = model.EmbeddingSize,
+                            ["hidden"] = model.HiddenSize,
                             ["params"] = parameters,
                             ["samples_per_s"] = Median(ours),
                             ["rounds"] = string.Join(" ", ours),
@@ -154,6 +184,11 @@ public static class BenchmarkCases
                             line["pytorch_rounds"] = string.Join(" ", theirs);
                             line["ratio"] = Math.Round(Median(ours) / Median(theirs), 3);
                         }
+                        foreach (var v in variants)
+                        {
+                            line[$"{v.Name}_samples_per_s"] = Median(varied[v.Name]);
+                            if (theirs.Count > 0) line[$"{v.Name}_ratio"] = Math.Round(Median(varied[v.Name]) / Median(theirs), 3);
+                        }
                         lines.Add(line.ToJsonString());
                     }
         return string.Join(Environment.NewLine, lines);
@@ -163,13 +198,16 @@ public static class BenchmarkCases
 
     sealed record Measured(double SamplesPerSecond, double StepsPerSecond, int Parameters, double LossFirst, double LossLast);
 
-    static Measured Throughput(ModelOptions model)
+    static Measured Throughput(ModelOptions model, double teacher = 1.0)
     {
         TorchSharp.torch.set_num_threads(1);
         var vocabularies = new Vocabularies(Digits(), Digits(), TokenizationKind.Character);
         var pairs = BuiltInTasks.Generate(BuiltInTaskKind.Reverse, (Steps + Warmup) * Batch, Length, Length, 42);
         var examples = pairs.Select(p => new EncodedExample(vocabularies.EncodeSource(p.Source), vocabularies.EncodeTarget(p.Target))).ToList();
-        var training = new TrainingOptions { LearningRate = 1e-3, Clip = ClipMode.Norm, ClipThreshold = 1.0, BatchSize = Batch };
+        var training = new TrainingOptions
+        {
+            LearningRate = 1e-3, Clip = ClipMode.Norm, ClipThreshold = 1.0, BatchSize = Batch, TeacherForcing = new ScheduledSampling { Initial = teacher },
+        };
         using var trainer = new Trainer(model, training, vocabularies, 42);
         double first = 0, last = 0;
         var clock = new Stopwatch();
