@@ -116,13 +116,10 @@ public static class BenchmarkCases
     static string ComparisonStudy() =>
         Matrix("comparison-study-vs-pytorch", new ModelOptions { EmbeddingSize = 32, HiddenSize = 64, Attention = AttentionKind.Additive },
             [CellKind.Lstm], [1, 2, 3], [AttentionKind.Additive],
-            [("dropout", m => m with { Dropout = 0.3 }, 1.0), ("dropout_sampling", m => m with { Dropout = 0.3 }, 0.5)]);
+            [new("dropout", m => m with { Dropout = 0.3 }, 1.0), new("dropout_sampling", m => m with { Dropout = 0.3 }, 0.5)]);
 
     /// <summary>A variant of each line's model timed alongside it: its name, the change, the teacher probability.</summary>
-    sealed record Variant(string Name, Func<ModelOptions, ModelOptions> Change, double Teacher)
-    {
-        public static implicit operator Variant((string, Func<ModelOptions, ModelOptions>, double) v) => new(v.Item1, v.Item2, v.Item3);
-    }
+    sealed record Variant(string Name, Func<ModelOptions, ModelOptions> Change, double Teacher);
 
     static string Matrix(string caseName, ModelOptions shape, IEnumerable<CellKind> cells, int[] depths, AttentionKind[] attentions,
         Variant[]? variants = null)

@@ -27,7 +27,7 @@ public static unsafe class DropoutMasks
     /// elements are a counter hashed under it, eight or sixteen at a time (libtorch's bernoulli_ draws each element
     /// from the generator in turn, about 11 ns apiece: an eighth of a small model's step with dropout on).
     /// </summary>
-    public static Tensor Draw(long[] shape, double p, Generator generator)
+    internal static Tensor Draw(long[] shape, double p, Generator generator)
     {
         if (p is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(p), p, "a dropout probability is in (0, 1)");
         var mask = empty(shape);
@@ -36,8 +36,8 @@ public static unsafe class DropoutMasks
         uint k0, k1;
         using (var key = randint(0, int.MaxValue, [2], dtype: ScalarType.Int64, generator: generator))
         {
-            k0 = (uint)key[0].item<long>();
-            k1 = (uint)key[1].item<long>();
+            var drawn = key.data<long>();
+            (k0, k1) = ((uint)drawn[0], (uint)drawn[1]);
         }
         // Kept where the hash falls below (1−p)·2^32.
         uint below = (uint)Math.Min(uint.MaxValue, Math.Round((1 - p) * 4294967296.0));
